@@ -1,0 +1,126 @@
+// Package core provides the globals every Dr.LEE script has: print (whole lines, never
+// interleaved between workers), log, env, arg, __dirname__, json_encode/json_decode, uuid,
+// and the callback helpers parallel_callback, series_callback and readall (also spelled
+// read_all, as the seed's own example does).
+//
+// require finds modules next to the script (script_dir/?.lua and script_dir/?/init.lua)
+// before the usual places.
+package core
+
+import (
+	_ "embed"
+	"os"
+	"path/filepath"
+
+	"github.com/google/uuid"
+
+	"github.com/drlee/drlee/engine"
+	"github.com/drlee/drlee/engine/value"
+)
+
+//go:embed core.lua
+var prelude string
+
+func init() {
+	engine.Register(&engine.Module{
+		Funcs: []engine.Function{
+			{Name: "json_encode", Fn: jsonEncode},
+			{Name: "json_decode", Fn: jsonDecode},
+			{Name: "uuid", Fn: newUUID},
+			{Name: "__drlee_print", Fn: printLine},
+			{Name: "__drlee_log", Fn: logLine},
+		},
+		Init: setGlobals,
+		Lua:  prelude,
+	})
+}
+
+// setGlobals sets env, arg, __dirname__ and the module path for one worker.
+func setGlobals(w *engine.Worker) {
+	cfg := w.Engine().Config()
+	dir := filepath.Dir(cfg.Script)
+	wd, _ := os.Getwd()
+
+	var v value.Writer
+	v.Table(0, 6)
+	v.String("worker_id")
+	v.Int(int64(w.ID))
+	v.String("workers")
+	v.Int(int64(cfg.Workers))
+	v.String("node")
+	v.String(w.Engine().NodeName())
+	v.String("args")
+	v.Table(len(cfg.Args), 0)
+	for _, a := range cfg.Args {
+		v.String(a)
+	}
+	v.String("worker_dir")
+	v.String(wd)
+	v.String("script")
+	v.String(cfg.Script)
+	w.SetGlobal("env", v.B)
+
+	// arg as the luajit CLI sets it: arg[0] the script, arg[1..] its arguments,
+	// arg[-1] the interpreter.
+	v.Reset()
+	v.Table(len(cfg.Args), 2)
+	for _, a := range cfg.Args {
+		v.String(a)
+	}
+	v.Int(0)
+	v.String(cfg.Script)
+	v.Int(-1)
+	v.String(os.Args[0])
+	w.SetGlobal("arg", v.B)
+
+	v.Reset()
+	v.String(dir)
+	w.SetGlobal("__dirname__", v.B)
+}
+
+// json_encode(value) -> string; raises for values JSON cannot hold.
+func jsonEncode(c *engine.Call) int {
+	if c.Type(1) == engine.TypeNone {
+		c.ArgError(1, "value expected")
+	}
+	src := c.Encode(1)
+	w := engine.WorkerOf(c)
+	buf, err := value.ToJSON(w.Scratch(), src)
+	if err != nil {
+		c.Raise("json_encode: %v", err)
+	}
+	w.KeepScratch(buf)
+	return c.ReturnBytes(buf)
+}
+
+// json_decode(string) -> value, or nil and an error message for invalid JSON (bad input
+// is data, not a programming error).
+func jsonDecode(c *engine.Call) int {
+	src := c.CheckBytes(1)
+	out := c.Out()
+	if err := value.FromJSON(out, src); err != nil {
+		out.Reset()
+		out.Nil()
+		out.String(err.Error())
+	}
+	return c.Return()
+}
+
+func newUUID(c *engine.Call) int { return c.ReturnString(uuid.NewString()) }
+
+// __drlee_print(line): one write per line, so workers never interleave within a line.
+func printLine(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	line := c.CheckBytes(1)
+	buf := append(w.Scratch(), line...)
+	buf = append(buf, '\n')
+	w.Engine().WriteStdout(buf)
+	w.KeepScratch(buf)
+	return 0
+}
+
+// __drlee_log(level, message)
+func logLine(c *engine.Call) int {
+	engine.WorkerOf(c).Logf(c.CheckString(1), "%s", c.CheckBytes(2))
+	return 0
+}

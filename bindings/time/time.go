@@ -1,0 +1,217 @@
+// Package time is the Lua module "time": time.now() returns a Timestamp,
+// time.timeout(ms, cb) calls cb once after ms milliseconds and returns a timer with
+// :cancel(), time.tick(ms) returns a ticker whose :next_tick(cb) waits for the next tick and
+// :stop() ends it. Timers live in the worker's timer heap, not in a goroutine each.
+//
+// A Timestamp is a table with year, month, day, weekday (0 = Sunday), hour, minute, second,
+// millisecond and milliunix, in local time, with :format(layout) (a Go layout, such as
+// "2006-01-02 15:04:05") and tostring() (RFC 3339 with milliseconds). Other bindings write
+// Timestamps with WriteTimestamp.
+package time
+
+import (
+	_ "embed"
+	"errors"
+	gotime "time"
+
+	"github.com/drlee/drlee/engine"
+	"github.com/drlee/drlee/engine/value"
+)
+
+//go:embed time.lua
+var prelude string
+
+var (
+	timerClass  = &engine.Class{Name: "timer"}
+	tickerClass = &engine.Class{Name: "ticker"}
+)
+
+func init() {
+	// Methods are set here, not in the declarations: they refer to their class.
+	timerClass.Methods = []engine.Function{{Name: "cancel", Fn: timerCancel}}
+	tickerClass.Methods = []engine.Function{
+		{Name: "next_tick", Fn: tickerNext},
+		{Name: "stop", Fn: tickerStop},
+	}
+	tickerClass.Finalize = func(w *engine.Worker, v any) { v.(*ticker).stop(w) }
+	engine.Register(&engine.Module{
+		Name: "time",
+		Funcs: []engine.Function{
+			{Name: "now", Fn: now},
+			{Name: "timeout", Fn: timeout},
+			{Name: "tick", Fn: tick},
+			{Name: "__format", Fn: format},
+			{Name: "__set_timestamp_meta", Fn: setTimestampMeta},
+		},
+		Classes: []*engine.Class{timerClass, tickerClass},
+		Lua:     prelude,
+	})
+}
+
+type metaKey struct{}
+
+// WriteTimestamp writes t as a Timestamp table (with its methods). Loop only.
+func WriteTimestamp(w *engine.Worker, out *value.Writer, t gotime.Time) {
+	t = t.Local()
+	if mt, ok := w.Values[metaKey{}].(int32); ok {
+		out.Meta(mt)
+	}
+	out.Table(0, 9)
+	out.String("year")
+	out.Int(int64(t.Year()))
+	out.String("month")
+	out.Int(int64(t.Month()))
+	out.String("day")
+	out.Int(int64(t.Day()))
+	out.String("weekday")
+	out.Int(int64(t.Weekday()))
+	out.String("hour")
+	out.Int(int64(t.Hour()))
+	out.String("minute")
+	out.Int(int64(t.Minute()))
+	out.String("second")
+	out.Int(int64(t.Second()))
+	out.String("millisecond")
+	out.Int(int64(t.Nanosecond() / 1e6))
+	out.String("milliunix")
+	out.Int(t.UnixMilli())
+}
+
+// time.__set_timestamp_meta(mt): the Lua prelude hands over the Timestamp metatable.
+func setTimestampMeta(c *engine.Call) int {
+	if c.Type(1) != engine.TypeTable {
+		c.TypeError(1, "table")
+	}
+	engine.WorkerOf(c).Values[metaKey{}] = c.RefArg(1)
+	return 0
+}
+
+func now(c *engine.Call) int {
+	out := c.Out()
+	WriteTimestamp(engine.WorkerOf(c), out, gotime.Now())
+	return c.Return()
+}
+
+// time.__format(milliunix, layout)
+func format(c *engine.Call) int {
+	ms := c.CheckInt(1)
+	layout := c.OptString(2, "2006-01-02T15:04:05.000Z07:00")
+	return c.ReturnString(gotime.UnixMilli(ms).Format(layout))
+}
+
+func duration(c *engine.Call, i int) gotime.Duration {
+	ms := c.CheckNumber(i)
+	if ms < 0 {
+		c.ArgError(i, "negative duration")
+	}
+	return gotime.Duration(ms * float64(gotime.Millisecond))
+}
+
+type timer struct {
+	t  *engine.Timer
+	cb int32
+	id uint64
+}
+
+// time.timeout(ms, cb) -> timer
+func timeout(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	d := duration(c, 1)
+	tm := &timer{cb: c.OptFunc(2)}
+	out := c.Out()
+	tm.id = w.NewObject(out, timerClass, tm)
+	tm.t = w.After(d, func(w *engine.Worker) {
+		w.Release(tm.id)
+		cb := tm.cb
+		tm.cb = 0
+		w.Callback(cb, w.NewArgs())
+	})
+	return c.Return()
+}
+
+// timer:cancel() -> true if the timer had not fired or been cancelled yet
+func timerCancel(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	id := w.ObjectID(c, 1, timerClass)
+	if id == 0 {
+		c.TypeError(1, "timer")
+	}
+	v, ok := w.Lookup(id)
+	if !ok {
+		return c.ReturnBool(false) // fired or cancelled already
+	}
+	tm := v.(*timer)
+	tm.t.Stop()
+	w.Release(id)
+	w.Unref(tm.cb)
+	tm.cb = 0
+	return c.ReturnBool(true)
+}
+
+type ticker struct {
+	t       *engine.Timer
+	waiting []int32 // callbacks of next_tick, first in first out
+	stopped bool
+}
+
+var errTickerStopped = errors.New("ticker stopped")
+
+// time.tick(ms) -> ticker
+func tick(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	d := duration(c, 1)
+	if d <= 0 {
+		c.ArgError(1, "interval must be positive")
+	}
+	tk := &ticker{}
+	tk.t = w.Every(d, func(w *engine.Worker) {
+		if len(tk.waiting) == 0 {
+			return // a tick nobody waits for is dropped, as with Go's time.Ticker
+		}
+		cb := tk.waiting[0]
+		tk.waiting = tk.waiting[1:]
+		args := w.NewArgs()
+		args.Nil()
+		WriteTimestamp(w, &args.Writer, gotime.Now())
+		w.Callback(cb, args)
+	})
+	out := c.Out()
+	w.NewObject(out, tickerClass, tk)
+	return c.Return()
+}
+
+// ticker:next_tick(cb): cb(nil, timestamp) at the next tick.
+func tickerNext(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	tk := w.Object(c, 1, tickerClass).(*ticker)
+	cb := c.CheckFunc(2)
+	if tk.stopped {
+		w.Unref(cb)
+		c.Raise("ticker stopped")
+	}
+	tk.waiting = append(tk.waiting, cb)
+	return 0
+}
+
+// ticker:stop(): no more ticks; callbacks still waiting get an error.
+func tickerStop(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	tk := w.Object(c, 1, tickerClass).(*ticker)
+	tk.stop(w)
+	return 0
+}
+
+func (tk *ticker) stop(w *engine.Worker) {
+	if tk.stopped {
+		return
+	}
+	tk.stopped = true
+	tk.t.Stop()
+	waiting := tk.waiting
+	tk.waiting = nil
+	for _, cb := range waiting {
+		args := w.NewArgs()
+		args.Error(errTickerStopped)
+		w.Callback(cb, args)
+	}
+}

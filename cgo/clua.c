@@ -1,0 +1,397 @@
+/* The C side of the boundary. Read clua.h first. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clua.h"
+#include "_cgo_export.h"
+
+/* ---- packed values (format documented in engine/value/value.go) ---- */
+
+static uint32_t rd_u32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd_u64(const char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* Pushes one value starting at buf[*pos]. Runs only where raising is safe (inside a
+ * lua_CFunction or a protected call): lua_createtable and lua_pushlstring may raise on
+ * memory errors. */
+static void decode_one(lua_State *L, const char *buf, size_t len, size_t *pos) {
+	size_t p = *pos;
+	if (p >= len) luaL_error(L, "drlee: truncated value buffer");
+	char tag = buf[p++];
+	switch (tag) {
+	case 'n': lua_pushnil(L); break;
+	case 't': lua_pushboolean(L, 1); break;
+	case 'f': lua_pushboolean(L, 0); break;
+	case 'i': { int64_t v = (int64_t)rd_u64(buf + p); p += 8; lua_pushnumber(L, (lua_Number)v); break; }
+	case 'd': { double v; memcpy(&v, buf + p, 8); p += 8; lua_pushnumber(L, v); break; }
+	case 's': { uint32_t n = rd_u32(buf + p); p += 4; lua_pushlstring(L, buf + p, n); p += n; break; }
+	case '{': {
+		uint32_t narr = rd_u32(buf + p), nrec = rd_u32(buf + p + 4);
+		p += 8;
+		luaL_checkstack(L, 4, "drlee: value nesting");
+		lua_createtable(L, (int)narr, (int)nrec);
+		for (uint32_t i = 1; i <= narr; i++) {
+			decode_one(L, buf, len, &p);
+			lua_rawseti(L, -2, (int)i);
+		}
+		for (uint32_t i = 0; i < nrec; i++) {
+			decode_one(L, buf, len, &p);
+			decode_one(L, buf, len, &p);
+			lua_rawset(L, -3);
+		}
+		break;
+	}
+	case 'o': {
+		uint32_t mt = rd_u32(buf + p), cls = rd_u32(buf + p + 4);
+		uint64_t id = rd_u64(buf + p + 8);
+		p += 16;
+		clua_obj *o = (clua_obj *)lua_newuserdata(L, sizeof(clua_obj));
+		o->magic = CLUA_MAGIC;
+		o->cls = cls;
+		o->id = id;
+		lua_rawgeti(L, LUA_REGISTRYINDEX, (int)mt);
+		lua_setmetatable(L, -2);
+		break;
+	}
+	case 'r': { uint32_t ref = rd_u32(buf + p); p += 4; lua_rawgeti(L, LUA_REGISTRYINDEX, (int)ref); break; }
+	case 'M': { /* prefix: the next value gets this metatable */
+		uint32_t mt = rd_u32(buf + p);
+		p += 4;
+		decode_one(L, buf, len, &p);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, (int)mt);
+		lua_setmetatable(L, -2);
+		break;
+	}
+	default: luaL_error(L, "drlee: bad value tag %d", (int)tag);
+	}
+	*pos = p;
+}
+
+static int decode_all(lua_State *L, const char *buf, size_t len) {
+	size_t pos = 0;
+	int n = 0;
+	while (pos < len) {
+		luaL_checkstack(L, 2, "drlee: too many values");
+		decode_one(L, buf, len, &pos);
+		n++;
+	}
+	return n;
+}
+
+/* Growable output buffer for clua_encode, allocated with malloc and owned by the Go State. */
+typedef struct {
+	char **p;
+	size_t *len;
+	size_t *cap;
+	const char *err;
+	const void *path[100]; /* tables on the path from the root: a repeat is a cycle */
+	int depth;
+} enc;
+
+static int enc_grow(enc *e, size_t n) {
+	if (*e->len + n <= *e->cap) return 1;
+	size_t c = *e->cap ? *e->cap : 256;
+	while (c < *e->len + n) c *= 2;
+	char *np = (char *)realloc(*e->p, c);
+	if (!np) { e->err = "out of memory"; return 0; }
+	*e->p = np;
+	*e->cap = c;
+	return 1;
+}
+static int enc_byte(enc *e, char b) {
+	if (!enc_grow(e, 1)) return 0;
+	(*e->p)[(*e->len)++] = b;
+	return 1;
+}
+static int enc_bytes(enc *e, const void *b, size_t n) {
+	if (!enc_grow(e, n)) return 0;
+	memcpy(*e->p + *e->len, b, n);
+	*e->len += n;
+	return 1;
+}
+static int enc_number(enc *e, double d) {
+	if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+		int64_t v = (int64_t)d;
+		return enc_byte(e, 'i') && enc_bytes(e, &v, 8);
+	}
+	return enc_byte(e, 'd') && enc_bytes(e, &d, 8);
+}
+
+/* Encodes the value at idx (absolute index). Uses only Lua API calls that cannot raise
+ * (rawget, next on a valid key, type checks), so it is safe to call from Go. */
+static int enc_value(lua_State *L, int idx, enc *e) {
+	switch (lua_type(L, idx)) {
+	case LUA_TNIL: return enc_byte(e, 'n');
+	case LUA_TBOOLEAN: return enc_byte(e, lua_toboolean(L, idx) ? 't' : 'f');
+	case LUA_TNUMBER: return enc_number(e, lua_tonumber(L, idx));
+	case LUA_TSTRING: {
+		size_t n;
+		const char *s = lua_tolstring(L, idx, &n);
+		uint32_t n32 = (uint32_t)n;
+		return enc_byte(e, 's') && enc_bytes(e, &n32, 4) && enc_bytes(e, s, n);
+	}
+	case LUA_TTABLE: break;
+	default:
+		e->err = lua_typename(L, lua_type(L, idx));
+		return 0;
+	}
+	const void *self = lua_topointer(L, idx);
+	for (int i = 0; i < e->depth; i++) {
+		if (e->path[i] == self) { e->err = "cycle"; return 0; }
+	}
+	if (e->depth >= (int)(sizeof e->path / sizeof e->path[0]) || !lua_checkstack(L, 4)) {
+		e->err = "nesting too deep";
+		return 0;
+	}
+	e->path[e->depth++] = self;
+	/* Array part: 1..narr with no hole. */
+	uint32_t narr = 0;
+	for (;;) {
+		lua_rawgeti(L, idx, (int)narr + 1);
+		int nil = lua_isnil(L, -1);
+		lua_pop(L, 1);
+		if (nil) break;
+		narr++;
+	}
+	if (!enc_byte(e, '{')) return 0;
+	size_t hdr = *e->len;
+	uint32_t zero = 0;
+	if (!enc_bytes(e, &narr, 4) || !enc_bytes(e, &zero, 4)) return 0;
+	for (uint32_t i = 1; i <= narr; i++) {
+		lua_rawgeti(L, idx, (int)i);
+		int ok = enc_value(L, lua_gettop(L), e);
+		lua_pop(L, 1);
+		if (!ok) return 0;
+	}
+	uint32_t nrec = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		int top = lua_gettop(L);
+		if (lua_type(L, top - 1) == LUA_TNUMBER) {
+			double k = lua_tonumber(L, top - 1);
+			if (k >= 1 && k <= narr && k == floor(k)) { lua_pop(L, 1); continue; }
+		}
+		if (!enc_value(L, top - 1, e) || !enc_value(L, top, e)) { lua_pop(L, 2); return 0; }
+		nrec++;
+		lua_pop(L, 1);
+	}
+	memcpy(*e->p + hdr + 4, &nrec, 4);
+	e->depth--;
+	return 1;
+}
+
+/* Encodes the value at idx into *out (malloc'd, grown as needed). Returns 0 on success, or
+ * -1 with the reason in *why (a type name such as "function", "cycle", "nesting too deep"). */
+int clua_encode(lua_State *L, int idx, char **out, size_t *outlen, size_t *cap, const char **why) {
+	if (idx < 0) idx = lua_gettop(L) + idx + 1;
+	enc e = {out, outlen, cap, NULL, {0}, 0};
+	*outlen = 0;
+	int top = lua_gettop(L);
+	int ok = enc_value(L, idx, &e);
+	lua_settop(L, top);
+	if (ok) return 0;
+	*why = e.err ? e.err : "unknown";
+	return -1;
+}
+
+/* ---- Lua -> Go ---- */
+
+/* The trampoline behind every Go function visible to Lua. Upvalues: 1 the state's index in
+ * Go's table (lightuserdata), 2 the function id, 3 the module table or nil: a module
+ * function called with a colon (time:timeout) gets the module as argument 1, which is
+ * dropped here so that both forms work. */
+static int clua_tramp(lua_State *L) {
+	uintptr_t h = (uintptr_t)lua_touserdata(L, lua_upvalueindex(1));
+	int fid = (int)lua_tointeger(L, lua_upvalueindex(2));
+	if (lua_type(L, lua_upvalueindex(3)) == LUA_TTABLE && lua_rawequal(L, 1, lua_upvalueindex(3))) {
+		lua_remove(L, 1);
+	}
+	clua_frame f;
+	int n = lua_gettop(L);
+	f.n = n;
+	f.ret = NULL;
+	f.retlen = 0;
+	for (int i = 0; i < CLUA_MAXARGS; i++) {
+		int t = i < n ? lua_type(L, i + 1) : LUA_TNONE;
+		f.type[i] = t;
+		f.cls[i] = 0;
+		f.str[i] = NULL;
+		f.len[i] = 0;
+		f.num[i] = 0;
+		f.id[i] = 0;
+		switch (t) {
+		case LUA_TNUMBER: f.num[i] = lua_tonumber(L, i + 1); break;
+		case LUA_TBOOLEAN: f.num[i] = lua_toboolean(L, i + 1); break;
+		case LUA_TSTRING: f.str[i] = lua_tolstring(L, i + 1, &f.len[i]); break;
+		case LUA_TUSERDATA: {
+			clua_obj *o = (clua_obj *)lua_touserdata(L, i + 1);
+			if (lua_objlen(L, i + 1) == sizeof(clua_obj) && o->magic == CLUA_MAGIC) {
+				f.cls[i] = o->cls;
+				f.id[i] = o->id;
+			}
+			break;
+		}
+		}
+	}
+	int r = goDispatch(h, fid, L, &f);
+	if (r >= 0) return r;
+	if (r == CLUA_VALUES) return decode_all(L, f.ret, f.retlen);
+	/* CLUA_RAISE: the message is in f.ret; raise it from this C frame, after Go returned. */
+	luaL_where(L, 1);
+	lua_pushlstring(L, f.ret, f.retlen);
+	lua_concat(L, 2);
+	return lua_error(L);
+}
+
+void clua_push_tramp(lua_State *L, uintptr_t h, int fid, int selfidx) {
+	lua_pushlightuserdata(L, (void *)h);
+	lua_pushinteger(L, fid);
+	if (selfidx) lua_pushvalue(L, selfidx); else lua_pushnil(L);
+	lua_pushcclosure(L, clua_tramp, 3);
+}
+
+/* __index of a class: methods first (upvalue 1), then getters (upvalue 2), which are
+ * functions called with the object and whose result is the field's value. */
+static int clua_index(lua_State *L) {
+	lua_pushvalue(L, 2);
+	lua_rawget(L, lua_upvalueindex(1));
+	if (!lua_isnil(L, -1)) return 1;
+	lua_pop(L, 1);
+	lua_pushvalue(L, 2);
+	lua_rawget(L, lua_upvalueindex(2));
+	if (lua_isnil(L, -1)) return 1;
+	lua_pushvalue(L, 1);
+	lua_call(L, 1, 1);
+	return 1;
+}
+
+/* Expects the methods and getters tables on the stack; replaces them with the closure. */
+void clua_push_index(lua_State *L) { lua_pushcclosure(L, clua_index, 2); }
+
+/* __gc of our userdata: tells Go the object is unreachable. Never raises. */
+static int clua_gc(lua_State *L) {
+	clua_obj *o = (clua_obj *)lua_touserdata(L, 1);
+	if (o && o->magic == CLUA_MAGIC) {
+		goFinalize((uintptr_t)lua_touserdata(L, lua_upvalueindex(1)), o->cls, o->id);
+		o->magic = 0;
+	}
+	return 0;
+}
+
+void clua_push_gc(lua_State *L, uintptr_t h) {
+	lua_pushlightuserdata(L, (void *)h);
+	lua_pushcclosure(L, clua_gc, 1);
+}
+
+/* ---- Go -> Lua ---- */
+
+/* Message handler: the error message plus a traceback. */
+static int clua_traceback(lua_State *L) {
+	const char *msg = lua_tostring(L, 1);
+	if (msg == NULL) {
+		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+			msg = lua_tostring(L, -1);
+		} else {
+			msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+		}
+	}
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+typedef struct {
+	int fnref;
+	int unref;
+	const char *buf;
+	size_t len;
+} callreq;
+
+/* Runs under lua_pcall: fetch the function, decode its arguments, call it. Decoding here
+ * rather than before the pcall means a memory error while building the arguments is caught
+ * too. */
+static int clua_call_body(lua_State *L) {
+	callreq *r = (callreq *)lua_touserdata(L, 1);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->fnref);
+	if (r->unref) luaL_unref(L, LUA_REGISTRYINDEX, r->fnref);
+	int n = decode_all(L, r->buf, r->len);
+	lua_call(L, n, 0);
+	return 0;
+}
+
+int clua_init(lua_State *L) {
+	luaL_openlibs(L);
+	lua_settop(L, 0);
+	lua_pushcfunction(L, clua_traceback); /* CLUA_SLOT_MSGH */
+	lua_pushcfunction(L, clua_call_body); /* CLUA_SLOT_CALL */
+	return 0;
+}
+
+static void error_out(lua_State *L, const char **err, size_t *errlen) {
+	*err = lua_tolstring(L, -1, errlen);
+	if (*err == NULL) {
+		*err = "(error object is not a string)";
+		*errlen = strlen(*err);
+	}
+}
+
+/* Calls registry[fnref] with the packed arguments. 0 on success; otherwise the lua_pcall
+ * status, with the message (traceback included) left on the stack for Go to copy and pop. */
+int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len, const char **err, size_t *errlen) {
+	callreq r = {fnref, unref, buf, len};
+	lua_pushvalue(L, CLUA_SLOT_CALL);
+	lua_pushlightuserdata(L, &r);
+	int st = lua_pcall(L, 1, 0, CLUA_SLOT_MSGH);
+	if (st != 0) error_out(L, err, errlen);
+	return st;
+}
+
+/* Loads and runs a chunk. Same error convention as clua_call. */
+int clua_dochunk(lua_State *L, const char *code, size_t len, const char *chunkname, const char **err, size_t *errlen) {
+	int st = luaL_loadbuffer(L, code, len, chunkname);
+	if (st == 0) st = lua_pcall(L, 0, 0, CLUA_SLOT_MSGH);
+	if (st != 0) error_out(L, err, errlen);
+	return st;
+}
+
+/* ---- registry refs and small helpers ---- */
+
+int clua_ref_top(lua_State *L) { return luaL_ref(L, LUA_REGISTRYINDEX); }
+
+int clua_ref_arg(lua_State *L, int idx) {
+	lua_pushvalue(L, idx);
+	return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void clua_unref(lua_State *L, int ref) { luaL_unref(L, LUA_REGISTRYINDEX, ref); }
+
+typedef struct {
+	const char *name;
+	const char *buf;
+	size_t len;
+} setglobal;
+
+/* Sets a global to the packed value, in protected mode. */
+static int set_global_body(lua_State *L) {
+	setglobal *g = (setglobal *)lua_touserdata(L, 1);
+	size_t pos = 0;
+	decode_one(L, g->buf, g->len, &pos);
+	lua_setglobal(L, g->name);
+	return 0;
+}
+
+int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len) {
+	setglobal g = {name, buf, len};
+	int st = lua_cpcall(L, set_global_body, &g);
+	if (st != 0) lua_pop(L, 1);
+	return st;
+}
+
+double clua_rawfield_number(lua_State *L, int idx, const char *key, int *ok) {
+	if (lua_type(L, idx) != LUA_TTABLE) { *ok = 0; return 0; }
+	lua_pushstring(L, key);
+	lua_rawget(L, idx);
+	*ok = lua_type(L, -1) == LUA_TNUMBER;
+	double v = lua_tonumber(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+

@@ -1,0 +1,66 @@
+/* clua: the C side of Dr.LEE's boundary with LuaJIT.
+ *
+ * Every Lua error is raised here, in C, never from a Go frame, and Lua is entered from Go
+ * only through lua_pcall inside one helper per operation (DESIGN.md §2). Values cross the
+ * boundary in bulk: Go encodes callback arguments into one packed buffer that C decodes, and
+ * C encodes Lua values into a packed buffer that Go reads (see engine/value for the format).
+ */
+#ifndef CLUA_H
+#define CLUA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+/* Arguments of a Lua->Go call, read by the trampoline before Go runs so that Go reads its
+ * arguments from C memory instead of making one cgo call per argument. */
+#define CLUA_MAXARGS 8
+
+typedef struct {
+	int n;                         /* number of arguments Lua passed (all of them) */
+	int type[CLUA_MAXARGS];        /* lua_type of each; LUA_TNONE past n */
+	double num[CLUA_MAXARGS];      /* numbers; booleans as 0/1 */
+	const char *str[CLUA_MAXARGS]; /* strings only (no number->string conversion) */
+	size_t len[CLUA_MAXARGS];
+	uint32_t cls[CLUA_MAXARGS];    /* our userdata: class id, 0 for anything else */
+	uint64_t id[CLUA_MAXARGS];     /* our userdata: object id */
+	const char *ret;               /* set by Go: packed results or an error message */
+	size_t retlen;
+} clua_frame;
+
+/* The userdata behind every Go object visible to Lua. magic tells ours from other userdata. */
+#define CLUA_MAGIC 0xD12EEu
+typedef struct {
+	uint32_t magic;
+	uint32_t cls;
+	uint64_t id;
+} clua_obj;
+
+/* Stack slots fixed for the life of the main thread: the traceback message handler and the
+ * protected decode-and-call function. Keeping them on the stack saves a closure allocation
+ * (lua_pushcfunction allocates) on every Go->Lua call. */
+#define CLUA_SLOT_MSGH 1
+#define CLUA_SLOT_CALL 2
+#define CLUA_BASE_TOP 2
+
+/* Return codes of a Go function called from Lua: n >= 0 results; CLUA_RAISE means the error
+ * message is on top of the stack and C must raise it. */
+#define CLUA_RAISE (-1)   /* raise the message in frame.ret */
+#define CLUA_VALUES (-2)  /* return the packed values in frame.ret */
+
+int clua_init(lua_State *L);
+void clua_push_tramp(lua_State *L, uintptr_t h, int fid, int selfidx);
+void clua_push_index(lua_State *L);
+void clua_push_gc(lua_State *L, uintptr_t h);
+int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len, const char **err, size_t *errlen);
+int clua_dochunk(lua_State *L, const char *code, size_t len, const char *chunkname, const char **err, size_t *errlen);
+int clua_encode(lua_State *L, int idx, char **out, size_t *outlen, size_t *cap, const char **why);
+int clua_ref_top(lua_State *L);
+int clua_ref_arg(lua_State *L, int idx);
+void clua_unref(lua_State *L, int ref);
+int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len);
+double clua_rawfield_number(lua_State *L, int idx, const char *key, int *ok);
+
+#endif

@@ -1,0 +1,75 @@
+package lua
+
+/*
+#include "clua.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+)
+
+// dispatch is the function table the trampolines index, frozen when the first state is
+// created so that it can be read without a lock.
+var dispatch atomic.Pointer[[]funcEntry]
+
+// PanicHandler, when set, is told about every Go panic recovered at the boundary (with the
+// stack), so that the engine can log it. The Lua caller gets a plain error.
+var PanicHandler func(fn string, p any, stack []byte)
+
+// goDispatch runs a Go function for the trampoline. It never lets a panic escape: a Go
+// panic must not unwind through LuaJIT frames (DESIGN.md §2).
+//
+//export goDispatch
+func goDispatch(h C.uintptr_t, fid C.int, l *C.lua_State, f *C.clua_frame) (r C.int) {
+	s := states[uintptr(h)].Load()
+	if s == nil {
+		return 0 // the state is closing; nothing can be done for it
+	}
+	table := *dispatch.Load()
+	e := &table[fid]
+	var c *Call
+	if s.depth < len(s.calls) {
+		c = &s.calls[s.depth]
+	} else {
+		c = new(Call)
+	}
+	s.depth++
+	c.s, c.l, c.f, c.entry = s, l, f, e
+	defer func() {
+		s.depth--
+		c.f = nil
+		if p := recover(); p != nil {
+			var msg string
+			if rz, ok := p.(raised); ok {
+				msg = rz.msg
+			} else {
+				msg = fmt.Sprintf("internal error in '%s': %v", e.name, p)
+				if PanicHandler != nil {
+					PanicHandler(e.name, p, debug.Stack())
+				}
+			}
+			s.setRet(f, []byte(msg))
+			r = C.CLUA_RAISE
+		}
+	}()
+	return C.int(e.fn(c))
+}
+
+// goFinalize tells the owner that Lua collected one of its objects. Never panics out.
+//
+//export goFinalize
+func goFinalize(h C.uintptr_t, cls C.uint32_t, id C.uint64_t) {
+	s := states[uintptr(h)].Load()
+	if s == nil || s.Finalize == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil && PanicHandler != nil {
+			PanicHandler("__gc", p, debug.Stack())
+		}
+	}()
+	s.Finalize(uint32(cls), uint64(id))
+}

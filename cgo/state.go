@@ -1,0 +1,302 @@
+// Package lua (directory cgo/) is the only code in Dr.LEE that touches a lua_State.
+//
+// It owns the C side of the boundary (clua.c) and exposes a small Go API to the engine:
+// create and close a state, register Go functions and classes, call a Lua function held as a
+// registry ref, run a chunk. It follows DESIGN.md §2 to the letter:
+//
+//   - A Lua error is raised only by C (clua_tramp), after the Go function returned a code.
+//   - Every exported Go function recovers; a Go panic never unwinds through LuaJIT frames.
+//   - Lua is entered from Go only through lua_pcall inside one C helper per operation, with
+//     a traceback message handler.
+//   - Values cross in bulk: arguments are read by the trampoline into a C frame, results and
+//     callback arguments are packed buffers (package engine/value).
+//
+// golua (github.com/aarzilli/golua, tag luajit) is used only to create and close states.
+//
+// Concurrency: a State is owned by one goroutine at a time (the engine's worker loop). No
+// method may be called from any other goroutine, and no *Call may be kept after the Go
+// function it was passed to returns.
+package lua
+
+/*
+#cgo CFLAGS: -I/usr/include/luajit-2.1 -O2
+#cgo LDFLAGS: -lluajit-5.1 -lm -ldl
+#include <stdlib.h>
+#include "clua.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	golua "github.com/aarzilli/golua/lua"
+	"github.com/drlee/drlee/engine/value"
+)
+
+// maxStates bounds how many states may exist at once in a process. The trampoline finds its
+// state by index in a fixed table: a lock-free load, so that Lua->Go calls scale over threads
+// (golua's global mutex does not; DESIGN.md §2).
+const maxStates = 1 << 14
+
+var (
+	states     [maxStates]atomic.Pointer[State]
+	statesMu   sync.Mutex // protects statesFree and statesNext
+	statesFree []uintptr
+	statesNext uintptr = 1 // index 0 is never used, so a zero handle is invalid
+)
+
+// State is one LuaJIT state. Its fields are read by the owner goroutine only.
+type State struct {
+	l     *C.lua_State
+	gl    *golua.State
+	index uintptr
+
+	// Owner is the engine's object for this state (its worker); Go functions reach it
+	// through Call.State().Owner.
+	Owner any
+	// Finalize is called when Lua collects one of our objects (its __gc), on the owner
+	// goroutine, inside whatever Lua call triggered the collection. It must not call into
+	// the state.
+	Finalize func(cls uint32, id uint64)
+
+	calls [8]Call // frames for nested Lua->Go calls, reused so a call allocates nothing
+	depth int
+
+	ret    *C.char // C buffer for results and error messages handed back to the trampoline
+	retCap int
+
+	enc    *C.char // C buffer filled by clua_encode
+	encLen C.size_t
+	encCap C.size_t
+
+	out    value.Writer // staging for results (copied into ret)
+	closed bool
+}
+
+// ErrClosed is returned when a closed state is used.
+var ErrClosed = errors.New("lua: state closed")
+
+// New creates a state with the standard libraries open, the real pcall/xpcall, and nothing
+// else. The engine installs its modules next.
+func New() (*State, error) {
+	gl := golua.NewState()
+	if gl == nil {
+		return nil, errors.New("lua: cannot create state (out of memory)")
+	}
+	if dispatch.Load() == nil {
+		t := freezeFuncs()
+		dispatch.CompareAndSwap(nil, &t)
+	}
+	s := &State{gl: gl, l: (*C.lua_State)(unsafe.Pointer(gl.GetState()))}
+	C.clua_init(s.l)
+
+	statesMu.Lock()
+	if n := len(statesFree); n > 0 {
+		s.index = statesFree[n-1]
+		statesFree = statesFree[:n-1]
+	} else if statesNext < maxStates {
+		s.index = statesNext
+		statesNext++
+	}
+	statesMu.Unlock()
+	if s.index == 0 {
+		gl.Close()
+		return nil, fmt.Errorf("lua: more than %d states", maxStates-1)
+	}
+	states[s.index].Store(s)
+	return s, nil
+}
+
+// Close closes the state: every remaining object is finalized (Finalize is called for
+// each), and the C buffers are freed. Close is idempotent.
+func (s *State) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.gl.Close()
+	states[s.index].Store(nil)
+	statesMu.Lock()
+	statesFree = append(statesFree, s.index)
+	statesMu.Unlock()
+	C.free(unsafe.Pointer(s.ret))
+	C.free(unsafe.Pointer(s.enc))
+	s.ret, s.enc = nil, nil
+}
+
+// Top returns the stack height of the main thread (for leak tests: it stays at the base).
+func (s *State) Top() int { return int(C.lua_gettop(s.l)) }
+
+// MemoryKB returns the Lua heap in use, in KiB (without JIT machine code).
+func (s *State) MemoryKB() int { return int(C.lua_gc(s.l, C.LUA_GCCOUNT, 0)) }
+
+// FullGC runs a full garbage collection.
+func (s *State) FullGC() { C.lua_gc(s.l, C.LUA_GCCOLLECT, 0) }
+
+// Error is a Lua error raised while Go called into Lua: the message with its traceback.
+type Error struct {
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// errorFromStack copies the message that a failed C helper left on the stack and pops it.
+func (s *State) errorFromStack(msg *C.char, n C.size_t) error {
+	e := &Error{Msg: C.GoStringN(msg, C.int(n))}
+	C.lua_settop(s.l, -2)
+	return e
+}
+
+// CallRef calls the function held at registry ref fn with the packed arguments args
+// (engine/value format), releasing the ref first when unref is set. A Lua error comes back
+// as *Error with a traceback.
+func (s *State) CallRef(fn int32, unref bool, args []byte) error {
+	var msg *C.char
+	var n C.size_t
+	u := C.int(0)
+	if unref {
+		u = 1
+	}
+	st := C.clua_call(s.l, C.int(fn), u, bytesPtr(args), C.size_t(len(args)), &msg, &n)
+	if st != 0 {
+		return s.errorFromStack(msg, n)
+	}
+	return nil
+}
+
+// DoChunk compiles and runs code. chunkname follows Lua: "@path" names a file, so that
+// messages read "path:line: ...".
+func (s *State) DoChunk(code []byte, chunkname string) error {
+	var msg *C.char
+	var n C.size_t
+	name := C.CString(chunkname)
+	defer C.free(unsafe.Pointer(name))
+	st := C.clua_dochunk(s.l, bytesPtr(code), C.size_t(len(code)), name, &msg, &n)
+	if st != 0 {
+		return s.errorFromStack(msg, n)
+	}
+	return nil
+}
+
+// Unref releases a registry ref.
+func (s *State) Unref(ref int32) {
+	if ref > 0 {
+		C.clua_unref(s.l, C.int(ref))
+	}
+}
+
+// SetGlobal sets global name to the first value packed in v.
+func (s *State) SetGlobal(name string, v []byte) error {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	if C.clua_set_global(s.l, cn, bytesPtr(v), C.size_t(len(v))) != 0 {
+		return fmt.Errorf("lua: cannot set global %q", name)
+	}
+	return nil
+}
+
+// Export is a Go function visible to Lua under a name, as a module field or a method.
+type Export struct {
+	Name string
+	ID   FuncID
+}
+
+// NewModule builds a table of Go functions and returns it as a registry ref. The functions
+// accept both module.f(...) and module:f(...) (the seed writes time:timeout).
+func (s *State) NewModule(funcs []Export) int32 {
+	C.lua_createtable(s.l, 0, C.int(len(funcs)))
+	t := C.lua_gettop(s.l)
+	for _, f := range funcs {
+		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(f.ID), t)
+		s.setField(t, f.Name)
+	}
+	return int32(C.clua_ref_top(s.l))
+}
+
+// SetGlobalFuncs installs Go functions as globals.
+func (s *State) SetGlobalFuncs(funcs []Export) {
+	for _, f := range funcs {
+		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(f.ID), 0)
+		cn := C.CString(f.Name)
+		C.lua_setfield(s.l, C.LUA_GLOBALSINDEX, cn)
+		C.free(unsafe.Pointer(cn))
+	}
+}
+
+// NewClass builds the metatable of a class of Go objects and returns it as a registry ref.
+// methods are reached as obj:name(...); getters as obj.name, computed on each access;
+// metamethods (such as __tostring) are set on the metatable itself. With finalize, Lua's
+// collection of an object calls State.Finalize.
+func (s *State) NewClass(name string, methods, getters, metamethods []Export, finalize bool) int32 {
+	C.lua_createtable(s.l, 0, 8)
+	mt := C.lua_gettop(s.l)
+	for _, m := range metamethods {
+		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(m.ID), 0)
+		s.setField(mt, m.Name)
+	}
+	C.lua_createtable(s.l, 0, C.int(len(methods)))
+	for _, m := range methods {
+		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(m.ID), 0)
+		s.setField(mt+1, m.Name)
+	}
+	C.lua_createtable(s.l, 0, C.int(len(getters)))
+	for _, g := range getters {
+		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(g.ID), 0)
+		s.setField(mt+2, g.Name)
+	}
+	C.clua_push_index(s.l)
+	s.setField(mt, "__index")
+	if finalize {
+		C.clua_push_gc(s.l, C.uintptr_t(s.index))
+		s.setField(mt, "__gc")
+	}
+	C.lua_pushlstring(s.l, stringPtr(name), C.size_t(len(name)))
+	s.setField(mt, "__name")
+	return int32(C.clua_ref_top(s.l))
+}
+
+// RegisterLoaded makes require(name) return the value at registry ref.
+func (s *State) RegisterLoaded(name string, ref int32) {
+	C.lua_getfield(s.l, C.LUA_GLOBALSINDEX, cstr("package"))
+	C.lua_getfield(s.l, -1, cstr("loaded"))
+	C.lua_rawgeti(s.l, C.LUA_REGISTRYINDEX, C.int(ref))
+	s.setField(C.lua_gettop(s.l)-1, name)
+	C.lua_settop(s.l, -3)
+}
+
+// setField pops the top value into t[name]. Init-time only (it allocates a C string).
+func (s *State) setField(t C.int, name string) {
+	cn := C.CString(name)
+	C.lua_setfield(s.l, t, cn)
+	C.free(unsafe.Pointer(cn))
+}
+
+var cstrings sync.Map // string -> *C.char, for the few constant names used at init
+
+func cstr(s string) *C.char {
+	if p, ok := cstrings.Load(s); ok {
+		return p.(*C.char)
+	}
+	p, _ := cstrings.LoadOrStore(s, C.CString(s))
+	return p.(*C.char)
+}
+
+// bytesPtr passes a Go byte slice to a C function that only reads it during the call
+// (allowed by the cgo pointer rules: the memory holds no Go pointers).
+func bytesPtr(b []byte) *C.char {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
+}
+
+func stringPtr(s string) *C.char {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(unsafe.StringData(s)))
+}

@@ -1,0 +1,260 @@
+// Package engine runs Lua scripts on LuaJIT workers: one state per worker, one owner
+// goroutine per state, a bounded completion queue per worker, one timer heap per worker and
+// one shared pool for blocking I/O.
+//
+// The simplest use is what `drlee run` does:
+//
+//	e, err := engine.New(engine.Config{Script: "app.lua", Workers: 4})
+//	err = e.Run(ctx) // returns when every worker has ended; cancel ctx to shut down
+//
+// Bindings (package bindings/...) extend what Lua sees with Register, and follow one recipe:
+// convert Lua arguments to Go values on the loop, Reserve an Op (or call Async), do the I/O
+// on the pool, and convert the Go result back to Lua in the Completion, which runs on the
+// loop exactly once.
+//
+// Concurrency: a Worker's methods run on its loop unless documented otherwise; Submit,
+// Op.Complete, ReportError and Logf are safe from any goroutine.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/ants/v2"
+
+	lua "github.com/drlee/drlee/cgo"
+)
+
+// Config configures an engine. Zero values take the defaults documented per field.
+type Config struct {
+	Script  string   // path of the main script
+	Args    []string // script arguments: arg[1..], env.args
+	Workers int      // default: number of CPUs
+	// LockThreads pins each worker's loop goroutine to its own OS thread.
+	LockThreads     bool
+	PoolSize        int           // goroutines of the blocking-I/O pool; default 1024
+	QueueSize       int           // bound of each worker's queue of admitted work; default 4096
+	ShutdownTimeout time.Duration // in-flight work may finish within it; default 10 s
+	Node            string        // this node's name (env.node); default hostname
+	Stdout, Stderr  io.Writer     // default os.Stdout, os.Stderr
+
+	// Options for bindings, by name (HTTP timeouts, cluster addresses...). The engine does
+	// not read them.
+	Options map[string]any
+}
+
+// Engine is a running set of workers.
+type Engine struct {
+	cfg     Config
+	pool    *ants.Pool
+	workers []*Worker
+
+	failed   atomic.Bool
+	stopping chan struct{} // closed by Shutdown: servers stop accepting
+	kill     chan struct{} // closed when the shutdown timeout ran out: loops end now
+	stopOnce sync.Once
+
+	outMu sync.Mutex // protects writes to Stdout and Stderr, so lines never interleave
+
+	hooksMu sync.Mutex
+	closers []func() // process-wide resources of bindings, closed after the workers ended
+
+	fatalMu  sync.Mutex
+	fatalErr error // the first error that kept a worker from running the script
+}
+
+// New checks the configuration and creates the I/O pool; workers start in Run.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	if cfg.PoolSize <= 0 {
+		cfg.PoolSize = 1024
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 4096
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	if cfg.Node == "" {
+		cfg.Node, _ = os.Hostname()
+		if addr, _ := cfg.Options["cluster.addr"].(string); addr != "" {
+			if _, port, err := net.SplitHostPort(addr); err == nil {
+				cfg.Node += ":" + port
+			}
+		}
+	}
+	// Non-blocking: a full pool is an error the binding reports to Lua, never a loop that
+	// blocks waiting for a slot.
+	pool, err := ants.NewPool(cfg.PoolSize, ants.WithNonblocking(true), ants.WithPreAlloc(false))
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, pool: pool, stopping: make(chan struct{}), kill: make(chan struct{})}
+	lua.PanicHandler = func(fn string, p any, stack []byte) {
+		e.logf(0, "ERROR", "internal error in %s: %v\n%s", fn, p, stack)
+	}
+	return e, nil
+}
+
+// NodeName is this node's name in the cluster (env.node).
+func (e *Engine) NodeName() string { return e.cfg.Node }
+
+// Config returns the engine's configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Workers returns the workers (valid once Run started).
+func (e *Engine) Workers() []*Worker { return e.workers }
+
+// Failed reports whether any Lua error went uncaught: `drlee run` then exits 1.
+func (e *Engine) Failed() bool { return e.failed.Load() }
+
+// OnClose registers a process-wide cleanup that runs after every worker ended. Safe from
+// any goroutine.
+func (e *Engine) OnClose(fn func()) {
+	e.hooksMu.Lock()
+	e.closers = append(e.closers, fn)
+	e.hooksMu.Unlock()
+}
+
+// Run loads the script, runs it in every worker and returns when all of them have ended.
+// Cancelling ctx shuts down: servers stop accepting, in-flight work has ShutdownTimeout to
+// finish, then the loops end. Run returns an error when the script could not run (syntax
+// error, runtime error in the main chunk).
+func (e *Engine) Run(ctx context.Context) error {
+	code, err := os.ReadFile(e.cfg.Script)
+	if err != nil {
+		return err
+	}
+	// Shebang line, as the luajit CLI accepts it.
+	if len(code) > 1 && code[0] == '#' && code[1] == '!' {
+		code[0], code[1] = '-', '-'
+	}
+	abs, _ := filepath.Abs(e.cfg.Script)
+	e.cfg.Script = abs
+	chunk := "@" + e.displayName()
+	e.workers = make([]*Worker, e.cfg.Workers)
+	for i := range e.workers {
+		e.workers[i] = &Worker{
+			ID: i + 1, engine: e, q: newQueue(e.cfg.QueueSize), epoch: time.Now(),
+			done: make(chan struct{}), Values: map[any]any{},
+		}
+	}
+	for _, w := range e.workers {
+		go w.run(code, chunk)
+	}
+	all := make(chan struct{})
+	go func() {
+		for _, w := range e.workers {
+			<-w.done
+		}
+		close(all)
+	}()
+	select {
+	case <-all:
+	case <-ctx.Done():
+		e.Shutdown()
+		select {
+		case <-all:
+		case <-time.After(e.cfg.ShutdownTimeout):
+			e.logf(0, "WARN", "shutdown timeout (%s) reached: ending workers with work in flight", e.cfg.ShutdownTimeout)
+			close(e.kill)
+			<-all
+		}
+	}
+	e.hooksMu.Lock()
+	closers := e.closers
+	e.closers = nil
+	e.hooksMu.Unlock()
+	for i := len(closers) - 1; i >= 0; i-- {
+		closers[i]()
+	}
+	e.pool.Release()
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	return e.fatalErr
+}
+
+// Shutdown asks every worker to stop accepting new work (servers close). Safe from any
+// goroutine; idempotent.
+func (e *Engine) Shutdown() { e.stopOnce.Do(func() { close(e.stopping) }) }
+
+// Stopping is closed when shutdown begins.
+func (e *Engine) Stopping() <-chan struct{} { return e.stopping }
+
+// displayName is the script's name in messages: relative to the working directory when
+// that is shorter.
+func (e *Engine) displayName() string {
+	wd, err := os.Getwd()
+	if err == nil {
+		if rel, err := filepath.Rel(wd, e.cfg.Script); err == nil && len(rel) < len(e.cfg.Script) {
+			return rel
+		}
+	}
+	return e.cfg.Script
+}
+
+var errFatal = errors.New("script failed")
+
+// fatal records that a worker could not run the script (it stops); the first failure is
+// reported, once: every worker runs the same chunk and would report the same error.
+func (e *Engine) fatal(worker int, err error) {
+	e.failed.Store(true)
+	e.fatalMu.Lock()
+	first := e.fatalErr == nil
+	if first {
+		e.fatalErr = fmt.Errorf("%w: %w", errFatal, err)
+	}
+	e.fatalMu.Unlock()
+	if first {
+		var le *lua.Error
+		msg := err.Error()
+		if errors.As(err, &le) {
+			msg = le.Msg
+		}
+		e.logf(worker, "ERROR", "%s", msg)
+	}
+}
+
+// logf writes one line to stderr: time, level, worker id, message. Safe from any goroutine.
+func (e *Engine) logf(worker int, level, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	var tag string
+	if worker > 0 {
+		tag = fmt.Sprintf("[worker %d] ", worker)
+	}
+	line := fmt.Sprintf("%s %-5s %s%s\n", time.Now().Format("2006-01-02T15:04:05.000Z07:00"), level, tag, msg)
+	e.outMu.Lock()
+	io.WriteString(e.cfg.Stderr, line)
+	e.outMu.Unlock()
+}
+
+// Log writes a log line as the engine (worker 0). Safe from any goroutine.
+func (e *Engine) Log(level, format string, args ...any) { e.logf(0, level, format, args...) }
+
+// WriteStdout writes b to the engine's stdout in one piece, so that lines written by
+// different workers never interleave. Safe from any goroutine.
+func (e *Engine) WriteStdout(b []byte) {
+	e.outMu.Lock()
+	e.cfg.Stdout.Write(b)
+	e.outMu.Unlock()
+}
+
+// Pool runs fn on the blocking-I/O pool; an error means the pool is saturated.
+func (e *Engine) Pool(fn func()) error { return e.pool.Submit(fn) }

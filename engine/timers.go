@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"container/heap"
+	"time"
+)
+
+// Timer is a one-shot or periodic timer on a worker's loop. Timers live in one heap per
+// worker, serviced by the loop: no goroutine per timer.
+type Timer struct {
+	w      *Worker
+	when   int64 // monotonic nanoseconds since the worker started
+	period int64 // 0 for one-shot
+	fn     func(w *Worker)
+	index  int // in the heap; -1 when not scheduled
+}
+
+type timerHeap []*Timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].when < h[j].when }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *timerHeap) Push(x any) {
+	t := x.(*Timer)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	t.index = -1
+	return t
+}
+
+// After runs fn on the loop after d. The timer keeps the worker alive until it fires or is
+// stopped. Loop only.
+func (w *Worker) After(d time.Duration, fn func(w *Worker)) *Timer {
+	t := &Timer{w: w, when: w.now() + int64(d), fn: fn}
+	heap.Push(&w.timers, t)
+	return t
+}
+
+// Every runs fn on the loop every d until stopped. It keeps the worker alive until then.
+func (w *Worker) Every(d time.Duration, fn func(w *Worker)) *Timer {
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	t := &Timer{w: w, when: w.now() + int64(d), period: int64(d), fn: fn}
+	heap.Push(&w.timers, t)
+	return t
+}
+
+// Stop cancels the timer; it reports whether the timer was still scheduled. Loop only.
+func (t *Timer) Stop() bool {
+	if t.index < 0 {
+		return false
+	}
+	heap.Remove(&t.w.timers, t.index)
+	return true
+}
+
+// runTimers fires every due timer and returns the delay until the next one (-1: none).
+func (w *Worker) runTimers() time.Duration {
+	for len(w.timers) > 0 {
+		now := w.now()
+		t := w.timers[0]
+		if t.when > now {
+			return time.Duration(t.when - now)
+		}
+		if t.period > 0 {
+			t.when += t.period
+			if t.when <= now { // the loop fell behind: skip missed ticks, as time.Ticker does
+				t.when = now + t.period
+			}
+			heap.Fix(&w.timers, 0)
+		} else {
+			heap.Pop(&w.timers)
+		}
+		t.fn(w)
+		w.endTick()
+	}
+	return -1
+}
+
+func (w *Worker) now() int64 { return int64(time.Since(w.epoch)) }

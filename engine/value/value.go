@@ -1,0 +1,251 @@
+// Package value is the packed format in which Lua values cross the cgo boundary, and in which
+// they travel between nodes.
+//
+// Crossing cgo costs ~27 ns a call, so a callback's arguments are not pushed one Lua API call
+// at a time: Go writes them into one buffer with a Writer and C decodes the whole buffer in
+// one call (cgo/clua.c, decode_one). The other way, C walks a Lua value into the same format
+// and Go reads it with a Reader. RPC messages are this format as is.
+//
+// The format is a sequence of values, each a one-byte tag then its payload, little-endian:
+//
+//	'n' nil            't' true           'f' false
+//	'i' int64          'd' float64        's' u32 length, bytes
+//	'{' u32 narr, u32 nrec, then narr values (keys 1..narr), then nrec key/value pairs
+//
+// Push-only tags, which only Go writes and only for C to decode:
+//
+//	'o' u32 metatable ref, u32 class, u64 id: a Go object (userdata) of a class
+//	'r' u32 ref: the value in the Lua registry at ref
+//	'M' u32 ref: a prefix: the value that follows gets the metatable at ref
+//
+// Integral numbers below 2^53 are written as 'i' and others as 'd', so integers stay exact
+// when a message is decoded by another language or JSON, and empty tables stay tables.
+package value
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+)
+
+// Tags of the format.
+const (
+	TagNil    = 'n'
+	TagTrue   = 't'
+	TagFalse  = 'f'
+	TagInt    = 'i'
+	TagFloat  = 'd'
+	TagString = 's'
+	TagTable  = '{'
+	TagObject = 'o'
+	TagRef    = 'r'
+	TagMeta   = 'M'
+)
+
+// ErrMalformed is returned by a Reader for a buffer that does not follow the format.
+var ErrMalformed = errors.New("value: malformed buffer")
+
+// Writer appends values to a buffer. The zero value is ready to use; Reset keeps the
+// buffer's memory, so a Writer reused per call allocates nothing once warm.
+type Writer struct {
+	B []byte
+}
+
+// Reset empties the buffer, keeping its capacity.
+func (w *Writer) Reset() { w.B = w.B[:0] }
+
+// Len is the number of bytes written.
+func (w *Writer) Len() int { return len(w.B) }
+
+// Nil writes nil.
+func (w *Writer) Nil() { w.B = append(w.B, TagNil) }
+
+// Bool writes a boolean.
+func (w *Writer) Bool(b bool) {
+	if b {
+		w.B = append(w.B, TagTrue)
+	} else {
+		w.B = append(w.B, TagFalse)
+	}
+}
+
+// Int writes an integer.
+func (w *Writer) Int(v int64) {
+	w.B = append(w.B, TagInt)
+	w.B = binary.LittleEndian.AppendUint64(w.B, uint64(v))
+}
+
+// Number writes a float64, as an integer when it is one (see the package doc).
+func (w *Writer) Number(f float64) {
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		w.Int(int64(f))
+		return
+	}
+	w.B = append(w.B, TagFloat)
+	w.B = binary.LittleEndian.AppendUint64(w.B, math.Float64bits(f))
+}
+
+// String writes a string.
+func (w *Writer) String(s string) {
+	w.B = append(w.B, TagString)
+	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(len(s)))
+	w.B = append(w.B, s...)
+}
+
+// Bytes writes a byte slice as a Lua string.
+func (w *Writer) Bytes(b []byte) {
+	w.B = append(w.B, TagString)
+	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(len(b)))
+	w.B = append(w.B, b...)
+}
+
+// Table starts a table of narr array values followed by nrec key/value pairs; the caller
+// then writes exactly that many values.
+func (w *Writer) Table(narr, nrec int) {
+	w.B = append(w.B, TagTable)
+	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(narr))
+	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(nrec))
+}
+
+// TableAt starts a table whose counts are not known yet; SetCounts fills them in later.
+// It returns the header's offset.
+func (w *Writer) TableAt() int {
+	at := len(w.B)
+	w.Table(0, 0)
+	return at
+}
+
+// SetCounts fills in the counts of a table started with TableAt.
+func (w *Writer) SetCounts(at, narr, nrec int) {
+	binary.LittleEndian.PutUint32(w.B[at+1:], uint32(narr))
+	binary.LittleEndian.PutUint32(w.B[at+5:], uint32(nrec))
+}
+
+// Field writes a string key and string value pair (a convenience for records).
+func (w *Writer) Field(k, v string) {
+	w.String(k)
+	w.String(v)
+}
+
+// Object writes a Go object of class cls with id, whose metatable is at registry ref mt.
+func (w *Writer) Object(mt int32, cls uint32, id uint64) {
+	w.B = append(w.B, TagObject)
+	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(mt))
+	w.B = binary.LittleEndian.AppendUint32(w.B, cls)
+	w.B = binary.LittleEndian.AppendUint64(w.B, id)
+}
+
+// Ref writes the value held in the Lua registry at ref.
+func (w *Writer) Ref(ref int32) {
+	w.B = append(w.B, TagRef)
+	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(ref))
+}
+
+// Meta gives the value written next the metatable at registry ref mt.
+func (w *Writer) Meta(mt int32) {
+	w.B = append(w.B, TagMeta)
+	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(mt))
+}
+
+// Raw appends an already encoded value (for example an RPC message).
+func (w *Writer) Raw(b []byte) { w.B = append(w.B, b...) }
+
+// Reader reads values from a buffer produced by C or by a Writer (without push-only tags).
+type Reader struct {
+	B   []byte
+	Pos int
+}
+
+// Kind is what the next value is.
+type Kind byte
+
+// Peek returns the tag of the next value, or 0 at the end.
+func (r *Reader) Peek() Kind {
+	if r.Pos >= len(r.B) {
+		return 0
+	}
+	return Kind(r.B[r.Pos])
+}
+
+// Done reports whether the buffer is consumed.
+func (r *Reader) Done() bool { return r.Pos >= len(r.B) }
+
+func (r *Reader) need(n int) error {
+	if r.Pos+n > len(r.B) {
+		return ErrMalformed
+	}
+	return nil
+}
+
+// Next reads the next scalar or table header. For a table, narr and nrec are set and the
+// caller reads the elements next. The string is a view into the buffer.
+func (r *Reader) Next() (k Kind, num float64, str []byte, narr, nrec int, err error) {
+	if err = r.need(1); err != nil {
+		return
+	}
+	k = Kind(r.B[r.Pos])
+	r.Pos++
+	switch k {
+	case TagNil, TagTrue, TagFalse:
+	case TagInt:
+		if err = r.need(8); err != nil {
+			return
+		}
+		num = float64(int64(binary.LittleEndian.Uint64(r.B[r.Pos:])))
+		r.Pos += 8
+	case TagFloat:
+		if err = r.need(8); err != nil {
+			return
+		}
+		num = math.Float64frombits(binary.LittleEndian.Uint64(r.B[r.Pos:]))
+		r.Pos += 8
+	case TagString:
+		if err = r.need(4); err != nil {
+			return
+		}
+		n := int(binary.LittleEndian.Uint32(r.B[r.Pos:]))
+		r.Pos += 4
+		if err = r.need(n); err != nil {
+			return
+		}
+		str = r.B[r.Pos : r.Pos+n]
+		r.Pos += n
+	case TagTable:
+		if err = r.need(8); err != nil {
+			return
+		}
+		narr = int(binary.LittleEndian.Uint32(r.B[r.Pos:]))
+		nrec = int(binary.LittleEndian.Uint32(r.B[r.Pos+4:]))
+		r.Pos += 8
+	default:
+		err = ErrMalformed
+	}
+	return
+}
+
+// Skip skips one whole value.
+func (r *Reader) Skip() error {
+	k, _, _, narr, nrec, err := r.Next()
+	if err != nil || k != TagTable {
+		return err
+	}
+	for i := 0; i < narr+2*nrec; i++ {
+		if err := r.Skip(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks that b is a sequence of well-formed values without push-only tags, so
+// that it is safe to hand to C (which trusts its input). Messages from the network are
+// validated before they are pushed.
+func Validate(b []byte) error {
+	r := Reader{B: b}
+	for !r.Done() {
+		if err := r.Skip(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,337 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	lua "github.com/drlee/drlee/cgo"
+	"github.com/drlee/drlee/engine/value"
+)
+
+// Worker owns one LuaJIT state and runs its event loop. Exactly one goroutine, the loop,
+// ever touches the state; every other goroutine reaches the worker only through Submit and
+// through completing an Op. Methods are loop-only unless their doc says otherwise.
+type Worker struct {
+	ID     int // 1..N
+	engine *Engine
+	st     *lua.State
+	q      *queue
+	epoch  time.Time
+
+	timers    timerHeap
+	objs      objects
+	classMeta []int32 // class id -> metatable registry ref
+
+	pending int // reserved operations not yet completed (Ops)
+	holds   int // things that keep the loop alive by themselves (open servers, tickers)
+
+	local    []func(w *Worker) // deferred to the next turn of the loop (Defer)
+	tickEnd  []func()          // run after the current callback returns (AtTickEnd)
+	shutdown []func()          // run when the engine shuts down (OnShutdown)
+
+	args       Args   // callback arguments, reused
+	scratch    []byte // see Scratch
+	terminated bool
+	done       chan struct{}
+	uncaught   atomic.Int64 // Lua errors reported by this worker
+
+	// Values is free for bindings to keep per-worker state, keyed by something of theirs.
+	Values map[any]any
+}
+
+// Engine returns the engine the worker belongs to.
+func (w *Worker) Engine() *Engine { return w.engine }
+
+// WorkerOf returns the worker running a call.
+func WorkerOf(c *Call) *Worker { return c.State().Owner.(*Worker) }
+
+// Hold keeps the worker alive (an open server, a ticker) until Unhold.
+func (w *Worker) Hold() { w.holds++ }
+
+// Unhold releases a Hold.
+func (w *Worker) Unhold() { w.holds-- }
+
+// Defer runs fn on the loop's next turn, after the current callback (like process.nextTick
+// with a turn in between). It keeps the worker alive until it ran.
+func (w *Worker) Defer(fn func(w *Worker)) { w.local = append(w.local, fn) }
+
+// AtTickEnd runs fn once the callback that is running now returns to the loop.
+func (w *Worker) AtTickEnd(fn func()) { w.tickEnd = append(w.tickEnd, fn) }
+
+// OnShutdown registers fn to run on the loop when the engine shuts down (SIGTERM): servers
+// stop accepting there. It runs at most once.
+func (w *Worker) OnShutdown(fn func()) { w.shutdown = append(w.shutdown, fn) }
+
+// Submit pushes a task from any goroutine, within the queue's bound: ErrQueueFull when the
+// worker is saturated, ErrWorkerStopped after it ended. It never blocks. Safe from any
+// goroutine.
+func (w *Worker) Submit(t Task) error { return w.q.push(t, true) }
+
+// QueueLen is the number of queued tasks. Safe from any goroutine.
+func (w *Worker) QueueLen() int { return w.q.len() }
+
+// Completion runs on the loop when an Op completes. It writes the callback's arguments to
+// args (for the usual callback, args.Error(err) first, then the result).
+type Completion func(w *Worker, args *Args)
+
+// Args are the arguments of a Lua callback, built on the loop.
+type Args struct {
+	value.Writer
+	err string // set by Error with a non-nil error: reported if no callback receives it
+}
+
+// Error writes the conventional first argument: nil, or the error's text.
+func (a *Args) Error(err error) {
+	if err == nil {
+		a.Nil()
+		return
+	}
+	a.err = err.Error()
+	a.String(a.err)
+}
+
+// Op is a reserved operation: reserved on the loop before the work starts, completed
+// exactly once from any goroutine. While it is outstanding the worker stays alive.
+type Op struct {
+	w    *Worker
+	cb   int32
+	fn   Completion
+	done atomic.Bool
+}
+
+// Reserve reserves an operation whose callback is the registry ref cb (0: none; the Op then
+// reports an error result as uncaught). The Op owns cb. Loop only.
+func (w *Worker) Reserve(cb int32) *Op {
+	w.pending++
+	return &Op{w: w, cb: cb}
+}
+
+// Complete delivers the operation's result: fn runs on the loop and writes the callback's
+// arguments. Safe from any goroutine; a second call panics, because a completion that runs
+// twice is a bug that would call a Lua callback twice.
+func (op *Op) Complete(fn Completion) {
+	if !op.done.CompareAndSwap(false, true) {
+		panic("engine: Op completed twice")
+	}
+	op.fn = fn
+	if err := op.w.q.push(op, false); err != nil {
+		// The worker is gone (terminated at shutdown): nobody is left to call back.
+		return
+	}
+}
+
+// Run is the Op as a Task: runs the completion and calls the callback.
+func (op *Op) Run(w *Worker) {
+	w.pending--
+	w.args.Reset()
+	w.args.err = ""
+	if op.fn != nil {
+		op.fn(w, &w.args)
+	}
+	w.Callback(op.cb, &w.args)
+}
+
+// Callback calls the function at registry ref cb with args and releases the ref. With no
+// callback, an error in args is reported as uncaught. Loop only.
+func (w *Worker) Callback(cb int32, args *Args) {
+	if cb == 0 {
+		if args.err != "" {
+			w.ReportError(fmt.Errorf("uncaught error (no callback): %s", args.err))
+		}
+		return
+	}
+	if err := w.st.CallRef(cb, true, args.B); err != nil {
+		w.ReportError(err)
+	}
+}
+
+// CallRef calls the function at registry ref fn with packed arguments, keeping the ref. It
+// returns the Lua error (with traceback) after reporting it. Loop only.
+func (w *Worker) CallRef(fn int32, args []byte) error {
+	err := w.st.CallRef(fn, false, args)
+	if err != nil {
+		w.ReportError(err)
+	}
+	return err
+}
+
+// Unref releases a registry ref. Loop only.
+func (w *Worker) Unref(ref int32) { w.st.Unref(ref) }
+
+// NewArgs returns the worker's callback argument buffer, emptied. Valid until the next
+// callback runs.
+func (w *Worker) NewArgs() *Args {
+	w.args.Reset()
+	w.args.err = ""
+	return &w.args
+}
+
+// Async runs work on the engine's I/O pool and then its completion on the loop, calling the
+// Lua callback cb. When the pool is saturated the callback gets an error. Loop only.
+func (w *Worker) Async(cb int32, work func() Completion) {
+	op := w.Reserve(cb)
+	err := w.engine.pool.Submit(func() {
+		var fn Completion
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					e := fmt.Errorf("internal error: %v", p)
+					fn = func(w *Worker, a *Args) { a.Error(e) }
+				}
+			}()
+			fn = work()
+		}()
+		op.Complete(fn)
+	})
+	if err != nil {
+		e := fmt.Errorf("drlee: I/O pool saturated: %w", err)
+		op.Complete(func(w *Worker, a *Args) { a.Error(e) })
+	}
+}
+
+// ReportError reports a Lua error that nobody caught: on stderr, with the worker's id, and
+// the process will exit 1. The worker goes on. Safe from any goroutine.
+func (w *Worker) ReportError(err error) {
+	w.uncaught.Add(1)
+	w.engine.failed.Store(true)
+	var le *lua.Error
+	msg := err.Error()
+	if errors.As(err, &le) {
+		msg = le.Msg
+	}
+	w.engine.logf(w.ID, "ERROR", "%s", msg)
+}
+
+// Logf writes a log line tagged with the worker's id. Safe from any goroutine.
+func (w *Worker) Logf(level, format string, args ...any) { w.engine.logf(w.ID, level, format, args...) }
+
+// MemoryKB is the Lua heap of the worker's state.
+func (w *Worker) MemoryKB() int { return w.st.MemoryKB() }
+
+func (w *Worker) endTick() {
+	for len(w.tickEnd) > 0 {
+		fns := w.tickEnd
+		w.tickEnd = nil
+		for _, fn := range fns {
+			fn()
+		}
+	}
+}
+
+// alive reports whether anything keeps the loop running.
+func (w *Worker) alive() bool {
+	return w.pending > 0 || w.holds > 0 || len(w.timers) > 0 || len(w.local) > 0
+}
+
+// run is the worker's goroutine: it creates the state, runs the script, then the loop.
+func (w *Worker) run(script []byte, chunkname string) {
+	defer close(w.done)
+	if w.engine.cfg.LockThreads {
+		// Pinned owners: for C libraries with thread affinity. Costs throughput on Go's
+		// scheduler (DESIGN.md §3), hence not the default.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	st, err := lua.New()
+	if err != nil {
+		w.engine.fatal(w.ID, err)
+		return
+	}
+	w.st = st
+	st.Owner = w
+	st.Finalize = w.finalize
+	defer w.close()
+	if err := w.install(); err != nil {
+		w.engine.fatal(w.ID, err)
+		return
+	}
+	if err := st.DoChunk(script, chunkname); err != nil {
+		w.engine.fatal(w.ID, err)
+		w.terminate()
+		return
+	}
+	w.endTick()
+	w.loop()
+}
+
+func (w *Worker) loop() {
+	var spare []Task
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	stop := w.engine.stopping
+	for !w.terminated {
+		if stop != nil {
+			select {
+			case <-stop: // checked every turn, so a busy worker notices too
+				stop = nil
+				w.runShutdown()
+			default:
+			}
+		}
+		ran := false
+		for len(w.local) > 0 {
+			fns := w.local
+			w.local = nil
+			for _, fn := range fns {
+				fn(w)
+				w.endTick()
+			}
+			ran = true
+		}
+		next := w.runTimers()
+		items := w.q.swap(spare)
+		for i, t := range items {
+			t.Run(w)
+			w.endTick()
+			items[i] = nil
+		}
+		spare = items
+		if len(items) > 0 || ran {
+			continue
+		}
+		if !w.alive() && w.q.closeIfEmpty() {
+			return
+		}
+		if next >= 0 {
+			wake.Reset(next)
+		}
+		select {
+		case <-w.q.notify:
+		case <-wake.C:
+		case <-stop:
+			stop = nil // shut down once; the loop goes on until its work is done
+			w.runShutdown()
+		case <-w.engine.kill:
+			w.terminate()
+		}
+		if next >= 0 {
+			wake.Stop()
+		}
+	}
+}
+
+func (w *Worker) runShutdown() {
+	fns := w.shutdown
+	w.shutdown = nil
+	for _, fn := range fns {
+		fn()
+		w.endTick()
+	}
+}
+
+// terminate ends the loop now: queued tasks are dropped and timers cancelled.
+func (w *Worker) terminate() {
+	w.terminated = true
+	w.q.close()
+	for len(w.timers) > 0 {
+		w.timers[0].Stop()
+	}
+}
+
+func (w *Worker) close() {
+	w.q.close()
+	w.st.Close()
+}
