@@ -12,6 +12,8 @@ import (
 	"time"
 
 	_ "github.com/drlee/drlee/bindings/core" // globals: print, log, env, json, uuid, helpers
+	_ "github.com/drlee/drlee/bindings/fs"
+	_ "github.com/drlee/drlee/bindings/http" // require "http"
 	_ "github.com/drlee/drlee/bindings/time" // require "time"
 )
 

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,7 @@ type Config struct {
 	ShutdownTimeout time.Duration // in-flight work may finish within it; default 10 s
 	Node            string        // this node's name (env.node); default hostname
 	Stdout, Stderr  io.Writer     // default os.Stdout, os.Stderr
+	LogLevel        string        // debug, info (default), warn or error
 
 	// Options for bindings, by name (HTTP timeouts, cluster addresses...). The engine does
 	// not read them.
@@ -67,6 +69,8 @@ type Engine struct {
 
 	hooksMu sync.Mutex
 	closers []func() // process-wide resources of bindings, closed after the workers ended
+
+	minLevel int // lines below it are dropped
 
 	fatalMu  sync.Mutex
 	fatalErr error // the first error that kept a worker from running the script
@@ -107,6 +111,14 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, pool: pool, stopping: make(chan struct{}), kill: make(chan struct{})}
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = "info"
+	}
+	lvl, ok := logLevels[strings.ToUpper(cfg.LogLevel)]
+	if !ok {
+		return nil, fmt.Errorf("unknown log level %q (debug, info, warn, error)", cfg.LogLevel)
+	}
+	e.minLevel = lvl
 	lua.PanicHandler = func(fn string, p any, stack []byte) {
 		e.logf(0, "ERROR", "internal error in %s: %v\n%s", fn, p, stack)
 	}
@@ -232,8 +244,13 @@ func (e *Engine) fatal(worker int, err error) {
 	}
 }
 
+var logLevels = map[string]int{"DEBUG": 0, "INFO": 1, "WARN": 2, "ERROR": 3}
+
 // logf writes one line to stderr: time, level, worker id, message. Safe from any goroutine.
 func (e *Engine) logf(worker int, level, format string, args ...any) {
+	if logLevels[level] < e.minLevel {
+		return
+	}
 	msg := fmt.Sprintf(format, args...)
 	var tag string
 	if worker > 0 {

@@ -48,8 +48,8 @@ type Class struct {
 	// is what it is for.
 	Finalize func(w *Worker, v any)
 
-	id                       uint32
-	methods, getters, metas  []lua.Export
+	id                      uint32
+	methods, getters, metas []lua.Export
 }
 
 var (

@@ -335,3 +335,8 @@ func (w *Worker) close() {
 	w.q.close()
 	w.st.Close()
 }
+
+// Post pushes a task that must not be refused for load: the completion of something the
+// loop already admitted (its bound was applied then). ErrWorkerStopped after the worker
+// ended. Safe from any goroutine.
+func (w *Worker) Post(t Task) error { return w.q.push(t, false) }

@@ -1,0 +1,429 @@
+// Package http is the Lua module "http": an HTTP server and client on fasthttp.
+//
+// Server: http.create_server(addr, handler) returns a server; server:start(cb) listens
+// (cb(err) when the address is taken), server:stop() stops accepting. Workers that start a
+// server on the same address share one listener; each request goes to the least busy of
+// them and stays on it. handler(req, res) gets:
+//
+//	req.method, req.request_uri, req.url, req.headers, req.remote_addr,
+//	req:read(n, cb), req:close(cb)
+//	res:set_status(code), res:set(name, value), res:get(name), res:write(data, cb),
+//	res:finish(cb)
+//
+// A response written and finished within one callback goes out with Content-Length; one
+// whose writes span several callbacks is streamed (chunked) as it is written. A handler
+// that raises gives a plain 500; one that never finishes, 504 after --handler-timeout; a
+// saturated worker, 503 with Retry-After.
+//
+// Client: http.get/post/put/delete/patch(url, options, cb) and http.request(method, url,
+// options, cb); see client.go.
+package http
+
+import (
+	_ "embed"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/drlee/drlee/engine"
+	"github.com/drlee/drlee/engine/value"
+)
+
+//go:embed http.lua
+var prelude string
+
+var (
+	serverClass   = &engine.Class{Name: "httpServer"}
+	requestClass  = &engine.Class{Name: "httpRequest"}
+	responseClass = &engine.Class{Name: "httpResponseWriter"}
+)
+
+func init() {
+	serverClass.Methods = []engine.Function{
+		{Name: "start", Fn: serverStart},
+		{Name: "stop", Fn: serverStop},
+		{Name: "address", Fn: serverAddress},
+	}
+	requestClass.Getters = []engine.Function{
+		{Name: "method", Fn: reqMethod},
+		{Name: "request_uri", Fn: reqURI},
+		{Name: "url", Fn: reqURL},
+		{Name: "headers", Fn: reqHeaders},
+		{Name: "remote_addr", Fn: reqRemoteAddr},
+	}
+	requestClass.Methods = []engine.Function{
+		{Name: "read", Fn: reqRead},
+		{Name: "close", Fn: reqClose},
+	}
+	responseClass.Methods = []engine.Function{
+		{Name: "set_status", Fn: resSetStatus},
+		{Name: "set", Fn: resSet},
+		{Name: "get", Fn: resGet},
+		{Name: "write", Fn: resWrite},
+		{Name: "finish", Fn: resFinish},
+	}
+	engine.Register(&engine.Module{
+		Name: "http",
+		Funcs: append([]engine.Function{
+			{Name: "create_server", Fn: createServer},
+			{Name: "__set_headers_meta", Fn: setHeadersMeta},
+		}, clientFuncs()...),
+		Classes: append([]*engine.Class{serverClass, requestClass, responseClass}, clientClasses()...),
+		Lua:     prelude,
+	})
+}
+
+type headersMetaKey struct{}
+
+// http.__set_headers_meta(mt): the prelude hands over the metatable of header tables
+// (case-insensitive look-ups).
+func setHeadersMeta(c *engine.Call) int {
+	if c.Type(1) != engine.TypeTable {
+		c.TypeError(1, "table")
+	}
+	engine.WorkerOf(c).Values[headersMetaKey{}] = c.RefArg(1)
+	return 0
+}
+
+// writeHeaders writes a header table: names lower-cased, repeated names joined with ", "
+// (Set-Cookie, which must not be joined, with "\n"), and the case-insensitive metatable.
+func writeHeaders(w *engine.Worker, out *value.Writer, pairs [][2][]byte) {
+	if mt, ok := w.Values[headersMetaKey{}].(int32); ok {
+		out.Meta(mt)
+	}
+	at := out.TableAt()
+	n := 0
+	var names []string
+	for i, p := range pairs {
+		name := strings.ToLower(string(p[0]))
+		dup := false
+		for _, seen := range names {
+			if seen == name {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			continue
+		}
+		names = append(names, name)
+		val := string(p[1])
+		sep := ", "
+		if name == "set-cookie" {
+			sep = "\n"
+		}
+		for _, q := range pairs[i+1:] {
+			if strings.EqualFold(string(q[0]), name) {
+				val += sep + string(q[1])
+			}
+		}
+		out.String(name)
+		out.String(val)
+		n++
+	}
+	out.SetCounts(at, 0, n)
+}
+
+// ---- server ----
+
+type server struct {
+	addr    string
+	handler int32
+	shared  *sharedServer
+	ep      *workerEP
+	stopped bool
+}
+
+// http.create_server(addr, handler) -> server
+func createServer(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	addr := c.CheckString(1)
+	if !strings.Contains(addr, ":") {
+		c.ArgError(1, "address must be host:port or :port")
+	}
+	s := &server{addr: addr, handler: c.CheckFunc(2)}
+	out := c.Out()
+	w.NewObject(out, serverClass, s)
+	return c.Return()
+}
+
+// server:start(cb)
+func serverStart(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	s := w.Object(c, 1, serverClass).(*server)
+	cb := c.OptFunc(2)
+	if s.shared != nil {
+		w.Unref(cb)
+		c.Raise("server already started")
+	}
+	s.ep = &workerEP{w: w, handler: s.handler, server: s}
+	sh, err := join(s.addr, s.ep)
+	op := w.Reserve(cb)
+	if err != nil {
+		op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(err) })
+		return 0
+	}
+	s.shared = sh
+	w.Hold()
+	w.OnShutdown(func() { s.stop(w) })
+	op.Complete(nil)
+	return 0
+}
+
+func (s *server) stop(w *engine.Worker) {
+	if s.shared == nil || s.stopped {
+		return
+	}
+	s.stopped = true
+	s.shared.leave(s.ep)
+	w.Unhold()
+}
+
+// server:stop(): stop accepting; in-flight requests finish.
+func serverStop(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	w.Object(c, 1, serverClass).(*server).stop(w)
+	return 0
+}
+
+// server:address() -> "host:port" actually listened on (useful with port 0), or nil.
+func serverAddress(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	s := w.Object(c, 1, serverClass).(*server)
+	if s.shared == nil {
+		return 0
+	}
+	return c.ReturnString(s.shared.ln.Addr().String())
+}
+
+// ---- request ----
+
+// snapshot is what the script may still read of a request once its response streams (ctx
+// is then gone).
+type snapshot struct {
+	method, uri, url, remote string
+	headers                  [][2][]byte
+	body                     []byte
+}
+
+func takeSnapshot(ctx *fasthttp.RequestCtx, bodyPos int) *snapshot {
+	s := &snapshot{
+		method:  string(ctx.Method()),
+		uri:     string(ctx.RequestURI()),
+		url:     string(ctx.URI().FullURI()),
+		remote:  ctx.RemoteAddr().String(),
+		headers: headerPairs(&ctx.Request.Header),
+	}
+	if body := ctx.PostBody(); bodyPos < len(body) {
+		s.body = append([]byte(nil), body[bodyPos:]...)
+	}
+	return s
+}
+
+func headerPairs(h *fasthttp.RequestHeader) [][2][]byte {
+	var pairs [][2][]byte
+	for k, v := range h.All() {
+		pairs = append(pairs, [2][]byte{append([]byte(nil), k...), append([]byte(nil), v...)})
+	}
+	return pairs
+}
+
+func reqOf(c *engine.Call) (*engine.Worker, *request) {
+	w := engine.WorkerOf(c)
+	return w, w.Object(c, 1, requestClass).(*request)
+}
+
+// field returns a request field from ctx while the handler holds it, or from the snapshot.
+func (rs *request) field(c *engine.Call, pick func(*fasthttp.RequestCtx) []byte, snap func(*snapshot) string) int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.ctx != nil {
+		return c.ReturnBytes(pick(rs.ctx))
+	}
+	if rs.snap != nil {
+		return c.ReturnString(snap(rs.snap))
+	}
+	return 0
+}
+
+func reqMethod(c *engine.Call) int {
+	_, rs := reqOf(c)
+	return rs.field(c, (*fasthttp.RequestCtx).Method, func(s *snapshot) string { return s.method })
+}
+
+func reqURI(c *engine.Call) int {
+	_, rs := reqOf(c)
+	return rs.field(c, (*fasthttp.RequestCtx).RequestURI, func(s *snapshot) string { return s.uri })
+}
+
+func reqURL(c *engine.Call) int {
+	_, rs := reqOf(c)
+	return rs.field(c, func(ctx *fasthttp.RequestCtx) []byte { return ctx.URI().FullURI() },
+		func(s *snapshot) string { return s.url })
+}
+
+func reqRemoteAddr(c *engine.Call) int {
+	_, rs := reqOf(c)
+	return rs.field(c, func(ctx *fasthttp.RequestCtx) []byte { return []byte(ctx.RemoteAddr().String()) },
+		func(s *snapshot) string { return s.remote })
+}
+
+func reqHeaders(c *engine.Call) int {
+	w, rs := reqOf(c)
+	rs.mu.Lock()
+	var pairs [][2][]byte
+	if rs.ctx != nil {
+		for k, v := range rs.ctx.Request.Header.All() {
+			pairs = append(pairs, [2][]byte{k, v})
+		}
+	} else if rs.snap != nil {
+		pairs = rs.snap.headers
+	}
+	out := c.Out()
+	writeHeaders(w, out, pairs)
+	rs.mu.Unlock()
+	return c.Return()
+}
+
+// req:read(n, cb): the next at most n bytes of the body; "" at the end. The body was read
+// by fasthttp before the handler ran (bounded by --max-body-size), so the callback runs on
+// the loop's next turn without touching the pool.
+func reqRead(c *engine.Call) int {
+	w, rs := reqOf(c)
+	n := int(c.CheckInt(2))
+	if n <= 0 {
+		c.ArgError(2, "size must be positive")
+	}
+	rs.refs.Add(1) // rs must outlive the completion even if the response finishes first
+	w.Reserve(c.OptFunc(3)).Complete(func(w *engine.Worker, a *engine.Args) {
+		a.Nil()
+		a.Bytes(rs.nextBody(n))
+		rs.release()
+	})
+	return 0
+}
+
+// nextBody consumes up to n bytes of the request body. Loop only.
+func (rs *request) nextBody(n int) []byte {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	var b []byte
+	switch {
+	case rs.ctx != nil:
+		b = rs.ctx.PostBody()
+	case rs.snap != nil:
+		b = rs.snap.body
+	}
+	if rs.bodyPos >= len(b) {
+		return nil
+	}
+	end := min(len(b), rs.bodyPos+n)
+	chunk := b[rs.bodyPos:end]
+	rs.bodyPos = end
+	return chunk
+}
+
+// req:close(cb): the script is done with the request body.
+func reqClose(c *engine.Call) int {
+	w, _ := reqOf(c)
+	w.Reserve(c.OptFunc(2)).Complete(nil)
+	return 0
+}
+
+// ---- response ----
+
+func resOf(c *engine.Call) (*engine.Worker, *request) {
+	w := engine.WorkerOf(c)
+	return w, w.Object(c, 1, responseClass).(*request)
+}
+
+// res:set_status(code)
+func resSetStatus(c *engine.Call) int {
+	_, rs := resOf(c)
+	code := int(c.CheckInt(2))
+	if code < 100 || code > 999 {
+		c.ArgError(2, "status code out of range")
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.ctx == nil {
+		c.Raise("http: status set after the response started streaming")
+	}
+	rs.ctx.SetStatusCode(code)
+	return 0
+}
+
+// res:set(name, value)
+func resSet(c *engine.Call) int {
+	_, rs := resOf(c)
+	name := c.CheckBytes(2)
+	val := c.CheckBytes(3)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.ctx == nil {
+		c.Raise("http: header set after the response started streaming")
+	}
+	rs.ctx.Response.Header.SetBytesKV(name, val)
+	return 0
+}
+
+// res:get(name) -> value or nil
+func resGet(c *engine.Call) int {
+	_, rs := resOf(c)
+	name := c.CheckBytes(2)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.ctx == nil {
+		return 0
+	}
+	v := rs.ctx.Response.Header.PeekBytes(name)
+	if v == nil {
+		return 0
+	}
+	return c.ReturnBytes(v)
+}
+
+// res:write(data, cb): buffered until the end of the callback; streamed after that.
+func resWrite(c *engine.Call) int {
+	w, rs := resOf(c)
+	data := c.CheckBytes(2)
+	cb := c.OptFunc(3)
+	rs.mu.Lock()
+	state := rs.state
+	if state == statePending {
+		rs.ctx.Response.AppendBody(data)
+	}
+	rs.mu.Unlock()
+	switch state {
+	case statePending:
+		rs.markWritten(w)
+		if cb != 0 {
+			w.Reserve(cb).Complete(nil)
+		}
+	case stateStreaming:
+		var op *engine.Op
+		if cb != 0 {
+			op = w.Reserve(cb)
+		}
+		if !rs.queueChunk(chunk{data: append([]byte(nil), data...), op: op}) && op != nil {
+			op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(errClientGone) })
+		}
+	default:
+		if cb != 0 {
+			w.Reserve(cb).Complete(func(w *engine.Worker, a *engine.Args) { a.Error(errAbandoned) })
+		}
+	}
+	return 0
+}
+
+// res:finish(cb)
+func resFinish(c *engine.Call) int {
+	w, rs := resOf(c)
+	cb := c.OptFunc(2)
+	var op *engine.Op
+	if cb != 0 {
+		op = w.Reserve(cb)
+	}
+	rs.finish(w, op)
+	return 0
+}

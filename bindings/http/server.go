@@ -1,0 +1,486 @@
+package http
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/drlee/drlee/engine"
+)
+
+// A listener is shared by every worker of the process that starts a server on the same
+// address: fasthttp accepts and parses, and each request is handed to one worker, the least
+// busy one, whose loop then owns the request's whole life (handler, body reads, writes).
+type sharedServer struct {
+	addr string
+	ln   net.Listener
+	srv  *fasthttp.Server
+	opts serverOptions
+
+	mu       sync.Mutex                  // protects handlers updates
+	handlers atomic.Pointer[[]*workerEP] // copy on write: read on every request without a lock
+	rr       atomic.Uint32               // where the least-busy scan starts, so ties rotate
+}
+
+// workerEP is one worker's side of a shared server.
+type workerEP struct {
+	w        *engine.Worker
+	handler  int32        // registry ref of the Lua handler, in w's state
+	inflight atomic.Int32 // requests handed to w and not answered yet
+	server   *server
+}
+
+type serverOptions struct {
+	handlerTimeout time.Duration
+	maxBody        int
+	readTimeout    time.Duration
+	writeTimeout   time.Duration
+	idleTimeout    time.Duration
+}
+
+var (
+	sharedMu sync.Mutex // protects shared
+	shared   = map[string]*sharedServer{}
+)
+
+func optionsOf(w *engine.Worker) serverOptions {
+	o := w.Engine().Config().Options
+	d := func(key string, def time.Duration) time.Duration {
+		if v, ok := o[key].(time.Duration); ok && v > 0 {
+			return v
+		}
+		return def
+	}
+	maxBody := 32 << 20
+	if v, ok := o["http.max_body_size"].(int); ok && v > 0 {
+		maxBody = v
+	}
+	return serverOptions{
+		handlerTimeout: d("http.handler_timeout", 60*time.Second),
+		maxBody:        maxBody,
+		readTimeout:    d("http.read_timeout", 30*time.Second),
+		writeTimeout:   d("http.write_timeout", 30*time.Second),
+		idleTimeout:    d("http.idle_timeout", 120*time.Second),
+	}
+}
+
+// join adds ep to the server listening on addr, creating and starting it when this is the
+// first worker there. The returned server is what ep must leave.
+func join(addr string, ep *workerEP) (*sharedServer, error) {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	s := shared[addr]
+	if s == nil {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		s = &sharedServer{addr: addr, ln: ln, opts: optionsOf(ep.w)}
+		empty := []*workerEP{}
+		s.handlers.Store(&empty)
+		s.srv = &fasthttp.Server{
+			Handler:            s.handle,
+			Name:               "drlee",
+			ReadTimeout:        s.opts.readTimeout,
+			WriteTimeout:       s.opts.writeTimeout,
+			IdleTimeout:        s.opts.idleTimeout,
+			MaxRequestBodySize: s.opts.maxBody,
+			CloseOnShutdown:    true,
+			Logger:             quietLogger{ep.w.Engine()},
+		}
+		shared[addr] = s
+		go func() { _ = s.srv.Serve(ln) }()
+	}
+	s.mu.Lock()
+	old := *s.handlers.Load()
+	eps := append(append(make([]*workerEP, 0, len(old)+1), old...), ep)
+	s.handlers.Store(&eps)
+	s.mu.Unlock()
+	return s, nil
+}
+
+// leave removes ep; the last worker to leave closes the listener. In-flight requests finish:
+// their conn goroutines wait for their workers as before.
+func (s *sharedServer) leave(ep *workerEP) {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	s.mu.Lock()
+	old := *s.handlers.Load()
+	eps := make([]*workerEP, 0, len(old))
+	for _, e := range old {
+		if e != ep {
+			eps = append(eps, e)
+		}
+	}
+	s.handlers.Store(&eps)
+	s.mu.Unlock()
+	if len(eps) == 0 {
+		delete(shared, s.addr)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.handlerTimeout+s.opts.writeTimeout)
+			defer cancel()
+			_ = s.srv.ShutdownWithContext(ctx)
+		}()
+	}
+}
+
+// pick chooses the worker with the fewest requests in flight, so that a busy worker does
+// not get new requests while another is idle.
+func (s *sharedServer) pick() *workerEP {
+	eps := *s.handlers.Load()
+	switch len(eps) {
+	case 0:
+		return nil
+	case 1:
+		return eps[0]
+	}
+	start := int(s.rr.Add(1))
+	var best *workerEP
+	bestLoad := int32(1 << 30)
+	for i := range eps {
+		ep := eps[(start+i)%len(eps)]
+		if l := ep.inflight.Load(); l < bestLoad {
+			best, bestLoad = ep, l
+			if l == 0 {
+				break
+			}
+		}
+	}
+	return best
+}
+
+var (
+	errShuttingDown = errors.New("server is shutting down")
+)
+
+// handle runs in fasthttp's connection goroutine. It hands the request to a worker and waits
+// until the worker has answered, started streaming, or the handler timeout passed; only then
+// does it return, so the worker may use ctx while this goroutine waits (fasthttp forbids
+// touching ctx after the handler returned).
+func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
+	ep := s.pick()
+	if ep == nil {
+		ctx.Response.Header.Set("Retry-After", "1")
+		ctx.Error("Service Unavailable", fasthttp.StatusServiceUnavailable)
+		return
+	}
+	rs := acquireRequest()
+	rs.ctx = ctx
+	rs.ep = ep
+	ep.inflight.Add(1)
+	if err := ep.w.Submit(rs); err != nil {
+		ep.inflight.Add(-1)
+		rs.ctx = nil
+		rs.release() // the loop never saw it
+		rs.release()
+		ctx.Response.Header.Set("Retry-After", "1")
+		ctx.Error("Service Unavailable", fasthttp.StatusServiceUnavailable)
+		return
+	}
+	rs.timer.Reset(s.opts.handlerTimeout)
+	select {
+	case <-rs.done:
+		rs.timer.Stop()
+	case <-rs.timer.C:
+		rs.mu.Lock()
+		answered := rs.state != statePending
+		if !answered {
+			rs.state = stateAbandoned
+			rs.ctx = nil
+		}
+		rs.mu.Unlock()
+		if answered {
+			<-rs.done // answered at the same moment: the worker signals right away
+		} else {
+			ctx.Error("Gateway Timeout", fasthttp.StatusGatewayTimeout)
+			ep.inflight.Add(-1)
+			// The loop releases the request's objects when it next looks at it; the task
+			// carries this goroutine's reference, so rs is not recycled before it runs.
+			if ep.w.Post(engine.TaskFunc(rs.abandon)) != nil {
+				rs.release() // the worker has ended: nothing will run the task
+			}
+			return
+		}
+	}
+	ep.inflight.Add(-1)
+	rs.release()
+}
+
+// quietLogger sends fasthttp's own messages (bad requests, timeouts) to the engine log.
+type quietLogger struct{ e *engine.Engine }
+
+func (l quietLogger) Printf(format string, args ...any) { l.e.Log("DEBUG", "http: "+format, args...) }
+
+// request is one request in flight, pooled. It is shared by the connection goroutine and
+// the worker's loop: the loop touches ctx only under mu and only while state is pending (the
+// connection goroutine is then parked in handle), and each side drops one of the two
+// references when it is done with it.
+type request struct {
+	mu    sync.Mutex // protects ctx, state, chunks, snapshot
+	ctx   *fasthttp.RequestCtx
+	state int
+	refs  atomic.Int32
+
+	ep    *workerEP
+	done  chan struct{} // capacity 1: the worker answered or started streaming
+	timer *time.Timer
+
+	// Owned by the loop.
+	reqID, resID uint64
+	bodyPos      int
+	written      bool // a write happened since the last tick end while not streaming
+	tickPending  bool
+	finished     bool
+	checkTick    func() // rs.endOfTick, bound once per pooled request
+
+	// Streaming (state == stateStreaming): chunks go from the loop to the stream writer.
+	cond   sync.Cond
+	chunks []chunk
+	snap   *snapshot
+}
+
+const (
+	statePending   = iota // the handler has the request; the connection goroutine waits
+	stateAnswered         // the whole response is in ctx; the connection goroutine returned
+	stateStreaming        // ctx is gone; the response is being streamed from chunks
+	stateAbandoned        // handler timeout: the connection goroutine answered 504
+)
+
+type chunk struct {
+	data  []byte
+	op    *engine.Op // completes when the chunk is flushed (nil: no callback)
+	final bool
+}
+
+// requestPool recycles requests; New is set in init (it refers back to the pool through
+// the request's methods).
+var requestPool sync.Pool
+
+func init() {
+	requestPool.New = func() any {
+		rs := &request{done: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+		rs.timer.Stop()
+		rs.cond.L = &rs.mu
+		rs.checkTick = rs.endOfTick
+		return rs
+	}
+}
+
+func acquireRequest() *request {
+	rs := requestPool.Get().(*request)
+	rs.state = statePending
+	rs.refs.Store(2) // the connection goroutine and the loop
+	rs.bodyPos = 0
+	rs.written, rs.tickPending, rs.finished = false, false, false
+	rs.reqID, rs.resID = 0, 0
+	rs.snap = nil
+	return rs
+}
+
+func (rs *request) release() {
+	if rs.refs.Add(-1) == 0 {
+		rs.ctx, rs.ep, rs.snap, rs.chunks = nil, nil, nil, nil
+		requestPool.Put(rs)
+	}
+}
+
+// Run is the request's turn on the loop: call the Lua handler with req and res.
+func (rs *request) Run(w *engine.Worker) {
+	rs.mu.Lock()
+	abandoned := rs.state == stateAbandoned
+	rs.mu.Unlock()
+	if abandoned {
+		// Timed out while queued: the connection goroutine answered 504, and its abandon
+		// task, queued behind this one, drops its reference.
+		rs.finished = true
+		rs.release()
+		return
+	}
+	w.Hold() // the request keeps the worker alive until it is answered
+	args := w.NewArgs()
+	rs.reqID = w.NewObject(&args.Writer, requestClass, rs)
+	rs.resID = w.NewObject(&args.Writer, responseClass, rs)
+	if err := w.CallRef(rs.ep.handler, args.B); err != nil {
+		// Plain 500: the traceback went to the log, never to the client.
+		if !rs.finished {
+			rs.mu.Lock()
+			if rs.state == statePending {
+				rs.ctx.Response.Reset()
+				rs.ctx.Error("Internal Server Error", fasthttp.StatusInternalServerError)
+			}
+			rs.mu.Unlock()
+			rs.finish(w, nil)
+		}
+	}
+}
+
+// endOfTick runs after the callback in which the response was written returns: if it was
+// not finished in that same callback, the response starts streaming.
+func (rs *request) endOfTick() {
+	rs.tickPending = false
+	if rs.finished || !rs.written {
+		return
+	}
+	rs.startStreaming()
+}
+
+// markWritten notes a buffered write, so that the end of this tick decides between
+// Content-Length and streaming.
+func (rs *request) markWritten(w *engine.Worker) {
+	rs.written = true
+	if !rs.tickPending {
+		rs.tickPending = true
+		w.AtTickEnd(rs.checkTick)
+	}
+}
+
+// startStreaming turns the buffered response into a chunked stream: what was written so far
+// becomes the first chunk, the request data the script may still read is copied out of ctx,
+// and the connection goroutine is released to send the headers and run the stream writer.
+func (rs *request) startStreaming() {
+	rs.mu.Lock()
+	if rs.state != statePending {
+		rs.mu.Unlock()
+		return
+	}
+	ctx := rs.ctx
+	rs.snap = takeSnapshot(ctx, rs.bodyPos)
+	rs.bodyPos = 0 // the snapshot keeps only the unread rest of the body
+	if body := ctx.Response.Body(); len(body) > 0 {
+		rs.chunks = append(rs.chunks, chunk{data: append([]byte(nil), body...)})
+	}
+	ctx.Response.ResetBody()
+	// A stream (server-sent events, a long download) may outlive the write timeout.
+	_ = ctx.SetWriteDeadline(time.Time{})
+	rs.refs.Add(1) // the stream writer's, dropped when it returns
+	ctx.SetBodyStreamWriter(rs.streamTo)
+	rs.state = stateStreaming
+	rs.ctx = nil
+	rs.mu.Unlock()
+	rs.done <- struct{}{}
+}
+
+// streamTo runs in the connection goroutine (called by fasthttp after handle returned) and
+// writes chunks as the loop queues them, until the final one.
+func (rs *request) streamTo(bw *bufio.Writer) {
+	defer rs.release()
+	var err error
+	for {
+		rs.mu.Lock()
+		for len(rs.chunks) == 0 && rs.state == stateStreaming {
+			rs.cond.Wait()
+		}
+		chunks := rs.chunks
+		rs.chunks = nil
+		rs.mu.Unlock()
+		if len(chunks) == 0 { // abandoned by the loop (shutdown)
+			return
+		}
+		final := false
+		for _, c := range chunks {
+			if err == nil && len(c.data) > 0 {
+				_, err = bw.Write(c.data)
+			}
+			final = final || c.final
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		for _, c := range chunks {
+			if c.op != nil {
+				e := err
+				c.op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(e) })
+			}
+		}
+		if final {
+			return
+		}
+		if err != nil {
+			// The client went away: later writes fail at once (see queueChunk).
+			rs.mu.Lock()
+			rs.state = stateAbandoned
+			rest := rs.chunks
+			rs.chunks = nil
+			rs.mu.Unlock()
+			for _, c := range rest {
+				if c.op != nil {
+					c.op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(err) })
+				}
+			}
+			return
+		}
+	}
+}
+
+var errClientGone = errors.New("http: client connection closed")
+
+// queueChunk hands data to the stream writer. It reports false when the stream is gone.
+func (rs *request) queueChunk(c chunk) bool {
+	rs.mu.Lock()
+	if rs.state != stateStreaming {
+		rs.mu.Unlock()
+		return false
+	}
+	rs.chunks = append(rs.chunks, c)
+	rs.mu.Unlock()
+	rs.cond.Signal()
+	return true
+}
+
+// finish ends the response: buffered, the connection goroutine sends it with
+// Content-Length; streaming, a final chunk ends the stream. cb (a registry ref, 0 for none)
+// gets (err) once the response is out (buffered: on the next tick).
+func (rs *request) finish(w *engine.Worker, op *engine.Op) {
+	if rs.finished {
+		return
+	}
+	rs.finished = true
+	w.Release(rs.reqID)
+	w.Release(rs.resID)
+	rs.mu.Lock()
+	state := rs.state
+	if state == statePending {
+		rs.state = stateAnswered
+		rs.ctx = nil
+	}
+	rs.mu.Unlock()
+	switch state {
+	case statePending:
+		rs.done <- struct{}{}
+		if op != nil {
+			op.Complete(nil)
+		}
+	case stateStreaming:
+		if !rs.queueChunk(chunk{op: op, final: true}) && op != nil {
+			op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(errClientGone) })
+		}
+	case stateAbandoned:
+		if op != nil {
+			op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(errAbandoned) })
+		}
+	}
+	w.Unhold()
+	rs.release()
+}
+
+var errAbandoned = errors.New("http: response abandoned (handler timeout)")
+
+// abandon runs on the loop after the connection goroutine answered 504: the script's
+// objects for this request are released and the worker no longer waits for it. It holds
+// the connection goroutine's reference and drops it last.
+func (rs *request) abandon(w *engine.Worker) {
+	if !rs.finished {
+		rs.finished = true
+		w.Release(rs.reqID)
+		w.Release(rs.resID)
+		w.Unhold()
+		rs.release() // the loop's reference
+	}
+	rs.release()
+}

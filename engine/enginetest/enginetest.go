@@ -1,0 +1,171 @@
+// Package enginetest runs Lua scripts through the real engine, with every binding linked
+// in, for tests of bindings and of the engine itself.
+//
+//	res := enginetest.Run(t, `print("hi")`)
+//	res.MustSucceed(t)
+//	res.Contains(t, "hi")
+//
+// Scripts run in a fresh temporary directory (their __dirname__), with one worker unless
+// the options say otherwise, and are bounded in time: a script that does not end within
+// the timeout is shut down and the test fails.
+package enginetest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/drlee/drlee/bindings" // every module
+	"github.com/drlee/drlee/engine"
+)
+
+// Options adjust a run.
+type Options struct {
+	Workers     int
+	LockThreads bool
+	Args        []string
+	Timeout     time.Duration // default 30 s
+	Dir         string        // where the script is written; default t.TempDir()
+	Files       map[string]string
+	QueueSize   int
+	PoolSize    int
+	Engine      map[string]any // engine.Config.Options
+	// Started, if set, is called with the engine once Run has begun (to shut it down
+	// from the test, for example).
+	Started func(e *engine.Engine)
+	Ctx     context.Context
+}
+
+// Result is what a script did.
+type Result struct {
+	Stdout, Stderr string
+	Err            error // from engine.Run: the main chunk failed
+	Failed         bool  // an uncaught Lua error, or Err
+	Dir            string
+}
+
+// Run runs a script given as source.
+func Run(t testing.TB, script string, opts ...Options) Result {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
+	for name, body := range o.Files {
+		p := filepath.Join(o.Dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(o.Dir, "main.lua")
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return RunFile(t, path, o)
+}
+
+// syncBuffer is a bytes.Buffer safe for the engine's writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// RunFile runs the script at path.
+func RunFile(t testing.TB, path string, o Options) Result {
+	t.Helper()
+	if o.Workers == 0 {
+		o.Workers = 1
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	var stdout, stderr syncBuffer
+	e, err := engine.New(engine.Config{
+		Script: path, Args: o.Args, Workers: o.Workers, LockThreads: o.LockThreads,
+		QueueSize: o.QueueSize, PoolSize: o.PoolSize, ShutdownTimeout: 5 * time.Second,
+		Stdout: &stdout, Stderr: &stderr, Options: o.Engine,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	if o.Started != nil {
+		go func() {
+			// Workers exist once Run has created them; Started may shut the engine down.
+			time.Sleep(10 * time.Millisecond)
+			o.Started(e)
+		}()
+	}
+	runErr := e.Run(ctx)
+	if ctx.Err() != nil && (o.Ctx == nil || o.Ctx.Err() == nil) {
+		t.Errorf("script did not end within %s\nstdout:\n%s\nstderr:\n%s", o.Timeout, stdout.String(), stderr.String())
+	}
+	return Result{
+		Stdout: stdout.String(), Stderr: stderr.String(), Err: runErr,
+		Failed: runErr != nil || e.Failed(), Dir: filepath.Dir(path),
+	}
+}
+
+// MustSucceed fails the test when the script failed in any way.
+func (r Result) MustSucceed(t testing.TB) {
+	t.Helper()
+	if r.Failed {
+		t.Fatalf("script failed (err %v)\nstdout:\n%s\nstderr:\n%s", r.Err, r.Stdout, r.Stderr)
+	}
+}
+
+// MustFail fails the test when the script did not fail.
+func (r Result) MustFail(t testing.TB) {
+	t.Helper()
+	if !r.Failed {
+		t.Fatalf("script succeeded, expected a failure\nstdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	}
+}
+
+// Contains fails the test unless stdout contains every one of want.
+func (r Result) Contains(t testing.TB, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(r.Stdout, w) {
+			t.Fatalf("stdout lacks %q\nstdout:\n%s\nstderr:\n%s", w, r.Stdout, r.Stderr)
+		}
+	}
+}
+
+// StderrContains fails the test unless stderr contains every one of want.
+func (r Result) StderrContains(t testing.TB, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(r.Stderr, w) {
+			t.Fatalf("stderr lacks %q\nstdout:\n%s\nstderr:\n%s", w, r.Stdout, r.Stderr)
+		}
+	}
+}
