@@ -32,6 +32,11 @@ type Worker struct {
 	tickEnd  []func()          // run after the current callback returns (AtTickEnd)
 	shutdown []func()          // run when the engine shuts down (OnShutdown)
 
+	// Spare slices swapped with local and tickEnd on each drain, so that a busy loop does
+	// not allocate a new slice per turn.
+	localSpare   []func(w *Worker)
+	tickEndSpare []func()
+
 	args       Args   // callback arguments, reused
 	scratch    []byte // see Scratch
 	terminated bool
@@ -214,10 +219,12 @@ func (w *Worker) MemoryKB() int { return w.st.MemoryKB() }
 func (w *Worker) endTick() {
 	for len(w.tickEnd) > 0 {
 		fns := w.tickEnd
-		w.tickEnd = nil
-		for _, fn := range fns {
+		w.tickEnd = w.tickEndSpare[:0]
+		for i, fn := range fns {
 			fn()
+			fns[i] = nil
 		}
+		w.tickEndSpare = fns[:0]
 	}
 }
 
@@ -274,11 +281,13 @@ func (w *Worker) loop() {
 		ran := false
 		for len(w.local) > 0 {
 			fns := w.local
-			w.local = nil
-			for _, fn := range fns {
+			w.local = w.localSpare[:0]
+			for i, fn := range fns {
 				fn(w)
 				w.endTick()
+				fns[i] = nil
 			}
+			w.localSpare = fns[:0]
 			ran = true
 		}
 		next := w.runTimers()

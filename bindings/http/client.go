@@ -1,8 +1,228 @@
 package http
 
-import "github.com/drlee/drlee/engine"
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
 
-// clientFuncs and clientClasses are the client half of the module (see client.go).
-func clientFuncs() []engine.Function { return nil }
+	"github.com/drlee/drlee/bindings/http/httpclient"
+	"github.com/drlee/drlee/engine"
+	"github.com/drlee/drlee/engine/value"
+)
 
-func clientClasses() []*engine.Class { return nil }
+// The client half of the module:
+//
+//	http.get(url, options?, cb?)        http.post, http.put, http.delete, http.patch likewise
+//	http.request(method, url, options?, cb?)
+//
+// options: body (string), headers (table of name -> string, or list of strings for a
+// repeated header), timeout (ms, covers the whole exchange), insecure (skip TLS
+// verification), follow_redirects (off by default). cb(err, res) with res.status_code,
+// res.status ("200 OK"), res.headers, res:read(n, cb) and res:close(cb). The callback may
+// come second when there are no options: http.get(url, cb).
+//
+// The request runs on the engine's I/O pool until the status and headers are in; the body
+// is read by the response's own goroutine, so a slow body never holds a pool slot.
+
+var responseObjClass = &engine.Class{Name: "httpResponse"}
+
+func init() {
+	responseObjClass.Getters = []engine.Function{
+		{Name: "status_code", Fn: respStatusCode},
+		{Name: "status", Fn: respStatus},
+		{Name: "headers", Fn: respHeaders},
+		{Name: "url", Fn: respURL},
+	}
+	responseObjClass.Methods = []engine.Function{
+		{Name: "read", Fn: respRead},
+		{Name: "close", Fn: respClose},
+	}
+	responseObjClass.Finalize = func(w *engine.Worker, v any) { v.(*httpclient.Response).Close() }
+}
+
+func clientFuncs() []engine.Function {
+	fns := []engine.Function{{Name: "request", Fn: requestAny}}
+	for _, m := range []string{"get", "post", "put", "delete", "patch"} {
+		method := strings.ToUpper(m)
+		fns = append(fns, engine.Function{Name: m, Fn: func(c *engine.Call) int { return doRequest(c, method, 1) }})
+	}
+	return fns
+}
+
+func clientClasses() []*engine.Class { return []*engine.Class{responseObjClass} }
+
+// client is shared by every worker of the process: one connection pool, keep-alive.
+var client = sync.OnceValue(func() *httpclient.Client { return httpclient.New(httpclient.Options{}) })
+
+// http.request(method, url, options?, cb?)
+func requestAny(c *engine.Call) int {
+	method := strings.ToUpper(c.CheckString(1))
+	if method == "" {
+		c.ArgError(1, "method must not be empty")
+	}
+	return doRequest(c, method, 2)
+}
+
+// doRequest reads (url, options?, cb?) starting at argument i and starts the request.
+func doRequest(c *engine.Call, method string, i int) int {
+	w := engine.WorkerOf(c)
+	req := &httpclient.Request{Method: method, URL: c.CheckString(i)}
+	cbArg := i + 2
+	switch c.Type(i + 1) {
+	case engine.TypeFunction:
+		cbArg = i + 1 // http.get(url, cb)
+	case engine.TypeTable:
+		parseOptions(c, i+1, req)
+	case engine.TypeNil, engine.TypeNone:
+	default:
+		c.TypeError(i+1, "table")
+	}
+	cb := c.OptFunc(cbArg)
+	w.Async(cb, func() engine.Completion {
+		resp, err := client().Do(req)
+		return func(w *engine.Worker, a *engine.Args) {
+			a.Error(err)
+			if err == nil {
+				w.NewObject(&a.Writer, responseObjClass, resp)
+			}
+		}
+	})
+	return 0
+}
+
+func parseOptions(c *engine.Call, i int, req *httpclient.Request) {
+	v, err := value.Decode(c.Encode(i))
+	if err != nil {
+		c.ArgError(i, err.Error())
+	}
+	opts, ok := v.(map[any]any)
+	if !ok {
+		return // {} or a list: no options
+	}
+	for k, val := range opts {
+		switch k {
+		case "body":
+			s, ok := val.(string)
+			if !ok {
+				c.ArgError(i, "options.body must be a string")
+			}
+			req.Body = []byte(s)
+		case "headers":
+			req.Headers = headerOption(c, i, val)
+		case "timeout":
+			ms, ok := val.(float64)
+			if !ok || ms < 0 {
+				c.ArgError(i, "options.timeout must be a number of milliseconds")
+			}
+			req.Timeout = time.Duration(ms * float64(time.Millisecond))
+		case "insecure":
+			req.Insecure = val == true
+		case "follow_redirects":
+			req.FollowRedirects = val == true
+		}
+	}
+}
+
+// headerOption turns {name = value} or {name = {v1, v2}} into header lines, sorted by name
+// so that the request is the same whatever Lua's table order.
+func headerOption(c *engine.Call, i int, v any) [][2]string {
+	var lines [][2]string
+	add := func(name string, val any) {
+		switch val := val.(type) {
+		case string:
+			lines = append(lines, [2]string{name, val})
+		case float64:
+			lines = append(lines, [2]string{name, strings.TrimSuffix(fmt.Sprintf("%.14g", val), ".0")})
+		case []any:
+			for _, e := range val {
+				if s, ok := e.(string); ok {
+					lines = append(lines, [2]string{name, s})
+				}
+			}
+		default:
+			c.ArgError(i, "options.headers values must be strings")
+		}
+	}
+	switch h := v.(type) {
+	case map[any]any:
+		names := make([]string, 0, len(h))
+		for k := range h {
+			if s, ok := k.(string); ok {
+				names = append(names, s)
+			}
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			add(name, h[name])
+		}
+	case []any:
+		if len(h) > 0 {
+			c.ArgError(i, "options.headers must be a table of name = value")
+		}
+	default:
+		c.ArgError(i, "options.headers must be a table")
+	}
+	return lines
+}
+
+func respOf(c *engine.Call) (*engine.Worker, *httpclient.Response) {
+	w := engine.WorkerOf(c)
+	return w, w.Object(c, 1, responseObjClass).(*httpclient.Response)
+}
+
+func respStatusCode(c *engine.Call) int {
+	_, r := respOf(c)
+	return c.ReturnNumber(float64(r.StatusCode))
+}
+
+func respStatus(c *engine.Call) int {
+	_, r := respOf(c)
+	return c.ReturnString(r.Status)
+}
+
+func respURL(c *engine.Call) int {
+	_, r := respOf(c)
+	return c.ReturnString(r.URL)
+}
+
+func respHeaders(c *engine.Call) int {
+	w, r := respOf(c)
+	pairs := make([][2][]byte, len(r.Headers))
+	for i, h := range r.Headers {
+		pairs[i] = [2][]byte{[]byte(h[0]), []byte(h[1])}
+	}
+	out := c.Out()
+	writeHeaders(w, out, pairs)
+	return c.Return()
+}
+
+// res:read(n, cb): at most n bytes of the body; "" at its end.
+func respRead(c *engine.Call) int {
+	w, r := respOf(c)
+	n := int(c.CheckInt(2))
+	if n <= 0 {
+		c.ArgError(2, "size must be positive")
+	}
+	op := w.Reserve(c.OptFunc(3))
+	r.ReadAsync(n, func(data []byte, err error) {
+		op.Complete(func(w *engine.Worker, a *engine.Args) {
+			a.Error(err)
+			if err == nil {
+				a.Bytes(data)
+			}
+		})
+	})
+	return 0
+}
+
+// res:close(cb): releases the connection (kept alive when possible).
+func respClose(c *engine.Call) int {
+	w, r := respOf(c)
+	id := w.ObjectID(c, 1, responseObjClass)
+	op := w.Reserve(c.OptFunc(2))
+	w.Release(id)
+	r.CloseAsync(func() { op.Complete(nil) })
+	return 0
+}

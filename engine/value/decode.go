@@ -1,0 +1,100 @@
+package value
+
+// Decode reads the first value of b as plain Go values: nil, bool, float64, string,
+// []any for a table with only array entries (tables that are empty included), and
+// map[any]any for any other table (array entries keyed by float64 index). It is meant for
+// small option tables, not hot paths.
+func Decode(b []byte) (any, error) {
+	r := Reader{B: b}
+	return decode(&r)
+}
+
+func decode(r *Reader) (any, error) {
+	k, num, str, narr, nrec, err := r.Next()
+	if err != nil {
+		return nil, err
+	}
+	switch k {
+	case TagNil:
+		return nil, nil
+	case TagTrue:
+		return true, nil
+	case TagFalse:
+		return false, nil
+	case TagInt, TagFloat:
+		return num, nil
+	case TagString:
+		return string(str), nil
+	}
+	if nrec == 0 {
+		list := make([]any, narr)
+		for i := range list {
+			if list[i], err = decode(r); err != nil {
+				return nil, err
+			}
+		}
+		return list, nil
+	}
+	m := make(map[any]any, narr+nrec)
+	for i := 0; i < narr; i++ {
+		v, err := decode(r)
+		if err != nil {
+			return nil, err
+		}
+		m[float64(i+1)] = v
+	}
+	for i := 0; i < nrec; i++ {
+		key, err := decode(r)
+		if err != nil {
+			return nil, err
+		}
+		v, err := decode(r)
+		if err != nil {
+			return nil, err
+		}
+		if key != nil {
+			m[key] = v
+		}
+	}
+	return m, nil
+}
+
+// Encode writes a Go value made by Decode (or of the same kinds, plus int, int64 and
+// []byte) to w. Other types are written as nil.
+func Encode(w *Writer, v any) {
+	switch v := v.(type) {
+	case nil:
+		w.Nil()
+	case bool:
+		w.Bool(v)
+	case float64:
+		w.Number(v)
+	case int:
+		w.Int(int64(v))
+	case int64:
+		w.Int(v)
+	case string:
+		w.String(v)
+	case []byte:
+		w.Bytes(v)
+	case []any:
+		w.Table(len(v), 0)
+		for _, e := range v {
+			Encode(w, e)
+		}
+	case map[any]any:
+		w.Table(0, len(v))
+		for k, e := range v {
+			Encode(w, k)
+			Encode(w, e)
+		}
+	case map[string]any:
+		w.Table(0, len(v))
+		for k, e := range v {
+			w.String(k)
+			Encode(w, e)
+		}
+	default:
+		w.Nil()
+	}
+}
