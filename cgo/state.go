@@ -21,8 +21,13 @@ package lua
 /*
 #cgo CFLAGS: -I/usr/include/luajit-2.1 -O2
 #cgo LDFLAGS: -lluajit-5.1 -lm -ldl
+#include <stdio.h>
 #include <stdlib.h>
 #include "clua.h"
+
+// io.write goes through C's stdio; line buffering keeps its lines in step with print's
+// (written by Go) when stdout is a pipe.
+static void clua_line_buffer_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
 */
 import "C"
 
@@ -89,7 +94,9 @@ func New() (*State, error) {
 	}
 	if dispatch.Load() == nil {
 		t := freezeFuncs()
-		dispatch.CompareAndSwap(nil, &t)
+		if dispatch.CompareAndSwap(nil, &t) {
+			C.clua_line_buffer_stdout()
+		}
 	}
 	s := &State{gl: gl, l: (*C.lua_State)(unsafe.Pointer(gl.GetState()))}
 	C.clua_init(s.l)
@@ -300,3 +307,6 @@ func stringPtr(s string) *C.char {
 	}
 	return (*C.char)(unsafe.Pointer(unsafe.StringData(s)))
 }
+
+// FlushStdout flushes C's stdout, which io.write uses (Go's own writes bypass it).
+func FlushStdout() { C.fflush(C.stdout) }

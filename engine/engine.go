@@ -30,8 +30,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/panjf2000/ants/v2"
-
 	lua "github.com/drlee/drlee/cgo"
 )
 
@@ -57,7 +55,7 @@ type Config struct {
 // Engine is a running set of workers.
 type Engine struct {
 	cfg     Config
-	pool    *ants.Pool
+	pool    *ioPool
 	workers []*Worker
 
 	failed   atomic.Bool
@@ -104,9 +102,9 @@ func New(cfg Config) (*Engine, error) {
 			}
 		}
 	}
-	// Non-blocking: a full pool is an error the binding reports to Lua, never a loop that
-	// blocks waiting for a slot.
-	pool, err := ants.NewPool(cfg.PoolSize, ants.WithNonblocking(true), ants.WithPreAlloc(false))
+	// Never blocking: a burst waits in the pool's bounded backlog, and beyond that is an
+	// error the binding reports to Lua, never a loop that blocks waiting for a slot.
+	pool, err := newIOPool(cfg.PoolSize, 64*cfg.PoolSize)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +195,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	for i := len(closers) - 1; i >= 0; i-- {
 		closers[i]()
 	}
-	e.pool.Release()
+	e.pool.release()
+	lua.FlushStdout()
 	e.fatalMu.Lock()
 	defer e.fatalMu.Unlock()
 	return e.fatalErr

@@ -116,16 +116,15 @@ func (w *Worker) Reserve(cb int32) *Op {
 
 // Complete delivers the operation's result: fn runs on the loop and writes the callback's
 // arguments. Safe from any goroutine; a second call panics, because a completion that runs
-// twice is a bug that would call a Lua callback twice.
-func (op *Op) Complete(fn Completion) {
+// twice is a bug that would call a Lua callback twice. It reports false when the worker has
+// ended (a forced shutdown) and fn will never run: the caller then releases what the result
+// held (an open file, say).
+func (op *Op) Complete(fn Completion) bool {
 	if !op.done.CompareAndSwap(false, true) {
 		panic("engine: Op completed twice")
 	}
 	op.fn = fn
-	if err := op.w.q.push(op, false); err != nil {
-		// The worker is gone (terminated at shutdown): nobody is left to call back.
-		return
-	}
+	return op.w.q.push(op, false) == nil
 }
 
 // Run is the Op as a Task: runs the completion and calls the callback.
@@ -192,8 +191,7 @@ func (w *Worker) Async(cb int32, work func() Completion) {
 		op.Complete(fn)
 	})
 	if err != nil {
-		e := fmt.Errorf("drlee: I/O pool saturated: %w", err)
-		op.Complete(func(w *Worker, a *Args) { a.Error(e) })
+		op.Complete(func(w *Worker, a *Args) { a.Error(err) })
 	}
 }
 

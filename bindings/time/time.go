@@ -33,7 +33,17 @@ func init() {
 		{Name: "next_tick", Fn: tickerNext},
 		{Name: "stop", Fn: tickerStop},
 	}
-	tickerClass.Finalize = func(w *engine.Worker, v any) { v.(*ticker).stop(w) }
+	// Finalize runs inside Lua's collector (or lua_close): it must not call Lua, so
+	// callbacks still waiting are released without being called.
+	tickerClass.Finalize = func(w *engine.Worker, v any) {
+		tk := v.(*ticker)
+		tk.stopped = true
+		tk.t.Stop()
+		for _, cb := range tk.waiting {
+			w.Unref(cb)
+		}
+		tk.waiting = nil
+	}
 	engine.Register(&engine.Module{
 		Name: "time",
 		Funcs: []engine.Function{

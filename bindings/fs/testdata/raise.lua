@@ -1,0 +1,15 @@
+local fs = require "fs"
+fs.stat(__dirname__, function(err, st)
+  error("boom in callback")
+end)
+fs.stat(__dirname__, function(err, st)
+  print("second callback ran", st.isdir)
+end)
+fs.readfile(__dirname__ .. "/missing") -- no callback: the error is uncaught
+require("time").timeout(20, function()
+  fs.open(__dirname__ .. "/later", fs.flags.CREATE + fs.flags.WRITE_ONLY, function(err, f)
+    f:write("still working", function(err, n)
+      f:close(function() print("later work done", n) end)
+    end)
+  end)
+end)

@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/panjf2000/ants/v2"
+)
+
+// ErrPoolSaturated is reported to a Lua callback when the I/O pool and its backlog are
+// both full.
+var ErrPoolSaturated = errors.New("drlee: I/O pool saturated")
+
+// ioPool runs blocking work on a bounded number of ants goroutines. Work submitted while
+// every slot is busy waits in a bounded FIFO backlog, which finishing tasks drain, so that
+// a burst (a script issuing 2000 fs.stat at once) queues instead of failing; only beyond the
+// backlog does Submit fail. The loop never blocks on it.
+type ioPool struct {
+	ants *ants.Pool
+	size int
+
+	mu      sync.Mutex // protects running, backlog
+	running int
+	backlog []func()
+	limit   int
+}
+
+func newIOPool(size, backlog int) (*ioPool, error) {
+	// ants is the goroutine recycler; the bound is kept here (running <= size), with
+	// headroom in ants because its slot frees a moment after our task returns.
+	a, err := ants.NewPool(2*size, ants.WithNonblocking(true))
+	if err != nil {
+		return nil, err
+	}
+	return &ioPool{ants: a, size: size, limit: backlog}, nil
+}
+
+// Submit runs fn on the pool, or queues it. Safe from any goroutine; never blocks.
+func (p *ioPool) Submit(fn func()) error {
+	p.mu.Lock()
+	if p.running >= p.size {
+		if len(p.backlog) >= p.limit {
+			p.mu.Unlock()
+			return ErrPoolSaturated
+		}
+		p.backlog = append(p.backlog, fn)
+		p.mu.Unlock()
+		return nil
+	}
+	p.running++
+	p.mu.Unlock()
+	if err := p.ants.Submit(func() { p.run(fn) }); err != nil {
+		p.mu.Lock()
+		p.running--
+		p.mu.Unlock()
+		return ErrPoolSaturated
+	}
+	return nil
+}
+
+// run runs fn, then whatever waits in the backlog, keeping its slot until it is empty.
+func (p *ioPool) run(fn func()) {
+	for fn != nil {
+		fn()
+		p.mu.Lock()
+		if len(p.backlog) > 0 {
+			fn = p.backlog[0]
+			p.backlog[0] = nil
+			p.backlog = p.backlog[1:]
+		} else {
+			fn = nil
+			p.running--
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *ioPool) release() { p.ants.Release() }
