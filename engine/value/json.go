@@ -1,6 +1,7 @@
 package value
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -35,7 +36,8 @@ func toJSON(dst []byte, r *Reader, depth int) ([]byte, error) {
 	case TagFalse:
 		return append(dst, "false"...), nil
 	case TagInt:
-		return strconv.AppendInt(dst, int64(num), 10), nil
+		// The exact int64 from the buffer: num, a float64, cannot hold all of them.
+		return strconv.AppendInt(dst, int64(binary.LittleEndian.Uint64(r.B[r.Pos-8:])), 10), nil
 	case TagFloat:
 		if math.IsNaN(num) || math.IsInf(num, 0) {
 			return dst, fmt.Errorf("cannot encode %v in JSON", num)
@@ -389,14 +391,20 @@ func (p *jsonParser) str() ([]byte, error) {
 				return nil, p.errorf("bad \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
-				if p.i+1 < len(p.s) && p.s[p.i] == '\\' && p.s[p.i+1] == 'u' {
+				// A high surrogate pairs with a following \u low surrogate; anything else
+				// (a lone surrogate) becomes U+FFFD, and what follows is read on its own.
+				paired := false
+				if r < 0xDC00 && p.i+1 < len(p.s) && p.s[p.i] == '\\' && p.s[p.i+1] == 'u' {
+					save := p.i
 					p.i += 2
-					r2, ok := p.hex4()
-					if !ok {
-						return nil, p.errorf("bad \\u escape")
+					if r2, ok := p.hex4(); ok && r2 >= 0xDC00 && r2 < 0xE000 {
+						r = utf16.DecodeRune(r, r2)
+						paired = true
+					} else {
+						p.i = save
 					}
-					r = utf16.DecodeRune(r, r2)
-				} else {
+				}
+				if !paired {
 					r = utf8.RuneError
 				}
 			}
