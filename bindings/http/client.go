@@ -217,12 +217,11 @@ func respRead(c *engine.Call) int {
 	return 0
 }
 
-// res:close(cb): releases the connection (kept alive when possible).
+// res:close(cb): releases the connection (kept alive when possible). The status and
+// headers stay readable; reads after close get an error.
 func respClose(c *engine.Call) int {
 	w, r := respOf(c)
-	id := w.ObjectID(c, 1, responseObjClass)
 	op := w.Reserve(c.OptFunc(2))
-	w.Release(id)
 	r.CloseAsync(func() { op.Complete(nil) })
 	return 0
 }
