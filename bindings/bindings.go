@@ -14,6 +14,7 @@ import (
 	_ "github.com/drlee/drlee/bindings/core" // globals: print, log, env, json, uuid, helpers
 	_ "github.com/drlee/drlee/bindings/fs"
 	_ "github.com/drlee/drlee/bindings/http" // require "http"
+	_ "github.com/drlee/drlee/bindings/rpc"  // require "rpc"
 	_ "github.com/drlee/drlee/bindings/time" // require "time"
 )
 

@@ -249,3 +249,15 @@ func Validate(b []byte) error {
 	}
 	return nil
 }
+
+// ValidateOne is Validate for exactly one value.
+func ValidateOne(b []byte) error {
+	r := Reader{B: b}
+	if err := r.Skip(); err != nil {
+		return err
+	}
+	if !r.Done() {
+		return ErrMalformed
+	}
+	return nil
+}

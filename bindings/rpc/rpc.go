@@ -1,0 +1,326 @@
+// Package rpc is the Lua module "rpc": scripts on every worker of every node call each
+// other as if on one machine, over NATS (package engine/cluster).
+//
+//	rpc.register(name, function(message, reply) reply(nil, result) end)
+//	rpc.call(name, message, {timeout = ms}, function(err, result) end)
+//	rpc.broadcast(name, message, {timeout = ms}, function(err, replies) end)
+//
+// A handler registered in every worker shares the calls among them; one registered handler
+// anywhere in the cluster answers a call (no handler anywhere: an immediate error, not a
+// timeout); every handler answers a broadcast, and replies lists those that answered before
+// the timeout (default 5000 ms), each {node, worker_id, result} or {node, worker_id, error}.
+// Messages are nil, booleans, numbers, strings and tables of them, in the engine/value format
+// (integers, floats, binary strings and empty tables stay apart); a function, userdata or a
+// cycle raises at the call. Replying twice, or after the caller gave up, is harmless and
+// logged once.
+//
+// The node (an embedded NATS server, or a connection to --nats) starts on first use. On
+// SIGTERM each worker unregisters its handlers first, so calls move to other nodes, and the
+// node then leaves the cluster once what it was handed is answered.
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/drlee/drlee/engine"
+	"github.com/drlee/drlee/engine/cluster"
+	"github.com/drlee/drlee/engine/value"
+)
+
+var replyClass = &engine.Class{Name: "rpcReply"}
+
+func init() {
+	replyClass.Meta = []engine.Function{{Name: "__call", Fn: replyCall}}
+	engine.Register(&engine.Module{
+		Name: "rpc",
+		Funcs: []engine.Function{
+			{Name: "register", Fn: register},
+			{Name: "call", Fn: call},
+			{Name: "broadcast", Fn: broadcast},
+		},
+		Classes: []*engine.Class{replyClass},
+	})
+}
+
+// nodes holds each engine's node, started on first use.
+var (
+	nodesMu sync.Mutex
+	nodes   = map[*engine.Engine]*nodeState{}
+)
+
+type nodeState struct {
+	once sync.Once
+	node *cluster.Node
+	err  error
+	down chan struct{} // closed when the node has shut down
+}
+
+// nodeOf returns the engine's node, starting it (and arranging its shutdown) the first time.
+func nodeOf(c *engine.Call) *cluster.Node {
+	w := engine.WorkerOf(c)
+	e := w.Engine()
+	nodesMu.Lock()
+	ns := nodes[e]
+	if ns == nil {
+		ns = &nodeState{down: make(chan struct{})}
+		nodes[e] = ns
+	}
+	nodesMu.Unlock()
+	ns.once.Do(func() { ns.start(e) })
+	if ns.err != nil {
+		c.Raise("rpc: %v", ns.err)
+	}
+	return ns.node
+}
+
+func (ns *nodeState) start(e *engine.Engine) {
+	o := e.Config().Options
+	cfg := cluster.Config{Node: e.NodeName(), Logf: func(f string, a ...any) { e.Log("WARN", "rpc: "+f, a...) }}
+	cfg.ClusterAddr, _ = o["cluster.addr"].(string)
+	cfg.Join, _ = o["cluster.join"].([]string)
+	cfg.NATSURL, _ = o["cluster.nats"].(string)
+	ns.node, ns.err = cluster.Start(cfg)
+	if ns.err != nil {
+		close(ns.down)
+		return
+	}
+	shutdown := sync.OnceFunc(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), e.Config().ShutdownTimeout)
+		defer cancel()
+		if err := ns.node.Shutdown(ctx); err != nil {
+			e.Log("WARN", "rpc: node shutdown: %v", err)
+		}
+		close(ns.down)
+	})
+	// On SIGTERM the node leaves while the workers still run, so that requests it was
+	// handed are answered; when the script simply ends, it leaves after the workers.
+	go func() {
+		select {
+		case <-e.Stopping():
+			shutdown()
+		case <-ns.down:
+		}
+	}()
+	e.OnClose(func() {
+		shutdown()
+		nodesMu.Lock()
+		delete(nodes, e)
+		nodesMu.Unlock()
+	})
+}
+
+// handler is one worker's registration of a name.
+type handler struct {
+	name       string
+	fn         int32 // registry ref of the Lua handler
+	unregister func()
+}
+
+// rpc.register(name, handler)
+func register(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	name := c.CheckString(1)
+	if c.Type(2) != engine.TypeFunction {
+		c.TypeError(2, "function")
+	}
+	if err := cluster.ValidName(name); err != nil {
+		c.ArgError(1, err.Error())
+	}
+	node := nodeOf(c)
+	h := &handler{name: name, fn: c.RefArg(2)}
+	unregister, err := node.Register(name, w.ID, func(req *cluster.Request) {
+		// NATS delivery never blocks on a worker: a full queue sends the call elsewhere.
+		if w.Submit(&delivery{h: h, req: req}) != nil {
+			req.Busy()
+		}
+	})
+	if err != nil {
+		w.Unref(h.fn)
+		c.Raise("rpc.register: %v", err)
+	}
+	h.unregister = unregister
+	w.Hold() // a registered handler keeps the worker serving
+	w.OnShutdown(func() {
+		h.unregister()
+		w.Unhold()
+	})
+	return 0
+}
+
+// delivery is a call or broadcast handed to a worker.
+type delivery struct {
+	h   *handler
+	req *cluster.Request
+}
+
+type replyState struct {
+	req    *cluster.Request
+	logged bool
+}
+
+// Run calls the Lua handler with (message, reply).
+func (d *delivery) Run(w *engine.Worker) {
+	// The message came from the network: C trusts what it decodes, so check it first.
+	if err := value.ValidateOne(d.req.Payload); err != nil {
+		d.req.Reply(nil, "rpc: malformed message")
+		return
+	}
+	args := w.NewArgs()
+	args.Raw(d.req.Payload)
+	rs := &replyState{req: d.req}
+	w.NewObject(&args.Writer, replyClass, rs)
+	if err := w.CallRef(d.h.fn, args.B); err != nil {
+		// The traceback went to the log; the caller gets the error's first line.
+		d.req.Reply(nil, "rpc: handler for '"+d.h.name+"' failed: "+firstLine(err.Error()))
+	}
+}
+
+func firstLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// reply(err, result): the handler's answer. Only the first counts.
+func replyCall(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	rs := w.Object(c, 1, replyClass).(*replyState)
+	var errMsg string
+	switch c.Type(2) {
+	case engine.TypeNil, engine.TypeNone:
+	case engine.TypeString, engine.TypeNumber:
+		errMsg = c.CheckString(2)
+		if errMsg == "" {
+			errMsg = "error"
+		}
+	default:
+		errMsg = fmt.Sprintf("error (a %s value)", typeName(c.Type(2)))
+	}
+	var result []byte
+	if errMsg == "" && c.Type(3) != engine.TypeNone {
+		result = append([]byte(nil), c.Encode(3)...)
+	}
+	if !rs.req.Reply(result, errMsg) && !rs.logged {
+		rs.logged = true
+		w.Logf("WARN", "rpc: reply to '%s' ignored: it was already answered or its caller gave up", rs.req.Name)
+	}
+	return 0
+}
+
+func typeName(t int) string {
+	switch t {
+	case engine.TypeBoolean:
+		return "boolean"
+	case engine.TypeTable:
+		return "table"
+	case engine.TypeFunction:
+		return "function"
+	}
+	return "userdata"
+}
+
+// callArgs reads (name, message, options?, cb?) and encodes the message.
+func callArgs(c *engine.Call) (name string, payload []byte, timeout time.Duration, cb int32) {
+	name = c.CheckString(1)
+	if err := cluster.ValidName(name); err != nil {
+		c.ArgError(1, err.Error())
+	}
+	payload = append([]byte(nil), c.Encode(2)...)
+	timeout = 5 * time.Second
+	cbArg := 4
+	switch c.Type(3) {
+	case engine.TypeFunction:
+		cbArg = 3
+	case engine.TypeTable:
+		if ms, ok := c.FieldNumber(3, "timeout"); ok {
+			if ms <= 0 {
+				c.ArgError(3, "options.timeout must be positive")
+			}
+			timeout = time.Duration(ms * float64(time.Millisecond))
+		}
+	case engine.TypeNil, engine.TypeNone:
+	default:
+		c.TypeError(3, "table")
+	}
+	cb = c.OptFunc(cbArg)
+	return
+}
+
+// rpc.call(name, message, options?, cb?)
+func call(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	name, payload, timeout, cb := callArgs(c)
+	node := nodeOf(c)
+	op := w.Reserve(cb)
+	node.Call(name, payload, timeout, func(result []byte, errMsg string, err error) {
+		op.Complete(func(w *engine.Worker, a *engine.Args) {
+			switch {
+			case err != nil:
+				a.Error(callError(name, err))
+			case errMsg != "":
+				a.Error(errors.New(errMsg))
+			case len(result) > 0 && value.ValidateOne(result) != nil:
+				a.Error(errors.New("rpc: malformed result"))
+			default:
+				a.Nil()
+				if len(result) == 0 {
+					a.Nil()
+				} else {
+					a.Raw(result)
+				}
+			}
+		})
+	})
+	return 0
+}
+
+// callError words transport errors the way scripts see them.
+func callError(name string, err error) error {
+	if errors.Is(err, cluster.ErrNoHandler) {
+		return fmt.Errorf("no handler for '%s'", name)
+	}
+	return err
+}
+
+// rpc.broadcast(name, message, options?, cb?) -> cb(err, replies)
+func broadcast(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	name, payload, timeout, cb := callArgs(c)
+	node := nodeOf(c)
+	op := w.Reserve(cb)
+	node.Broadcast(name, payload, timeout, func(replies []cluster.Reply, err error) {
+		op.Complete(func(w *engine.Worker, a *engine.Args) {
+			a.Error(err)
+			if err != nil {
+				return
+			}
+			a.Table(len(replies), 0)
+			for _, r := range replies {
+				a.Table(0, 3)
+				a.String("node")
+				a.String(r.Node)
+				a.String("worker_id")
+				a.Int(int64(r.WorkerID))
+				switch {
+				case r.Err != "":
+					a.String("error")
+					a.String(r.Err)
+				case len(r.Result) == 0 || value.ValidateOne(r.Result) != nil:
+					a.String("result")
+					a.Nil()
+				default:
+					a.String("result")
+					a.Raw(r.Result)
+				}
+			}
+		})
+	})
+	return 0
+}
