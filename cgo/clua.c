@@ -335,12 +335,15 @@ static void error_out(lua_State *L, const char **err, size_t *errlen) {
 
 /* Calls registry[fnref] with the packed arguments. 0 on success; otherwise the lua_pcall
  * status, with the message (traceback included) left on the stack for Go to copy and pop. */
-int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len, const char **err, size_t *errlen) {
+int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len) {
 	callreq r = {fnref, unref, buf, len};
 	lua_pushvalue(L, CLUA_SLOT_CALL);
 	lua_pushlightuserdata(L, &r);
 	int st = lua_pcall(L, 1, 0, CLUA_SLOT_MSGH);
-	if (st != 0) error_out(L, err, errlen);
+	if (st != 0 && lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
+		lua_pop(L, 1);
+		lua_pushliteral(L, "(error object is not a string)");
+	}
 	return st;
 }
 

@@ -54,7 +54,7 @@ int clua_init(lua_State *L);
 void clua_push_tramp(lua_State *L, uintptr_t h, int fid, int selfidx);
 void clua_push_index(lua_State *L);
 void clua_push_gc(lua_State *L, uintptr_t h);
-int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len, const char **err, size_t *errlen);
+int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len);
 int clua_dochunk(lua_State *L, const char *code, size_t len, const char *chunkname, const char **err, size_t *errlen);
 int clua_encode(lua_State *L, int idx, char **out, size_t *outlen, size_t *cap, const char **why);
 int clua_ref_top(lua_State *L);

@@ -15,10 +15,6 @@ import (
 // created so that it can be read without a lock.
 var dispatch atomic.Pointer[[]funcEntry]
 
-// PanicHandler, when set, is told about every Go panic recovered at the boundary (with the
-// stack), so that the engine can log it. The Lua caller gets a plain error.
-var PanicHandler func(fn string, p any, stack []byte)
-
 // goDispatch runs a Go function for the trampoline. It never lets a panic escape: a Go
 // panic must not unwind through LuaJIT frames (DESIGN.md §2).
 //
@@ -47,8 +43,8 @@ func goDispatch(h C.uintptr_t, fid C.int, l *C.lua_State, f *C.clua_frame) (r C.
 				msg = rz.msg
 			} else {
 				msg = fmt.Sprintf("internal error in '%s': %v", e.name, p)
-				if PanicHandler != nil {
-					PanicHandler(e.name, p, debug.Stack())
+				if s.PanicHandler != nil {
+					s.PanicHandler(e.name, p, debug.Stack())
 				}
 			}
 			s.setRet(f, []byte(msg))
@@ -67,8 +63,8 @@ func goFinalize(h C.uintptr_t, cls C.uint32_t, id C.uint64_t) {
 		return
 	}
 	defer func() {
-		if p := recover(); p != nil && PanicHandler != nil {
-			PanicHandler("__gc", p, debug.Stack())
+		if p := recover(); p != nil && s.PanicHandler != nil {
+			s.PanicHandler("__gc", p, debug.Stack())
 		}
 	}()
 	s.Finalize(uint32(cls), uint64(id))

@@ -67,6 +67,9 @@ type State struct {
 	// goroutine, inside whatever Lua call triggered the collection. It must not call into
 	// the state.
 	Finalize func(cls uint32, id uint64)
+	// PanicHandler, when set, is told about every Go panic recovered at the boundary (with
+	// the stack), so that it can be logged. The Lua caller gets a plain error.
+	PanicHandler func(fn string, p any, stack []byte)
 
 	calls [8]Call // frames for nested Lua->Go calls, reused so a call allocates nothing
 	depth int
@@ -162,14 +165,14 @@ func (s *State) errorFromStack(msg *C.char, n C.size_t) error {
 // (engine/value format), releasing the ref first when unref is set. A Lua error comes back
 // as *Error with a traceback.
 func (s *State) CallRef(fn int32, unref bool, args []byte) error {
-	var msg *C.char
-	var n C.size_t
 	u := C.int(0)
 	if unref {
 		u = 1
 	}
-	st := C.clua_call(s.l, C.int(fn), u, bytesPtr(args), C.size_t(len(args)), &msg, &n)
-	if st != 0 {
+	// No out-parameters: their addresses, passed to C, would escape (2 allocations a call).
+	if C.clua_call(s.l, C.int(fn), u, bytesPtr(args), C.size_t(len(args))) != 0 {
+		var n C.size_t
+		msg := C.lua_tolstring(s.l, -1, &n)
 		return s.errorFromStack(msg, n)
 	}
 	return nil

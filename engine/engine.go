@@ -117,9 +117,6 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("unknown log level %q (debug, info, warn, error)", cfg.LogLevel)
 	}
 	e.minLevel = lvl
-	lua.PanicHandler = func(fn string, p any, stack []byte) {
-		e.logf(0, "ERROR", "internal error in %s: %v\n%s", fn, p, stack)
-	}
 	return e, nil
 }
 
@@ -176,17 +173,20 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		close(all)
 	}()
+	// Shutdown starts with ctx or with a call to Shutdown; either way in-flight work gets
+	// ShutdownTimeout, then the loops are ended.
 	select {
 	case <-all:
 	case <-ctx.Done():
 		e.Shutdown()
-		select {
-		case <-all:
-		case <-time.After(e.cfg.ShutdownTimeout):
-			e.logf(0, "WARN", "shutdown timeout (%s) reached: ending workers with work in flight", e.cfg.ShutdownTimeout)
-			close(e.kill)
-			<-all
-		}
+	case <-e.stopping:
+	}
+	select {
+	case <-all:
+	case <-time.After(e.cfg.ShutdownTimeout):
+		e.logf(0, "WARN", "shutdown timeout (%s) reached: ending workers with work in flight", e.cfg.ShutdownTimeout)
+		close(e.kill)
+		<-all
 	}
 	e.hooksMu.Lock()
 	closers := e.closers

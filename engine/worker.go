@@ -248,6 +248,9 @@ func (w *Worker) run(script []byte, chunkname string) {
 	w.st = st
 	st.Owner = w
 	st.Finalize = w.finalize
+	st.PanicHandler = func(fn string, p any, stack []byte) {
+		w.Logf("ERROR", "internal error in %s: %v\n%s", fn, p, stack)
+	}
 	defer w.close()
 	if err := w.install(); err != nil {
 		w.engine.fatal(w.ID, err)

@@ -157,6 +157,7 @@ func serverStart(c *engine.Call) int {
 		c.Raise("server already started")
 	}
 	s.ep = &workerEP{w: w, handler: s.handler, server: s}
+	w.Engine().OnClose(s.ep.abandonStreams)
 	sh, err := join(s.addr, s.ep)
 	op := w.Reserve(cb)
 	if err != nil {
@@ -344,8 +345,14 @@ func resSetStatus(c *engine.Call) int {
 	if code < 100 || code > 999 {
 		c.ArgError(2, "status code out of range")
 	}
+	if rs.finished {
+		c.Raise("http: status set after finish")
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	if rs.state == stateAbandoned {
+		return 0 // 504 was sent (handler timeout): ignored, as writes are
+	}
 	if rs.ctx == nil {
 		c.Raise("http: status set after the response started streaming")
 	}
@@ -358,8 +365,14 @@ func resSet(c *engine.Call) int {
 	_, rs := resOf(c)
 	name := c.CheckBytes(2)
 	val := c.CheckBytes(3)
+	if rs.finished {
+		c.Raise("http: header set after finish")
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	if rs.state == stateAbandoned {
+		return 0 // 504 was sent (handler timeout): ignored, as writes are
+	}
 	if rs.ctx == nil {
 		c.Raise("http: header set after the response started streaming")
 	}
@@ -387,6 +400,9 @@ func resGet(c *engine.Call) int {
 func resWrite(c *engine.Call) int {
 	w, rs := resOf(c)
 	data := c.CheckBytes(2)
+	if rs.finished {
+		c.Raise("http: write after finish")
+	}
 	cb := c.OptFunc(3)
 	rs.mu.Lock()
 	state := rs.state

@@ -34,6 +34,21 @@ type workerEP struct {
 	handler  int32        // registry ref of the Lua handler, in w's state
 	inflight atomic.Int32 // requests handed to w and not answered yet
 	server   *server
+
+	streamsMu sync.Mutex
+	streams   map[*request]struct{} // responses being streamed
+}
+
+// abandonStreams ends the stream writers still waiting for chunks once the worker is gone.
+func (ep *workerEP) abandonStreams() {
+	ep.streamsMu.Lock()
+	defer ep.streamsMu.Unlock()
+	for rs := range ep.streams {
+		rs.mu.Lock()
+		rs.state = stateAbandoned
+		rs.mu.Unlock()
+		rs.cond.Broadcast()
+	}
 }
 
 type serverOptions struct {
@@ -92,6 +107,7 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 			IdleTimeout:        s.opts.idleTimeout,
 			MaxRequestBodySize: s.opts.maxBody,
 			CloseOnShutdown:    true,
+			ErrorHandler:       requestError,
 			Logger:             quietLogger{ep.w.Engine()},
 		}
 		shared[addr] = s
@@ -122,6 +138,7 @@ func (s *sharedServer) leave(ep *workerEP) {
 	s.mu.Unlock()
 	if len(eps) == 0 {
 		delete(shared, s.addr)
+		_ = s.ln.Close() // now, so that a new server may listen on addr at once
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.handlerTimeout+s.opts.writeTimeout)
 			defer cancel()
@@ -166,8 +183,8 @@ var (
 func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 	ep := s.pick()
 	if ep == nil {
-		ctx.Response.Header.Set("Retry-After", "1")
 		ctx.Error("Service Unavailable", fasthttp.StatusServiceUnavailable)
+		ctx.Response.Header.Set("Retry-After", "1")
 		return
 	}
 	rs := acquireRequest()
@@ -179,8 +196,8 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 		rs.ctx = nil
 		rs.release() // the loop never saw it
 		rs.release()
-		ctx.Response.Header.Set("Retry-After", "1")
 		ctx.Error("Service Unavailable", fasthttp.StatusServiceUnavailable)
+		ctx.Response.Header.Set("Retry-After", "1")
 		return
 	}
 	rs.timer.Reset(s.opts.handlerTimeout)
@@ -212,6 +229,22 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 	rs.release()
 }
 
+// requestError answers a request fasthttp could not read: 413 for a body over the limit.
+func requestError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		ctx.Error("Request Entity Too Large", fasthttp.StatusRequestEntityTooLarge)
+	case errors.As(err, &small):
+		ctx.Error("Request Header Fields Too Large", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case errors.As(err, &ne) && ne.Timeout():
+		ctx.Error("Request Timeout", fasthttp.StatusRequestTimeout)
+	default:
+		ctx.Error("Bad Request", fasthttp.StatusBadRequest)
+	}
+}
+
 // quietLogger sends fasthttp's own messages (bad requests, timeouts) to the engine log.
 type quietLogger struct{ e *engine.Engine }
 
@@ -232,6 +265,8 @@ type request struct {
 	timer *time.Timer
 
 	// Owned by the loop.
+	w            *engine.Worker
+	finishOp     *engine.Op // res:finish's callback, completed once the response is out
 	reqID, resID uint64
 	bodyPos      int
 	written      bool // a write happened since the last tick end while not streaming
@@ -279,7 +314,7 @@ func acquireRequest() *request {
 	rs.bodyPos = 0
 	rs.written, rs.tickPending, rs.finished = false, false, false
 	rs.reqID, rs.resID = 0, 0
-	rs.snap = nil
+	rs.snap, rs.w, rs.finishOp = nil, nil, nil
 	return rs
 }
 
@@ -303,6 +338,7 @@ func (rs *request) Run(w *engine.Worker) {
 		return
 	}
 	w.Hold() // the request keeps the worker alive until it is answered
+	rs.w = w
 	args := w.NewArgs()
 	rs.reqID = w.NewObject(&args.Writer, requestClass, rs)
 	rs.resID = w.NewObject(&args.Writer, responseClass, rs)
@@ -320,24 +356,32 @@ func (rs *request) Run(w *engine.Worker) {
 	}
 }
 
-// endOfTick runs after the callback in which the response was written returns: if it was
-// not finished in that same callback, the response starts streaming.
+// endOfTick runs after a callback in which the response was written or finished returns:
+// a finished response goes out now (with Content-Length unless it was streaming); one that
+// was written but not finished in that same callback starts streaming.
 func (rs *request) endOfTick() {
 	rs.tickPending = false
-	if rs.finished || !rs.written {
-		return
+	switch {
+	case rs.finished:
+		rs.complete()
+	case rs.written:
+		rs.startStreaming()
 	}
-	rs.startStreaming()
+}
+
+// atTickEnd makes sure endOfTick runs once the current callback returns.
+func (rs *request) atTickEnd(w *engine.Worker) {
+	if !rs.tickPending {
+		rs.tickPending = true
+		w.AtTickEnd(rs.checkTick)
+	}
 }
 
 // markWritten notes a buffered write, so that the end of this tick decides between
 // Content-Length and streaming.
 func (rs *request) markWritten(w *engine.Worker) {
 	rs.written = true
-	if !rs.tickPending {
-		rs.tickPending = true
-		w.AtTickEnd(rs.checkTick)
-	}
+	rs.atTickEnd(w)
 }
 
 // startStreaming turns the buffered response into a chunked stream: what was written so far
@@ -359,6 +403,13 @@ func (rs *request) startStreaming() {
 	// A stream (server-sent events, a long download) may outlive the write timeout.
 	_ = ctx.SetWriteDeadline(time.Time{})
 	rs.refs.Add(1) // the stream writer's, dropped when it returns
+	ep := rs.ep
+	ep.streamsMu.Lock()
+	if ep.streams == nil {
+		ep.streams = map[*request]struct{}{}
+	}
+	ep.streams[rs] = struct{}{}
+	ep.streamsMu.Unlock()
 	ctx.SetBodyStreamWriter(rs.streamTo)
 	rs.state = stateStreaming
 	rs.ctx = nil
@@ -369,7 +420,13 @@ func (rs *request) startStreaming() {
 // streamTo runs in the connection goroutine (called by fasthttp after handle returned) and
 // writes chunks as the loop queues them, until the final one.
 func (rs *request) streamTo(bw *bufio.Writer) {
-	defer rs.release()
+	ep := rs.ep
+	defer func() {
+		ep.streamsMu.Lock()
+		delete(ep.streams, rs)
+		ep.streamsMu.Unlock()
+		rs.release()
+	}()
 	var err error
 	for {
 		rs.mu.Lock()
@@ -433,14 +490,26 @@ func (rs *request) queueChunk(c chunk) bool {
 	return true
 }
 
-// finish ends the response: buffered, the connection goroutine sends it with
-// Content-Length; streaming, a final chunk ends the stream. cb (a registry ref, 0 for none)
-// gets (err) once the response is out (buffered: on the next tick).
+// finish ends the response once the current callback returns (so that req and res stay
+// usable until then): buffered, the connection goroutine sends it with Content-Length;
+// streaming, a final chunk ends the stream. op (nil for none) completes once the response is
+// out.
 func (rs *request) finish(w *engine.Worker, op *engine.Op) {
 	if rs.finished {
+		if op != nil {
+			op.Complete(nil)
+		}
 		return
 	}
 	rs.finished = true
+	rs.finishOp = op
+	rs.atTickEnd(w)
+}
+
+// complete hands the finished response over and releases the loop's side of the request.
+func (rs *request) complete() {
+	w, op := rs.w, rs.finishOp
+	rs.finishOp = nil
 	w.Release(rs.reqID)
 	w.Release(rs.resID)
 	rs.mu.Lock()

@@ -1,0 +1,79 @@
+// Package examples holds the example scripts; its tests run them through the real engine.
+package examples
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/drlee/drlee/engine/enginetest"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// hello.lua serves "hello world" on the port given as its argument, from every worker, and
+// shuts down cleanly.
+func TestHello(t *testing.T) {
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan enginetest.Result, 1)
+	go func() {
+		done <- enginetest.RunFile(t, "hello.lua", enginetest.Options{
+			Workers: 2, Args: []string{strconv.Itoa(port)}, Ctx: ctx, Timeout: 20 * time.Second,
+		})
+	}()
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
+	c := &http.Client{Timeout: 5 * time.Second}
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err = c.Get(url); err == nil {
+			break
+		}
+		select {
+		case res := <-done:
+			t.Fatalf("hello.lua ended before serving\nstdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hello.lua does not serve %s: %v", url, err)
+		}
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || string(body) != "hello world" {
+		t.Errorf("GET %s: %d %q", url, resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/plain" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if resp.ContentLength != int64(len("hello world")) {
+		t.Errorf("Content-Length %d", resp.ContentLength)
+	}
+	c.CloseIdleConnections()
+	cancel()
+	var res enginetest.Result
+	select {
+	case res = <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("hello.lua did not end after shutdown")
+	}
+	res.MustSucceed(t)
+	res.StderrContains(t, "listening on :"+strconv.Itoa(port))
+}
