@@ -90,6 +90,7 @@ type Call struct {
 	l     *C.lua_State
 	f     *C.clua_frame
 	entry *funcEntry
+	out   value.Writer // this call's results; a nested call has its own
 }
 
 // raised is the panic value of an error to raise in Lua.
@@ -283,13 +284,13 @@ func (c *Call) FieldNumber(i int, key string) (float64, bool) {
 
 // Out returns the writer for this call's results (emptied).
 func (c *Call) Out() *value.Writer {
-	c.s.out.Reset()
-	return &c.s.out
+	c.out.Reset()
+	return &c.out
 }
 
 // Return hands the values written to Out back to Lua; return its result from the Func.
 func (c *Call) Return() int {
-	c.s.setRet(c.f, c.s.out.B)
+	c.s.setRet(c.f, c.out.B)
 	return C.CLUA_VALUES
 }
 

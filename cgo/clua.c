@@ -320,8 +320,13 @@ static int clua_call_body(lua_State *L) {
 int clua_init(lua_State *L) {
 	luaL_openlibs(L);
 	lua_settop(L, 0);
-	lua_pushcfunction(L, clua_traceback); /* CLUA_SLOT_MSGH */
-	lua_pushcfunction(L, clua_call_body); /* CLUA_SLOT_CALL */
+	/* Kept in the registry under fixed keys rather than pushed per call:
+	 * lua_pushcfunction allocates a closure every time. Not at fixed stack slots either: a
+	 * call made while a Go function called from Lua runs sees that function's frame. */
+	lua_pushcfunction(L, clua_traceback);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_MSGH);
+	lua_pushcfunction(L, clua_call_body);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_CALL);
 	return 0;
 }
 
@@ -337,10 +342,17 @@ static void error_out(lua_State *L, const char **err, size_t *errlen) {
  * status, with the message (traceback included) left on the stack for Go to copy and pop. */
 int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len) {
 	callreq r = {fnref, unref, buf, len};
-	lua_pushvalue(L, CLUA_SLOT_CALL);
+	int base = lua_gettop(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_MSGH);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_CALL);
 	lua_pushlightuserdata(L, &r);
-	int st = lua_pcall(L, 1, 0, CLUA_SLOT_MSGH);
-	if (st != 0 && lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
+	int st = lua_pcall(L, 1, 0, base + 1);
+	if (st == 0) {
+		lua_settop(L, base);
+		return 0;
+	}
+	lua_remove(L, base + 1); /* the handler; the message stays on top for Go */
+	if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
 		lua_pop(L, 1);
 		lua_pushliteral(L, "(error object is not a string)");
 	}
@@ -349,9 +361,16 @@ int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len) {
 
 /* Loads and runs a chunk. Same error convention as clua_call. */
 int clua_dochunk(lua_State *L, const char *code, size_t len, const char *chunkname, const char **err, size_t *errlen) {
+	int base = lua_gettop(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_MSGH);
 	int st = luaL_loadbuffer(L, code, len, chunkname);
-	if (st == 0) st = lua_pcall(L, 0, 0, CLUA_SLOT_MSGH);
-	if (st != 0) error_out(L, err, errlen);
+	if (st == 0) st = lua_pcall(L, 0, 0, base + 1);
+	if (st == 0) {
+		lua_settop(L, base);
+		return 0;
+	}
+	lua_remove(L, base + 1);
+	error_out(L, err, errlen);
 	return st;
 }
 

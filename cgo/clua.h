@@ -38,12 +38,10 @@ typedef struct {
 	uint64_t id;
 } clua_obj;
 
-/* Stack slots fixed for the life of the main thread: the traceback message handler and the
- * protected decode-and-call function. Keeping them on the stack saves a closure allocation
- * (lua_pushcfunction allocates) on every Go->Lua call. */
-#define CLUA_SLOT_MSGH 1
-#define CLUA_SLOT_CALL 2
-#define CLUA_BASE_TOP 2
+/* Registry keys of the traceback message handler and of the protected decode-and-call
+ * function (negative: luaL_ref never uses them). */
+#define CLUA_REG_MSGH (-1)
+#define CLUA_REG_CALL (-2)
 
 /* Return codes of a Go function called from Lua: n >= 0 results; CLUA_RAISE means the error
  * message is on top of the stack and C must raise it. */

@@ -39,7 +39,6 @@ import (
 	"unsafe"
 
 	golua "github.com/aarzilli/golua/lua"
-	"github.com/drlee/drlee/engine/value"
 )
 
 // maxStates bounds how many states may exist at once in a process. The trampoline finds its
@@ -81,7 +80,6 @@ type State struct {
 	encLen C.size_t
 	encCap C.size_t
 
-	out    value.Writer // staging for results (copied into ret)
 	closed bool
 }
 

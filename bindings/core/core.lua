@@ -94,31 +94,39 @@ function series_callback(list, cb)
   check_list("series_callback", list, cb)
   local n = #list
   local i = 0
-  local function step(err, result)
-    if err ~= nil then
-      if cb then cb(err) else uncaught(err) end
-      return
+  -- A step that calls back at once continues the loop below instead of recursing, so
+  -- that any number of synchronous steps runs in constant stack.
+  local function run(result)
+    while true do
+      i = i + 1
+      if i > n then
+        if cb then cb(nil, result) end
+        return
+      end
+      local called, inside, again = false, true, false
+      list[i](function(e, r)
+        if called then return end
+        called = true
+        if e ~= nil then
+          if cb then cb(e) else uncaught(e) end
+          return
+        end
+        result = r
+        if inside then again = true else run(r) end
+      end)
+      inside = false
+      if not again then return end
     end
-    i = i + 1
-    if i > n then
-      if cb then cb(nil, result) end
-      return
-    end
-    local called = false
-    list[i](function(e, r)
-      if called then return end
-      called = true
-      step(e, r)
-    end)
   end
-  step(nil, nil)
+  run(nil)
 end
 
 -- readall(reader, cb): reads until a read returns no data (or "EOF"); cb(nil, body).
 -- A short read is not the end.
 local CHUNK = 65536
 function readall(reader, cb)
-  if reader == nil or type(reader.read) ~= "function" then
+  local t = type(reader)
+  if (t ~= "table" and t ~= "userdata") or type(reader.read) ~= "function" then
     error("bad argument #1 to 'readall' (object with read(n, cb) expected, got " .. type(reader) .. ")", 2)
   end
   if cb ~= nil and type(cb) ~= "function" then
@@ -126,19 +134,24 @@ function readall(reader, cb)
   end
   local parts, n = {}, 0
   local function step()
-    reader:read(CHUNK, function(err, data)
-      if err == "EOF" or (err == nil and (data == nil or #data == 0)) then
-        if cb then cb(nil, concat(parts)) end
-        return
-      end
-      if err ~= nil then
-        if cb then cb(err) else uncaught(err) end
-        return
-      end
-      n = n + 1
-      parts[n] = data
-      step()
-    end)
+    while true do
+      local inside, again = true, false
+      reader:read(CHUNK, function(err, data)
+        if err == "EOF" or (err == nil and (data == nil or #data == 0)) then
+          if cb then cb(nil, concat(parts)) end
+          return
+        end
+        if err ~= nil then
+          if cb then cb(err) else uncaught(err) end
+          return
+        end
+        n = n + 1
+        parts[n] = data
+        if inside then again = true else step() end
+      end)
+      inside = false
+      if not again then return end
+    end
   end
   step()
 end

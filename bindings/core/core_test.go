@@ -1,0 +1,103 @@
+package core_test
+
+import (
+	"embed"
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/drlee/drlee/engine/enginetest"
+)
+
+//go:embed testdata/*.lua
+var testdata embed.FS
+
+func file(t *testing.T, name string) string {
+	t.Helper()
+	b, err := testdata.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// files next to every test script: the check helper and the modules globals.lua requires.
+func files(t *testing.T) map[string]string {
+	return map[string]string{
+		"check.lua":    file(t, "check.lua"),
+		"mymod.lua":    `return {answer = 42, dir = __dirname__}`,
+		"pkg/init.lua": `return {name = "pkg/init.lua"}`,
+	}
+}
+
+// runLua runs testdata/name through the real engine; the script prints PASS when done.
+func runLua(t *testing.T, name string) enginetest.Result {
+	t.Helper()
+	res := enginetest.Run(t, file(t, name), enginetest.Options{Files: files(t)})
+	res.MustSucceed(t)
+	res.Contains(t, "PASS\n")
+	return res
+}
+
+func TestLua(t *testing.T) {
+	t.Parallel()
+	entries, err := testdata.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if name == "check.lua" || path.Ext(name) != ".lua" {
+			continue
+		}
+		t.Run(strings.TrimSuffix(name, ".lua"), func(t *testing.T) {
+			t.Parallel()
+			runLua(t, name)
+		})
+	}
+}
+
+func TestPrint(t *testing.T) {
+	t.Parallel()
+	res := runLua(t, "globals.lua")
+	want := "a\t1\tnil\ttrue\n\nnil\ncustom\nmulti\nline\nPASS\n"
+	if res.Stdout != want {
+		t.Fatalf("stdout %q, want %q", res.Stdout, want)
+	}
+}
+
+// TestUncaughtHelperErrors: an error that reaches a helper with no callback is reported as
+// uncaught, with a traceback, and the worker goes on.
+func TestUncaughtHelperErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, script string }{
+		{"parallel", `parallel_callback({function(cb) cb("parallel boom") end})`},
+		{"series", `series_callback({function(cb) cb(nil) end, function(cb) cb("series boom") end})`},
+		{"readall", `readall({read = function(self, n, cb) cb("readall boom") end})`},
+		{"async parallel", `parallel_callback({function(cb) time.timeout(1, function() cb("parallel boom") end) end})`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// In a callback: in the main chunk, the error would end the main chunk.
+			res := enginetest.Run(t, `local time = require "time"
+time.timeout(1, function()
+`+tt.script+`
+end)
+time.timeout(50, function() print("went on") end)`)
+			res.MustFail(t)
+			res.Contains(t, "went on")
+			res.StderrContains(t, "uncaught error: ", "boom", "stack traceback:")
+		})
+	}
+}
+
+// TestWorkers: each worker has its own globals.
+func TestWorkers(t *testing.T) {
+	t.Parallel()
+	res := enginetest.Run(t, `
+counter = (counter or 0) + 1
+print("worker " .. env.worker_id .. " of " .. env.workers .. " counter " .. counter)
+`, enginetest.Options{Workers: 3})
+	res.MustSucceed(t)
+	res.Contains(t, "worker 1 of 3 counter 1", "worker 2 of 3 counter 1", "worker 3 of 3 counter 1")
+}

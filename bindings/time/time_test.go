@@ -1,0 +1,104 @@
+package time_test
+
+import (
+	"embed"
+	"os"
+	"path"
+	"strings"
+	"testing"
+	gotime "time"
+
+	"github.com/drlee/drlee/engine/enginetest"
+)
+
+//go:embed testdata/*.lua
+var testdata embed.FS
+
+// checkLua is the Lua assert helper shared with bindings/core.
+func checkLua(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../core/testdata/check.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestLua(t *testing.T) {
+	t.Parallel()
+	entries, err := testdata.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := checkLua(t)
+	for _, e := range entries {
+		name := e.Name()
+		if path.Ext(name) != ".lua" {
+			continue
+		}
+		t.Run(strings.TrimSuffix(name, ".lua"), func(t *testing.T) {
+			t.Parallel()
+			src, err := testdata.ReadFile("testdata/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := enginetest.Run(t, string(src), enginetest.Options{Files: map[string]string{"check.lua": helper}})
+			res.MustSucceed(t)
+			res.Contains(t, "PASS\n")
+		})
+	}
+}
+
+// TestTimeoutError: an error in a timer callback is reported with file:line and a
+// traceback; the other timers still fire.
+func TestTimeoutError(t *testing.T) {
+	t.Parallel()
+	res := enginetest.Run(t, `local time = require "time"
+time.timeout(1, function()
+  error("timer callback failed")
+end)
+time.timeout(20, function() print("second timer") end)
+`)
+	res.MustFail(t)
+	res.Contains(t, "second timer")
+	res.StderrContains(t, "main.lua:3: timer callback failed", "stack traceback:")
+}
+
+// TestTickerKeepsAlive: a running ticker keeps the worker alive; once stopped, the worker
+// ends.
+func TestTickerKeepsAlive(t *testing.T) {
+	t.Parallel()
+	start := gotime.Now()
+	res := enginetest.Run(t, `local time = require "time"
+local tk = time.tick(20)
+local n = 0
+local function wait()
+  tk:next_tick(function()
+    n = n + 1
+    if n == 5 then tk:stop(); print("stopped") else wait() end
+  end)
+end
+wait()
+`)
+	res.MustSucceed(t)
+	res.Contains(t, "stopped")
+	if el := gotime.Since(start); el < 100*gotime.Millisecond {
+		t.Fatalf("5 ticks of 20 ms took %v", el)
+	}
+}
+
+// TestTickerDropped: a ticker the script dropped without stopping, whose userdata Lua
+// collects, stops ticking: the worker ends, and callbacks still waiting are released.
+func TestTickerDropped(t *testing.T) {
+	t.Parallel()
+	res := enginetest.Run(t, `local time = require "time"
+do
+  local tk = time.tick(5)
+  tk:next_tick(function() error("waiting callback of a collected ticker called") end)
+end
+collectgarbage(); collectgarbage()
+print("collected")
+`, enginetest.Options{Timeout: 10 * gotime.Second})
+	res.MustSucceed(t)
+	res.Contains(t, "collected")
+}

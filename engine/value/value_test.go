@@ -1,0 +1,248 @@
+package value
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"testing"
+)
+
+// item is one decoded value, tables flattened into their header and elements.
+type item struct {
+	k          Kind
+	num        float64
+	str        string
+	narr, nrec int
+}
+
+func readAll(t *testing.T, b []byte) []item {
+	t.Helper()
+	r := Reader{B: b}
+	var out []item
+	for !r.Done() {
+		k, num, str, narr, nrec, err := r.Next()
+		if err != nil {
+			t.Fatalf("Next at %d: %v", r.Pos, err)
+		}
+		out = append(out, item{k, num, string(str), narr, nrec})
+	}
+	return out
+}
+
+func sameNumber(a, b float64) bool {
+	if math.IsNaN(a) {
+		return math.IsNaN(b)
+	}
+	return a == b && math.Signbit(a) == math.Signbit(b)
+}
+
+func numberTests() []struct {
+	in  float64
+	tag Kind
+} {
+	return []struct {
+		in  float64
+		tag Kind
+	}{
+		{0, TagInt},
+		{1, TagInt},
+		{-1, TagInt},
+		{-123456789, TagInt},
+		{0.5, TagFloat},
+		{-0.5, TagFloat},
+		{1e-300, TagFloat},
+		{1<<53 - 1, TagInt},
+		{-(1<<53 - 1), TagInt},
+		{1 << 53, TagFloat},
+		{1<<53 + 2, TagFloat},
+		{-(1 << 60), TagFloat},
+		{math.MaxFloat64, TagFloat},
+		{math.SmallestNonzeroFloat64, TagFloat},
+		{math.Inf(1), TagFloat},
+		{math.Inf(-1), TagFloat},
+		{math.NaN(), TagFloat},
+	}
+}
+
+func TestNumberRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, tt := range numberTests() {
+		var w Writer
+		w.Number(tt.in)
+		if Kind(w.B[0]) != tt.tag {
+			t.Errorf("Number(%v): tag %q, want %q", tt.in, w.B[0], tt.tag)
+		}
+		got := readAll(t, w.B)
+		if len(got) != 1 || !sameNumber(got[0].num, tt.in) {
+			t.Errorf("Number(%v) read back as %+v", tt.in, got)
+		}
+		if err := Validate(w.B); err != nil {
+			t.Errorf("Validate(Number(%v)): %v", tt.in, err)
+		}
+	}
+}
+
+func TestIntRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, v := range []int64{0, 1, -1, 42, -1 << 31, 1<<53 - 1, -(1<<53 - 1)} {
+		var w Writer
+		w.Int(v)
+		got := readAll(t, w.B)
+		if len(got) != 1 || got[0].k != TagInt || got[0].num != float64(v) {
+			t.Errorf("Int(%d) read back as %+v", v, got)
+		}
+	}
+}
+
+func TestStringRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{
+		"",
+		"a",
+		"hello, world",
+		"\x00",
+		"a\x00b\x00",
+		"\xff\xfe\xfd",              // invalid UTF-8
+		"\xc3\x28",                  // invalid 2-byte sequence
+		"\xed\xa0\x80",              // encoded surrogate
+		"héllo wörld ☃ 😀",           // valid multi-byte
+		string(make([]byte, 70000)), // longer than 16 bits of length
+	} {
+		var w Writer
+		w.String(s)
+		w.Bytes([]byte(s))
+		got := readAll(t, w.B)
+		if len(got) != 2 || got[0].k != TagString || got[0].str != s || got[1].str != s {
+			t.Errorf("String(%q) read back wrongly", s)
+		}
+	}
+}
+
+func TestScalarsAndTables(t *testing.T) {
+	t.Parallel()
+	var w Writer
+	w.Nil()
+	w.Bool(true)
+	w.Bool(false)
+	w.Table(0, 0) // empty table
+	// {1, "two", {x = {}}, [0.5] = true}
+	w.Table(3, 1)
+	w.Int(1)
+	w.String("two")
+	w.Table(0, 1)
+	w.String("x")
+	w.Table(0, 0)
+	w.Number(0.5)
+	w.Bool(true)
+	// A table built with TableAt/SetCounts.
+	at := w.TableAt()
+	w.String("k")
+	w.String("v")
+	w.Field("k2", "v2")
+	w.SetCounts(at, 0, 2)
+
+	if err := Validate(w.B); err != nil {
+		t.Fatal(err)
+	}
+	want := []item{
+		{k: TagNil}, {k: TagTrue}, {k: TagFalse},
+		{k: TagTable},
+		{k: TagTable, narr: 3, nrec: 1},
+		{k: TagInt, num: 1}, {k: TagString, str: "two"},
+		{k: TagTable, nrec: 1}, {k: TagString, str: "x"}, {k: TagTable},
+		{k: TagFloat, num: 0.5}, {k: TagTrue},
+		{k: TagTable, nrec: 2},
+		{k: TagString, str: "k"}, {k: TagString, str: "v"},
+		{k: TagString, str: "k2"}, {k: TagString, str: "v2"},
+	}
+	got := readAll(t, w.B)
+	if len(got) != len(want) {
+		t.Fatalf("got %d items, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("item %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+
+	// Skip steps over whole values, nested tables included.
+	r := Reader{B: w.B}
+	n := 0
+	for !r.Done() {
+		if err := r.Skip(); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 6 {
+		t.Errorf("Skip: %d top-level values, want 6", n)
+	}
+}
+
+// TestWriterReset is not parallel: AllocsPerRun refuses to run in parallel tests.
+func TestWriterReset(t *testing.T) {
+	var w Writer
+	w.String("something long enough")
+	c := cap(w.B)
+	w.Reset()
+	if w.Len() != 0 || cap(w.B) != c {
+		t.Fatalf("Reset: len %d cap %d, want 0 and %d", w.Len(), cap(w.B), c)
+	}
+	w.Raw([]byte{TagTrue})
+	if !bytes.Equal(w.B, []byte{TagTrue}) {
+		t.Fatalf("Raw: %q", w.B)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		w.Reset()
+		w.Int(1)
+		w.String("abc")
+		w.Nil()
+	})
+	if allocs != 0 {
+		t.Errorf("warm Writer allocates %v times per use", allocs)
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	t.Parallel()
+	var obj, ref, meta Writer
+	obj.Object(1, 2, 3)
+	ref.Ref(4)
+	meta.Meta(5)
+	meta.Nil()
+	for name, b := range map[string][]byte{
+		"unknown tag":        {'x'},
+		"short int":          {TagInt, 1, 2, 3},
+		"short float":        {TagFloat, 0},
+		"short length":       {TagString, 1, 0},
+		"string past end":    {TagString, 5, 0, 0, 0, 'a'},
+		"short table":        {TagTable, 1, 0, 0, 0},
+		"missing element":    {TagTable, 1, 0, 0, 0, 0, 0, 0, 0},
+		"missing value":      {TagTable, 0, 0, 0, 0, 1, 0, 0, 0, TagNil},
+		"huge count":         {TagTable, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"object (push-only)": obj.B,
+		"ref (push-only)":    ref.B,
+		"meta (push-only)":   meta.B,
+	} {
+		if err := Validate(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: Validate = %v, want ErrMalformed", name, err)
+		}
+	}
+	if err := Validate(nil); err != nil {
+		t.Errorf("Validate(nil) = %v", err)
+	}
+}
+
+func TestReaderPeek(t *testing.T) {
+	t.Parallel()
+	var w Writer
+	w.String("x")
+	r := Reader{B: w.B}
+	if r.Peek() != TagString {
+		t.Fatalf("Peek = %q", r.Peek())
+	}
+	r.Skip()
+	if r.Peek() != 0 || !r.Done() {
+		t.Fatalf("at end: Peek = %q, Done = %v", r.Peek(), r.Done())
+	}
+}
