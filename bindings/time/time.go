@@ -39,6 +39,7 @@ func init() {
 		tk := v.(*ticker)
 		tk.stopped = true
 		tk.t.Stop()
+		delete(liveTickers(w), tk)
 		for _, cb := range tk.waiting {
 			w.Unref(cb)
 		}
@@ -164,6 +165,25 @@ type ticker struct {
 	stopped bool
 }
 
+type tickersKey struct{}
+
+// liveTickers is the set of a worker's running tickers. On shutdown they stop, as servers
+// stop accepting, so that a ticker nobody stops does not hold the process until the
+// shutdown timeout. One hook per worker, installed with the first ticker.
+func liveTickers(w *engine.Worker) map[*ticker]struct{} {
+	if m, ok := w.Values[tickersKey{}].(map[*ticker]struct{}); ok {
+		return m
+	}
+	m := map[*ticker]struct{}{}
+	w.Values[tickersKey{}] = m
+	w.OnShutdown(func() {
+		for tk := range m {
+			tk.stop(w)
+		}
+	})
+	return m
+}
+
 var errTickerStopped = errors.New("ticker stopped")
 
 // time.tick(ms) -> ticker
@@ -185,6 +205,7 @@ func tick(c *engine.Call) int {
 		WriteTimestamp(w, &args.Writer, gotime.Now())
 		w.Callback(cb, args)
 	})
+	liveTickers(w)[tk] = struct{}{}
 	out := c.Out()
 	w.NewObject(out, tickerClass, tk)
 	return c.Return()
@@ -217,6 +238,7 @@ func (tk *ticker) stop(w *engine.Worker) {
 	}
 	tk.stopped = true
 	tk.t.Stop()
+	delete(liveTickers(w), tk)
 	waiting := tk.waiting
 	tk.waiting = nil
 	for _, cb := range waiting {

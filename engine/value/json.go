@@ -238,8 +238,9 @@ func (p *jsonParser) number(w *Writer) error {
 		}
 		break
 	}
-	f, err := strconv.ParseFloat(string(p.s[start:p.i]), 64)
-	if err != nil {
+	num := p.s[start:p.i]
+	f, err := strconv.ParseFloat(string(num), 64)
+	if err != nil || !jsonNumber(num) {
 		p.i = start
 		return p.errorf("bad number")
 	}
@@ -426,4 +427,42 @@ func (p *jsonParser) hex4() (rune, bool) {
 	}
 	p.i += 4
 	return rune(v), true
+}
+
+// jsonNumber reports whether b follows JSON's number grammar, which is stricter than
+// ParseFloat: no leading zeros, digits on both sides of '.', no '+' sign.
+func jsonNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
 }
