@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/drlee/drlee/bench/scenario"
+)
+
+// server is one of the compared HTTP servers.
+type server struct {
+	key     string // for -servers
+	name    string // as shown in the tables
+	missing string // why it cannot run on this machine; "" when it can
+	// argv and env start it serving scenario scn on 127.0.0.1:port with the
+	// given number of cores (GOMAXPROCS, --workers, worker_processes).
+	start func(b *bench, scn string, port int) (argv, env []string, err error)
+}
+
+// The server names; fasthttpName is the baseline of the ratio column.
+const (
+	drleeName       = "Dr.LEE"
+	drleeLockedName = "Dr.LEE --lock-threads"
+	fasthttpName    = "raw fasthttp"
+	nethttpName     = "net/http"
+	gopherluaName   = "fasthttp + gopher-lua pool"
+	nginxName       = "nginx + Lua"
+)
+
+func (b *bench) servers() []*server {
+	cores := strconv.Itoa(b.serverCores)
+	goEnv := []string{"GOMAXPROCS=" + cores}
+	peer := func(bin string) func(*bench, string, int) ([]string, []string, error) {
+		return func(b *bench, scn string, port int) ([]string, []string, error) {
+			return []string{filepath.Join(b.tmp, bin), "-addr", addr(port)}, goEnv, nil
+		}
+	}
+	drlee := func(locked bool) func(*bench, string, int) ([]string, []string, error) {
+		return func(b *bench, scn string, port int) ([]string, []string, error) {
+			argv := []string{b.drlee, "run", "--workers", cores}
+			if locked {
+				argv = append(argv, "--lock-threads")
+			}
+			argv = append(argv, filepath.Join("bench", "scenarios", scn+".lua"), strconv.Itoa(port))
+			return argv, goEnv, nil
+		}
+	}
+	all := []*server{
+		{key: "drlee", name: drleeName, missing: b.drleeMissing, start: drlee(false)},
+		{key: "drlee-locked", name: drleeLockedName, missing: b.drleeMissing, start: drlee(true)},
+		{key: "fasthttp", name: fasthttpName, start: peer("fasthttp")},
+		{key: "nethttp", name: nethttpName, start: peer("nethttp")},
+		{key: "gopherlua", name: gopherluaName, start: peer("gopherlua")},
+		{key: "nginx", name: nginxName, missing: nginxMissing(), start: startNginx},
+	}
+	if len(b.cfg.servers) == 0 {
+		return all
+	}
+	var some []*server
+	for _, s := range all {
+		if slices.Contains(b.cfg.servers, s.key) {
+			some = append(some, s)
+		}
+	}
+	return some
+}
+
+func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+// drleeMissing says why bin/drlee cannot run, or "".
+func drleeMissing(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "bin/drlee not built (make build)"
+	}
+	if fi.Mode()&0o111 == 0 {
+		return "bin/drlee is not executable"
+	}
+	return ""
+}
+
+// The nginx Lua module and OpenResty's LuaJIT, as bench/deps.sh unpacks them.
+const nginxCache = "bench/.cache/nginx-lua"
+
+func nginxMissing() string {
+	if _, err := exec.LookPath("nginx"); err != nil {
+		return "nginx not installed (make bench-deps)"
+	}
+	if _, err := os.Stat(filepath.Join(nginxCache, "usr/lib/nginx/modules/ngx_http_lua_module.so")); err != nil {
+		return "nginx Lua module not unpacked in " + nginxCache + " (make bench-deps)"
+	}
+	return ""
+}
+
+// startNginx writes bench/nginx/nginx.conf.tmpl, filled in, to a directory of
+// its own under the temp dir, for nginx's pid, logs and temp files.
+func startNginx(b *bench, scn string, port int) ([]string, []string, error) {
+	tmpl, err := template.ParseFiles("bench/nginx/nginx.conf.tmpl")
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := filepath.Join(b.tmp, fmt.Sprintf("nginx-%d", port))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	cache, _ := filepath.Abs(nginxCache)
+	data := map[string]any{
+		"Dir":     dir,
+		"Port":    port,
+		"Workers": b.serverCores,
+		"Modules": filepath.Join(cache, "usr/lib/nginx/modules"),
+		"LuaPath": filepath.Join(cache, "usr/share/lua/5.1"),
+		"User":    "",
+	}
+	// As root, nginx would run its workers as nobody, who cannot read the temp
+	// dir; keep them as the user that started it.
+	if os.Geteuid() == 0 {
+		if u, err := user.Current(); err == nil {
+			data["User"] = u.Username
+		}
+	}
+	var conf bytes.Buffer
+	if err := tmpl.Execute(&conf, data); err != nil {
+		return nil, nil, err
+	}
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, conf.Bytes(), 0o644); err != nil {
+		return nil, nil, err
+	}
+	argv := []string{"nginx", "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", confPath}
+	env := []string{"LD_LIBRARY_PATH=" + filepath.Join(cache, "usr/lib/x86_64-linux-gnu")}
+	return argv, env, nil
+}
+
+// running is a server process serving one scenario.
+type running struct {
+	srv  *server
+	port int
+	p    *proc
+}
+
+// launch starts srv for scn on port, waits until it accepts connections,
+// and checks one answer.
+func (b *bench) launch(ctx context.Context, srv *server, scn string, port int) (*running, error) {
+	argv, env, err := srv.start(b, scn, port)
+	if err != nil {
+		return nil, err
+	}
+	p, err := start(srv.name, env, nil, b.pinServer(argv)...)
+	if err != nil {
+		return nil, err
+	}
+	r := &running{srv: srv, port: port, p: p}
+	if err := waitReady(ctx, p, port, 10*time.Second); err != nil {
+		p.stop()
+		return nil, err
+	}
+	if err := checkAnswer(port, scn); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("wrong answer: %v", err)
+	}
+	return r, nil
+}
+
+// freePorts asks the kernel for n distinct free ports on 127.0.0.1 (all
+// held open until the last is chosen, so none is handed out twice). Another
+// process could take one before its server binds it; that server then fails
+// to start and its row says so.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func waitReady(ctx context.Context, p *proc, port int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr(port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited (%v): %s", p.err, p.out.lastLines(3))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not accepting on port %d after %v: %s", port, timeout, p.out.lastLines(3))
+		}
+	}
+}
+
+func checkAnswer(port int, scn string) error {
+	req, err := http.NewRequest(scenario.Method(scn), "http://"+addr(port)+"/"+scn, bytes.NewReader(scenario.Body(scn)))
+	if err != nil {
+		return err
+	}
+	if scn == scenario.JSON {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return scenario.Check(scn, resp.StatusCode, body)
+}
+
+// pinServer and pinLoad prefix argv with taskset when pinning: servers on
+// CPUs 1..n-1, the load generator on CPU 0.
+func (b *bench) pinServer(argv []string) []string { return b.pin(b.serverCPUs, argv) }
+func (b *bench) pinLoad(argv []string) []string   { return b.pin(b.loadCPUs, argv) }
+
+func (b *bench) pin(cpus string, argv []string) []string {
+	if cpus == "" {
+		return argv
+	}
+	return append([]string{"taskset", "-c", cpus}, argv...)
+}
+
+// versionOf returns the first line cmd prints (to stdout or stderr), or "".
+func versionOf(argv ...string) string {
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}

@@ -1,0 +1,69 @@
+package scenario
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestFilesAgree checks that the files outside Go that repeat a scenario's
+// definition (Dr.LEE scripts, the nginx config, wrk's POST script, the
+// gopher-lua handlers) cover every scenario and use the same constants.
+func TestFilesAgree(t *testing.T) {
+	t.Parallel()
+	read := func(path string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join("..", path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if s := read("wrk/post_json.lua"); !strings.Contains(s, JSONRequest) {
+		t.Errorf("wrk/post_json.lua does not send JSONRequest %s", JSONRequest)
+	}
+	nginx := read("nginx/nginx.conf.tmpl")
+	gopher := read("peers/gopherlua/handlers.lua")
+	loop := "for i = 1, " + strconv.Itoa(CPUIterations)
+	mod := strconv.Itoa(CPUModulus)
+	for _, name := range Names {
+		script := read("scenarios/" + name + ".lua")
+		if !strings.Contains(nginx, "location = /"+name+" ") {
+			t.Errorf("nginx.conf.tmpl has no location for %s", name)
+		}
+		if !strings.Contains(gopher, "function handlers."+name+"(") {
+			t.Errorf("gopherlua/handlers.lua has no handler for %s", name)
+		}
+		if name == CPU {
+			for file, s := range map[string]string{"scenarios/cpu.lua": script, "nginx.conf.tmpl": nginx, "handlers.lua": gopher} {
+				if !strings.Contains(s, loop) || !strings.Contains(s, mod) {
+					t.Errorf("%s: cpu loop differs from %q ... %s", file, loop, mod)
+				}
+			}
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	good := map[string]string{
+		Hello:     HelloBody,
+		JSON:      `{"count":3,"id":42,"name":"drlee","ok":true}`,
+		Timer:     "ok",
+		CPU:       strconv.FormatInt(CPUSum(), 10),
+		Stream64K: strings.Repeat("x", StreamChunkSize*StreamChunks),
+	}
+	for _, name := range Names {
+		if err := Check(name, 200, []byte(good[name])); err != nil {
+			t.Errorf("Check(%s, good answer): %v", name, err)
+		}
+		if err := Check(name, 200, []byte("nope")); err == nil {
+			t.Errorf("Check(%s, \"nope\"): no error", name)
+		}
+		if err := Check(name, 500, []byte(good[name])); err == nil {
+			t.Errorf("Check(%s, status 500): no error", name)
+		}
+	}
+}
