@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -76,4 +77,20 @@ func TestHello(t *testing.T) {
 	}
 	res.MustSucceed(t)
 	res.StderrContains(t, "listening on :"+strconv.Itoa(port))
+}
+
+// journal.lua writes with fs on timer ticks, reads the file back, lists the directory,
+// removes it, and ends by itself.
+func TestJournal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	res := enginetest.RunFile(t, "journal.lua", enginetest.Options{Args: []string{dir}, Timeout: 20 * time.Second})
+	res.MustSucceed(t)
+	for i := 1; i <= 5; i++ {
+		res.Contains(t, strconv.Itoa(i)+" ")
+	}
+	res.Contains(t, "journal.txt\t", "done")
+	if _, err := os.Stat(dir + "/drlee-journal-1"); !os.IsNotExist(err) {
+		t.Fatalf("journal directory left behind: %v", err)
+	}
 }
