@@ -109,7 +109,8 @@ static int enc_bytes(enc *e, const void *b, size_t n) {
 	return 1;
 }
 static int enc_number(enc *e, double d) {
-	if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+	/* -0.0 stays a float: as an integer it would come back as 0. */
+	if (d == floor(d) && fabs(d) < 9007199254740992.0 && !(d == 0 && signbit(d))) {
 		int64_t v = (int64_t)d;
 		return enc_byte(e, 'i') && enc_bytes(e, &v, 8);
 	}

@@ -207,7 +207,10 @@ func replyCall(c *engine.Call) int {
 	if errMsg == "" && c.Type(3) != engine.TypeNone {
 		result = append([]byte(nil), c.Encode(3)...)
 	}
-	if !rs.req.Reply(result, errMsg) && !rs.logged {
+	// Reply reports false for a second reply; a reply after the caller's deadline is
+	// delivered to nobody, and is worth the same warning.
+	late := time.Now().After(rs.req.Deadline)
+	if (!rs.req.Reply(result, errMsg) || late) && !rs.logged {
 		rs.logged = true
 		w.Logf("WARN", "rpc: reply to '%s' ignored: it was already answered or its caller gave up", rs.req.Name)
 	}
