@@ -211,13 +211,12 @@ static int clua_tramp(lua_State *L) {
 	f.n = n;
 	f.ret = NULL;
 	f.retlen = 0;
-	for (int i = 0; i < CLUA_MAXARGS; i++) {
-		int t = i < n ? lua_type(L, i + 1) : LUA_TNONE;
+	/* Only the arguments passed are filled: Go never reads past f.n. */
+	int m = n < CLUA_MAXARGS ? n : CLUA_MAXARGS;
+	for (int i = 0; i < m; i++) {
+		int t = lua_type(L, i + 1);
 		f.type[i] = t;
 		f.cls[i] = 0;
-		f.str[i] = NULL;
-		f.len[i] = 0;
-		f.num[i] = 0;
 		f.id[i] = 0;
 		switch (t) {
 		case LUA_TNUMBER: f.num[i] = lua_tonumber(L, i + 1); break;

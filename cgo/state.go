@@ -256,7 +256,13 @@ func (s *State) NewClass(name string, methods, getters, metamethods []Export, fi
 		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(g.ID), 0)
 		s.setField(mt+2, g.Name)
 	}
-	C.clua_push_index(s.l)
+	if len(getters) == 0 {
+		// No computed fields: __index is the methods table itself, which LuaJIT resolves
+		// without calling C (three method calls per hello-world request).
+		C.lua_settop(s.l, -2)
+	} else {
+		C.clua_push_index(s.l)
+	}
 	s.setField(mt, "__index")
 	if finalize {
 		C.clua_push_gc(s.l, C.uintptr_t(s.index))

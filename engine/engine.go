@@ -60,13 +60,14 @@ type Engine struct {
 
 	failed   atomic.Bool
 	stopping chan struct{} // closed by Shutdown: servers stop accepting
-	kill     chan struct{} // closed when the shutdown timeout ran out: loops end now
+	stopFlag atomic.Bool   // the same, as the loops read it
+	killFlag atomic.Bool   // the shutdown timeout ran out: loops end now
 	stopOnce sync.Once
 
 	outMu sync.Mutex // protects writes to Stdout and Stderr, so lines never interleave
 
-	hooksMu sync.Mutex
-	closers []func() // process-wide resources of bindings, closed after the workers ended
+	hooksMu sync.Mutex // protects closers, and workers while Run sets it
+	closers []func()   // process-wide resources of bindings, closed after the workers ended
 
 	minLevel int // lines below it are dropped
 
@@ -108,7 +109,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, pool: pool, stopping: make(chan struct{}), kill: make(chan struct{})}
+	e := &Engine{cfg: cfg, pool: pool, stopping: make(chan struct{})}
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "info"
 	}
@@ -156,13 +157,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	abs, _ := filepath.Abs(e.cfg.Script)
 	e.cfg.Script = abs
 	chunk := "@" + e.displayName()
-	e.workers = make([]*Worker, e.cfg.Workers)
-	for i := range e.workers {
-		e.workers[i] = &Worker{
+	workers := make([]*Worker, e.cfg.Workers)
+	for i := range workers {
+		workers[i] = &Worker{
 			ID: i + 1, engine: e, q: newQueue(e.cfg.QueueSize), epoch: time.Now(),
 			done: make(chan struct{}), Values: map[any]any{},
 		}
 	}
+	e.hooksMu.Lock() // Shutdown may come from another goroutine at any time
+	e.workers = workers
+	e.hooksMu.Unlock()
 	for _, w := range e.workers {
 		go w.run(code, chunk)
 	}
@@ -185,7 +189,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	case <-all:
 	case <-time.After(e.cfg.ShutdownTimeout):
 		e.logf(0, "WARN", "shutdown timeout (%s) reached: ending workers with work in flight", e.cfg.ShutdownTimeout)
-		close(e.kill)
+		e.killFlag.Store(true)
+		e.pokeAll()
 		<-all
 	}
 	e.hooksMu.Lock()
@@ -204,7 +209,23 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // Shutdown asks every worker to stop accepting new work (servers close). Safe from any
 // goroutine; idempotent.
-func (e *Engine) Shutdown() { e.stopOnce.Do(func() { close(e.stopping) }) }
+func (e *Engine) Shutdown() {
+	e.stopOnce.Do(func() {
+		e.stopFlag.Store(true)
+		close(e.stopping)
+		e.pokeAll()
+	})
+}
+
+// pokeAll wakes every worker's loop so that it reads the engine's flags.
+func (e *Engine) pokeAll() {
+	e.hooksMu.Lock()
+	workers := e.workers
+	e.hooksMu.Unlock()
+	for _, w := range workers {
+		w.poke()
+	}
+}
 
 // Stopping is closed when shutdown begins.
 func (e *Engine) Stopping() <-chan struct{} { return e.stopping }

@@ -268,16 +268,21 @@ func (w *Worker) run(script []byte, chunkname string) {
 func (w *Worker) loop() {
 	var spare []Task
 	wake := time.NewTimer(time.Hour)
+	wake.Stop()
 	defer wake.Stop()
-	stop := w.engine.stopping
+	e := w.engine
+	shutdownDone := false
 	for !w.terminated {
-		if stop != nil {
-			select {
-			case <-stop: // checked every turn, so a busy worker notices too
-				stop = nil
-				w.runShutdown()
-			default:
-			}
+		// Shutdown and kill arrive as flags plus a poke on the notify channel, so that an
+		// idle loop waits on that one channel (a multi-channel select costs more than a
+		// hello-world handler).
+		if !shutdownDone && e.stopFlag.Load() {
+			shutdownDone = true
+			w.runShutdown()
+		}
+		if e.killFlag.Load() {
+			w.terminate()
+			return
 		}
 		ran := false
 		for len(w.local) > 0 {
@@ -305,21 +310,24 @@ func (w *Worker) loop() {
 		if !w.alive() && w.q.closeIfEmpty() {
 			return
 		}
-		if next >= 0 {
-			wake.Reset(next)
+		if next < 0 {
+			<-w.q.notify
+			continue
 		}
+		wake.Reset(next)
 		select {
 		case <-w.q.notify:
 		case <-wake.C:
-		case <-stop:
-			stop = nil // shut down once; the loop goes on until its work is done
-			w.runShutdown()
-		case <-w.engine.kill:
-			w.terminate()
 		}
-		if next >= 0 {
-			wake.Stop()
-		}
+		wake.Stop()
+	}
+}
+
+// poke wakes the loop if it is waiting. Safe from any goroutine.
+func (w *Worker) poke() {
+	select {
+	case w.q.notify <- struct{}{}:
+	default:
 	}
 }
 

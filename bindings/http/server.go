@@ -200,33 +200,43 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.Set("Retry-After", "1")
 		return
 	}
+	// The handler timeout is enforced here, not on the loop, so that it holds even while
+	// the worker is blocked (a busy handler). An AfterFunc timer rather than a select on a
+	// timer channel: the select and its channel locks cost more than the Lua handler.
 	rs.timer.Reset(s.opts.handlerTimeout)
-	select {
-	case <-rs.done:
-		rs.timer.Stop()
-	case <-rs.timer.C:
-		rs.mu.Lock()
-		answered := rs.state != statePending
-		if !answered {
-			rs.state = stateAbandoned
-			rs.ctx = nil
-		}
-		rs.mu.Unlock()
-		if answered {
-			<-rs.done // answered at the same moment: the worker signals right away
-		} else {
-			ctx.Error("Gateway Timeout", fasthttp.StatusGatewayTimeout)
-			ep.inflight.Add(-1)
-			// The loop releases the request's objects when it next looks at it; the task
-			// carries this goroutine's reference, so rs is not recycled before it runs.
-			if ep.w.Post(engine.TaskFunc(rs.abandon)) != nil {
-				rs.release() // the worker has ended: nothing will run the task
-			}
-			return
-		}
+	<-rs.done
+	if !rs.timer.Stop() {
+		rs.expired.Store(true) // expire may still be running: rs must not be recycled
 	}
+	rs.mu.Lock()
+	timedOut := rs.timedOut
+	rs.mu.Unlock()
 	ep.inflight.Add(-1)
+	if timedOut {
+		ctx.Error("Gateway Timeout", fasthttp.StatusGatewayTimeout)
+		// The loop releases the request's objects when it next looks at it; the task
+		// carries this goroutine's reference, so rs is not recycled before it runs.
+		if ep.w.Post(engine.TaskFunc(rs.abandon)) != nil {
+			rs.release() // the worker has ended: nothing will run the task
+		}
+		return
+	}
 	rs.release()
+}
+
+// expire runs on the timer's goroutine when the handler timeout passes: the connection
+// goroutine is woken to answer 504, unless the worker answered first.
+func (rs *request) expire() {
+	rs.mu.Lock()
+	if rs.state != statePending {
+		rs.mu.Unlock()
+		return
+	}
+	rs.state = stateAbandoned
+	rs.timedOut = true
+	rs.ctx = nil
+	rs.mu.Unlock()
+	rs.done <- struct{}{}
 }
 
 // requestError answers a request fasthttp could not read: 413 for a body over the limit.
@@ -260,9 +270,11 @@ type request struct {
 	state int
 	refs  atomic.Int32
 
-	ep    *workerEP
-	done  chan struct{} // capacity 1: the worker answered or started streaming
-	timer *time.Timer
+	ep       *workerEP
+	done     chan struct{} // capacity 1: the worker answered, started streaming, or expire ran
+	timer    *time.Timer   // AfterFunc(expire), reused with the request
+	timedOut bool          // set by expire, under mu
+	expired  atomic.Bool   // the timer fired: expire may still hold rs, so it is not pooled
 
 	// Owned by the loop.
 	w            *engine.Worker
@@ -299,7 +311,8 @@ var requestPool sync.Pool
 
 func init() {
 	requestPool.New = func() any {
-		rs := &request{done: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+		rs := &request{done: make(chan struct{}, 1)}
+		rs.timer = time.AfterFunc(time.Hour, rs.expire)
 		rs.timer.Stop()
 		rs.cond.L = &rs.mu
 		rs.checkTick = rs.endOfTick
@@ -310,6 +323,7 @@ func init() {
 func acquireRequest() *request {
 	rs := requestPool.Get().(*request)
 	rs.state = statePending
+	rs.timedOut = false
 	rs.refs.Store(2) // the connection goroutine and the loop
 	rs.bodyPos = 0
 	rs.written, rs.tickPending, rs.finished = false, false, false
@@ -319,7 +333,7 @@ func acquireRequest() *request {
 }
 
 func (rs *request) release() {
-	if rs.refs.Add(-1) == 0 {
+	if rs.refs.Add(-1) == 0 && !rs.expired.Load() {
 		rs.ctx, rs.ep, rs.snap, rs.chunks = nil, nil, nil, nil
 		requestPool.Put(rs)
 	}
