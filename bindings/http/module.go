@@ -20,6 +20,7 @@
 package http
 
 import (
+	"bytes"
 	_ "embed"
 	"strings"
 
@@ -74,6 +75,8 @@ func init() {
 }
 
 type headersMetaKey struct{}
+
+var contentType = []byte("Content-Type")
 
 // http.__set_headers_meta(mt): the prelude hands over the metatable of header tables
 // (case-insensitive look-ups).
@@ -375,6 +378,11 @@ func resSet(c *engine.Call) int {
 	}
 	if rs.ctx == nil {
 		c.Raise("http: header set after the response started streaming")
+	}
+	if bytes.EqualFold(name, contentType) {
+		// fasthttp's own field: set directly, skipping the generic header normalization.
+		rs.ctx.Response.Header.SetContentTypeBytes(val)
+		return 0
 	}
 	rs.ctx.Response.Header.SetBytesKV(name, val)
 	return 0
