@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -500,7 +499,7 @@ func runEngine(t *testing.T, script string, cfg engine.Config, cancelAfter time.
 	if err := os.WriteFile(cfg.Script, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb syncBuffer
+	var out, errb enginetest.SyncBuffer
 	cfg.Stdout, cfg.Stderr = &out, &errb
 	if cfg.Workers == 0 {
 		cfg.Workers = 1
@@ -522,23 +521,6 @@ func runEngine(t *testing.T, script string, cfg engine.Config, cancelAfter time.
 		t.Fatalf("Run did not return\nstdout:\n%s\nstderr:\n%s", out.String(), errb.String())
 	}
 	return out.String(), errb.String(), err, e
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 const tickerForever = `

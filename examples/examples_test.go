@@ -4,7 +4,6 @@ package examples
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -14,20 +13,10 @@ import (
 	"github.com/drlee/drlee/engine/enginetest"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // hello.lua serves "hello world" on the port given as its argument, from every worker, and
 // shuts down cleanly.
 func TestHello(t *testing.T) {
-	port := freePort(t)
+	port := enginetest.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan enginetest.Result, 1)

@@ -172,10 +172,6 @@ func (s *sharedServer) pick() *workerEP {
 	return best
 }
 
-var (
-	errShuttingDown = errors.New("server is shutting down")
-)
-
 // handle runs in fasthttp's connection goroutine. It hands the request to a worker and waits
 // until the worker has answered, started streaming, or the handler timeout passed; only then
 // does it return, so the worker may use ctx while this goroutine waits (fasthttp forbids

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drlee/drlee/engine/enginetest"
 )
 
 // startCluster starts nodes named names, the first alone and the others joining it, each
@@ -349,9 +351,9 @@ func TestExternalNATS(t *testing.T) {
 		}
 		bin = "/usr/sbin/nats-server"
 	}
-	port := freePort(t)
+	port := enginetest.FreePort(t)
 	srv := exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
-	var out syncBuffer
+	var out enginetest.SyncBuffer
 	srv.Stdout, srv.Stderr = &out, &out
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

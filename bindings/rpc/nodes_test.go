@@ -8,19 +8,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drlee/drlee/engine/enginetest"
 )
 
 // drleeBin is the binary TestMain built.
@@ -33,7 +32,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	drleeBin = filepath.Join(dir, "drlee")
-	if err := buildDrlee(drleeBin); err != nil {
+	if err := enginetest.BuildDrlee(drleeBin); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
@@ -43,56 +42,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildDrlee builds ./cmd/drlee of this module to out.
-func buildDrlee(out string) error {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		return fmt.Errorf("module root not found from the package directory: %w", err)
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(goBin, "build", "-tags", "luajit", "-o", out, "./cmd/drlee")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building drlee: %v\n%s", err, b)
-	}
-	return nil
-}
-
-// freePort returns a 127.0.0.1 port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // node is one drlee process running testdata/node.lua.
 type node struct {
 	t           testing.TB
@@ -100,8 +49,8 @@ type node struct {
 	clusterAddr string // "" with --nats
 	url         string // http://127.0.0.1:port
 	cmd         *exec.Cmd
-	stdout      syncBuffer
-	stderr      syncBuffer
+	stdout      enginetest.SyncBuffer
+	stderr      enginetest.SyncBuffer
 	exited      chan struct{}
 	waitErr     error // valid once exited is closed
 }
@@ -124,12 +73,12 @@ func startNode(t testing.TB, o nodeOpts) *node {
 		o.workers = 2
 	}
 	n := &node{t: t, name: o.name, exited: make(chan struct{})}
-	n.url = "http://127.0.0.1:" + strconv.Itoa(freePort(t))
+	n.url = "http://127.0.0.1:" + strconv.Itoa(enginetest.FreePort(t))
 	args := []string{"run", "-w", strconv.Itoa(o.workers), "--node", o.name, "--shutdown-timeout", "5s"}
 	if o.nats != "" {
 		args = append(args, "--nats", o.nats)
 	} else {
-		n.clusterAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+		n.clusterAddr = "127.0.0.1:" + strconv.Itoa(enginetest.FreePort(t))
 		args = append(args, "--cluster", n.clusterAddr)
 		var peers []string
 		for _, p := range o.join {

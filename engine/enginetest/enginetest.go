@@ -11,12 +11,10 @@
 package enginetest
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,24 +73,6 @@ func Run(t testing.TB, script string, opts ...Options) Result {
 	return RunFile(t, path, o)
 }
 
-// syncBuffer is a bytes.Buffer safe for the engine's writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // RunFile runs the script at path.
 func RunFile(t testing.TB, path string, o Options) Result {
 	t.Helper()
@@ -102,7 +82,7 @@ func RunFile(t testing.TB, path string, o Options) Result {
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Second
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr SyncBuffer
 	e, err := engine.New(engine.Config{
 		Script: path, Args: o.Args, Workers: o.Workers, LockThreads: o.LockThreads,
 		QueueSize: o.QueueSize, PoolSize: o.PoolSize, ShutdownTimeout: 5 * time.Second,

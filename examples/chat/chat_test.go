@@ -2,22 +2,20 @@ package chat_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/drlee/drlee/engine/enginetest"
 )
 
 var drleeBin string
@@ -30,15 +28,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	drleeBin = filepath.Join(dir, "drlee")
-	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(goBin, "build", "-tags", "luajit", "-o", drleeBin, "./cmd/drlee")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building drlee: %v\n%s", err, out)
+	if err := enginetest.BuildDrlee(drleeBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
@@ -47,47 +38,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type chatNode struct {
 	name, url, cluster string
-	out                syncBuffer
+	out                enginetest.SyncBuffer
 	exited             chan struct{}
 }
 
 // startNode runs chat.lua as node name; join is a cluster address or "".
 func startNode(t *testing.T, name, join string) *chatNode {
 	t.Helper()
-	port := freePort(t)
+	port := enginetest.FreePort(t)
 	n := &chatNode{
 		name:    name,
 		url:     "http://127.0.0.1:" + strconv.Itoa(port),
-		cluster: "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		cluster: "127.0.0.1:" + strconv.Itoa(enginetest.FreePort(t)),
 		exited:  make(chan struct{}),
 	}
 	args := []string{"run", "-w", "2", "--node", name, "--cluster", n.cluster}
