@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -25,22 +24,7 @@ import (
 // drleeBin is the binary TestMain built.
 var drleeBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "drlee-rpc-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	drleeBin = filepath.Join(dir, "drlee")
-	if err := enginetest.BuildDrlee(drleeBin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { enginetest.MainWithDrlee(m, &drleeBin) }
 
 // node is one drlee process running testdata/node.lua.
 type node struct {

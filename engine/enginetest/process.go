@@ -68,3 +68,23 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// MainWithDrlee is a TestMain for packages that run drlee as processes: it builds the
+// binary into a temporary directory, sets *bin to its path, runs the tests, cleans up, and
+// exits with their code.
+func MainWithDrlee(m *testing.M, bin *string) {
+	dir, err := os.MkdirTemp("", "drlee-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = filepath.Join(dir, "drlee")
+	code := 1
+	if err := BuildDrlee(*bin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}

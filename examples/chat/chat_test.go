@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,22 +18,7 @@ import (
 var drleeBin string
 
 // TestMain builds drlee once (from the module root) for the nodes the tests start.
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "drlee-chat-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	drleeBin = filepath.Join(dir, "drlee")
-	if err := enginetest.BuildDrlee(drleeBin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { enginetest.MainWithDrlee(m, &drleeBin) }
 
 type chatNode struct {
 	name, url, cluster string
