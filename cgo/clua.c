@@ -48,6 +48,20 @@ static void decode_one(lua_State *L, const char *buf, size_t len, size_t *pos) {
 		o->magic = CLUA_MAGIC;
 		o->cls = cls;
 		o->id = id;
+		o->data = NULL;
+		lua_rawgeti(L, LUA_REGISTRYINDEX, (int)mt);
+		lua_setmetatable(L, -2);
+		break;
+	}
+	case 'O': { /* 'o' with a data pointer (clua_obj.data) */
+		uint32_t mt = rd_u32(buf + p), cls = rd_u32(buf + p + 4);
+		uint64_t id = rd_u64(buf + p + 8), data = rd_u64(buf + p + 16);
+		p += 24;
+		clua_obj *o = (clua_obj *)lua_newuserdata(L, sizeof(clua_obj));
+		o->magic = CLUA_MAGIC;
+		o->cls = cls;
+		o->id = id;
+		o->data = (void *)(uintptr_t)data;
 		lua_rawgeti(L, LUA_REGISTRYINDEX, (int)mt);
 		lua_setmetatable(L, -2);
 		break;

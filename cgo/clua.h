@@ -36,6 +36,7 @@ typedef struct {
 	uint32_t magic;
 	uint32_t cls;
 	uint64_t id;
+	void *data; /* C-side state of the object, if its class has any (a clua_resp) */
 } clua_obj;
 
 /* Registry keys of the traceback message handler and of the protected decode-and-call
@@ -60,5 +61,27 @@ int clua_ref_arg(lua_State *L, int idx);
 void clua_unref(lua_State *L, int ref);
 int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len);
 double clua_rawfield_number(lua_State *L, int idx, const char *key, int *ok);
+
+/* A response buffer: while its handler's first call runs (inline set by Go), the fast
+ * methods of cresp.c record status, headers and body here without calling into Go; Go
+ * copies them into the HTTP response when the handler returns (reading C memory costs no
+ * cgo call). id is the owning object's id, so that a stale object never writes into a
+ * buffer that was reused for a later request. */
+typedef struct {
+	uint64_t id;
+	int inline_;
+	int status;   /* 0: not set */
+	int finished;
+	int written;
+	char *hdr;    /* pairs of [u32 len][name][u32 len][value] */
+	size_t hdrlen, hdrcap;
+	char *body;
+	size_t bodylen, bodycap;
+} clua_resp;
+
+enum { CLUA_RESP_SET_STATUS = 1, CLUA_RESP_SET, CLUA_RESP_WRITE, CLUA_RESP_FINISH };
+
+void clua_resp_install(lua_State *L, int mtref);
+void clua_resp_free(clua_resp *r);
 
 #endif

@@ -191,3 +191,20 @@ func (w *Worker) Lookup(id uint64) (any, bool) {
 	v, cls := w.objs.get(id)
 	return v, cls != nil
 }
+
+// RespBuffer is a response's C-side buffer (see lua.RespBuffer).
+type RespBuffer = lua.RespBuffer
+
+// NewRespBuffer allocates a RespBuffer; release it with Free.
+func NewRespBuffer() RespBuffer { return lua.NewRespBuffer() }
+
+// NewObjectWithBuffer is NewObject for an object whose fast methods use buf.
+func (w *Worker) NewObjectWithBuffer(out *value.Writer, cls *Class, v any, buf RespBuffer) uint64 {
+	id := w.objs.add(cls, v)
+	out.ObjectData(w.classMeta[cls.id], cls.id, id, buf.Data())
+	return id
+}
+
+// InstallFastResponse gives cls the C fast methods set_status, set, write and finish (see
+// lua.RespBuffer). Loop only; call it from the module's Init.
+func (w *Worker) InstallFastResponse(cls *Class) { w.st.InstallRespMethods(w.classMeta[cls.id]) }

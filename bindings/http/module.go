@@ -70,6 +70,7 @@ func init() {
 			{Name: "__set_headers_meta", Fn: setHeadersMeta},
 		}, clientFuncs()...),
 		Classes: append([]*engine.Class{serverClass, requestClass, responseClass}, clientClasses()...),
+		Init:    func(w *engine.Worker) { w.InstallFastResponse(responseClass) },
 		Lua:     prelude,
 	})
 }
@@ -338,7 +339,11 @@ func reqClose(c *engine.Call) int {
 
 func resOf(c *engine.Call) (*engine.Worker, *request) {
 	w := engine.WorkerOf(c)
-	return w, w.Object(c, 1, responseClass).(*request)
+	rs := w.Object(c, 1, responseClass).(*request)
+	if rs.cbuf.Active() {
+		rs.takeOver(w) // what the fast methods recorded comes first
+	}
+	return w, rs
 }
 
 // res:set_status(code)
@@ -379,13 +384,18 @@ func resSet(c *engine.Call) int {
 	if rs.ctx == nil {
 		c.Raise("http: header set after the response started streaming")
 	}
-	if bytes.EqualFold(name, contentType) {
-		// fasthttp's own field: set directly, skipping the generic header normalization.
-		rs.ctx.Response.Header.SetContentTypeBytes(val)
-		return 0
-	}
-	rs.ctx.Response.Header.SetBytesKV(name, val)
+	setHeader(&rs.ctx.Response.Header, name, val)
 	return 0
+}
+
+// setHeader sets a response header; Content-Type, fasthttp's own field, directly, skipping
+// the generic header normalization.
+func setHeader(h *fasthttp.ResponseHeader, name, val []byte) {
+	if bytes.EqualFold(name, contentType) {
+		h.SetContentTypeBytes(val)
+		return
+	}
+	h.SetBytesKV(name, val)
 }
 
 // res:get(name) -> value or nil

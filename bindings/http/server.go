@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -273,6 +274,7 @@ type request struct {
 	expired  atomic.Bool   // the timer fired: expire may still hold rs, so it is not pooled
 
 	// Owned by the loop.
+	cbuf         engine.RespBuffer // res's fast methods write here during the handler's first call
 	w            *engine.Worker
 	finishOp     *engine.Op // res:finish's callback, completed once the response is out
 	reqID, resID uint64
@@ -307,7 +309,8 @@ var requestPool sync.Pool
 
 func init() {
 	requestPool.New = func() any {
-		rs := &request{done: make(chan struct{}, 1)}
+		rs := &request{done: make(chan struct{}, 1), cbuf: engine.NewRespBuffer()}
+		runtime.AddCleanup(rs, engine.RespBuffer.Free, rs.cbuf)
 		rs.timer = time.AfterFunc(time.Hour, rs.expire)
 		rs.timer.Stop()
 		rs.cond.L = &rs.mu
@@ -351,8 +354,14 @@ func (rs *request) Run(w *engine.Worker) {
 	rs.w = w
 	args := w.NewArgs()
 	rs.reqID = w.NewObject(&args.Writer, requestClass, rs)
-	rs.resID = w.NewObject(&args.Writer, responseClass, rs)
-	if err := w.CallRef(rs.ep.handler, args.B); err != nil {
+	rs.resID = w.NewObjectWithBuffer(&args.Writer, responseClass, rs, rs.cbuf)
+	// During this call res:set_status/set/write/finish record into rs.cbuf in C, with no
+	// crossing into Go; what they recorded is taken over when the handler returns.
+	rs.cbuf.Begin(rs.resID)
+	err := w.CallRef(rs.ep.handler, args.B)
+	rs.cbuf.End()
+	rs.takeOver(w)
+	if err != nil {
 		// Plain 500: the traceback went to the log, never to the client.
 		if !rs.finished {
 			rs.mu.Lock()
@@ -363,6 +372,35 @@ func (rs *request) Run(w *engine.Worker) {
 			rs.mu.Unlock()
 			rs.finish(w, nil)
 		}
+	}
+}
+
+// takeOver applies what the fast methods recorded in rs.cbuf to the response, in the order
+// Lua issued it relative to the Go methods (each of which takes over first). Loop only.
+func (rs *request) takeOver(w *engine.Worker) {
+	b := rs.cbuf
+	if b.Empty() {
+		return
+	}
+	finished, written := b.Finished(), b.Written()
+	rs.mu.Lock()
+	if rs.state == statePending { // else the response was abandoned (504): dropped
+		resp := &rs.ctx.Response
+		if st := b.Status(); st != 0 {
+			resp.SetStatusCode(st)
+		}
+		b.Headers(func(name, value []byte) { setHeader(&resp.Header, name, value) })
+		if body := b.Body(); len(body) > 0 {
+			resp.AppendBody(body)
+		}
+	}
+	rs.mu.Unlock()
+	b.Clear()
+	if written {
+		rs.markWritten(w)
+	}
+	if finished {
+		rs.finish(w, nil)
 	}
 }
 
@@ -513,6 +551,7 @@ func (rs *request) finish(w *engine.Worker, op *engine.Op) {
 	}
 	rs.finished = true
 	rs.finishOp = op
+	rs.cbuf.End() // later calls go to Go, which knows the response is finished
 	rs.atTickEnd(w)
 }
 

@@ -15,6 +15,7 @@
 // Push-only tags, which only Go writes and only for C to decode:
 //
 //	'o' u32 metatable ref, u32 class, u64 id: a Go object (userdata) of a class
+//	'O' the same, then u64 data: an object with C-side state (cgo RespBuffer)
 //	'r' u32 ref: the value in the Lua registry at ref
 //	'M' u32 ref: a prefix: the value that follows gets the metatable at ref
 //
@@ -133,6 +134,15 @@ func (w *Writer) Object(mt int32, cls uint32, id uint64) {
 	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(mt))
 	w.B = binary.LittleEndian.AppendUint32(w.B, cls)
 	w.B = binary.LittleEndian.AppendUint64(w.B, id)
+}
+
+// ObjectData writes an object like Object, with a pointer to its C-side state.
+func (w *Writer) ObjectData(mt int32, cls uint32, id, data uint64) {
+	w.B = append(w.B, 'O')
+	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(mt))
+	w.B = binary.LittleEndian.AppendUint32(w.B, cls)
+	w.B = binary.LittleEndian.AppendUint64(w.B, id)
+	w.B = binary.LittleEndian.AppendUint64(w.B, data)
 }
 
 // Ref writes the value held in the Lua registry at ref.
