@@ -1,0 +1,103 @@
+package http_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/drlee/drlee/engine/enginetest"
+)
+
+// The response's set_status, set, write and finish record into a C buffer during the
+// handler's first call, and fall back to Go for anything else. These cases mix the two
+// paths and check that the response is what Lua asked for, in the order it asked.
+const fastPathScript = `
+local http = require "http"
+local time = require "time"
+local stale
+local server = http.create_server(arg[1], function(req, res)
+  local uri = req.request_uri
+  if uri == "/mixed" then
+    res:set_status(201)                       -- C
+    res:set("X-A", "1")                       -- C
+    print("get", res:get("X-A"))              -- Go (takes the buffer over first)
+    res:write("one,")                         -- C
+    res:write("two,", function() end)         -- Go, with a callback
+    res:set("Content-Type", "text/x-test")    -- C again
+    res:write("three")                        -- C
+    res:finish()                              -- C
+  elseif uri == "/after-finish" then
+    res:write("body")
+    res:finish()
+    print("write after finish", pcall(res.write, res, "more"))
+    print("set after finish", pcall(res.set, res, "X-B", "2"))
+    print("method still readable", req.method)
+  elseif uri == "/keep" then
+    stale = res
+    res:write("kept")
+    res:finish()
+  elseif uri == "/stale" then
+    -- the object of an earlier, finished request must not reach this one's buffer
+    print("stale write", pcall(stale.write, stale, "intruder"))
+    res:write("fresh")
+    res:finish()
+  elseif uri == "/later" then
+    res:set("X-Early", "yes")                 -- C, in the first call
+    time.timeout(10, function()
+      res:write("later")                      -- Go: not the first call any more
+      res:finish()
+    end)
+  elseif uri == "/bad" then
+    print("bad status", pcall(res.set_status, res, 42))
+    print("bad header", pcall(res.set, res, "X-N", {}))
+    res:finish()
+  end
+end)
+server:start(function(err) assert(not err, err) end)
+`
+
+func TestResponseFastPath(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, fastPathScript, enginetest.Options{})
+	c := newClient()
+	defer c.CloseIdleConnections()
+
+	r := get(t, c, s.url+"/mixed")
+	wantStatus(t, r, 201)
+	if string(r.body) != "one,two,three" || r.header.Get("X-A") != "1" || r.header.Get("Content-Type") != "text/x-test" {
+		t.Errorf("/mixed: body %q, X-A %q, Content-Type %q", r.body, r.header.Get("X-A"), r.header.Get("Content-Type"))
+	}
+	if r.header.Get("Content-Length") != "13" {
+		t.Errorf("/mixed was not sent with Content-Length: %v", r.header)
+	}
+
+	r = get(t, c, s.url+"/after-finish")
+	wantStatus(t, r, 200)
+	if string(r.body) != "body" {
+		t.Errorf("/after-finish body %q", r.body)
+	}
+
+	wantStatus(t, get(t, c, s.url+"/keep"), 200)
+	r = get(t, c, s.url+"/stale")
+	if string(r.body) != "fresh" {
+		t.Errorf("/stale body %q: a finished request's object wrote into a new one", r.body)
+	}
+
+	r = get(t, c, s.url+"/later")
+	if string(r.body) != "later" || r.header.Get("X-Early") != "yes" {
+		t.Errorf("/later: body %q, X-Early %q", r.body, r.header.Get("X-Early"))
+	}
+
+	wantStatus(t, get(t, c, s.url+"/bad"), 200)
+
+	res := s.stop(t)
+	res.Contains(t, "get\t1",
+		"write after finish\tfalse", "http: write after finish",
+		"set after finish\tfalse", "http: header set after finish",
+		"method still readable\tGET",
+		"stale write\tfalse", "httpResponseWriter is closed",
+		"bad status\tfalse", "status code out of range",
+		"bad header\tfalse", "bad argument #2 to 'httpResponseWriter:set' (string expected, got table)")
+	if strings.Contains(res.Stderr, "internal error") {
+		t.Fatal(res.Stderr)
+	}
+}
