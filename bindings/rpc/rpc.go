@@ -242,11 +242,18 @@ func callArgs(c *engine.Call) (name string, payload []byte, timeout time.Duratio
 	case engine.TypeFunction:
 		cbArg = 3
 	case engine.TypeTable:
-		if ms, ok := c.FieldNumber(3, "timeout"); ok {
-			if ms <= 0 {
-				c.ArgError(3, "options.timeout must be positive")
+		opts, _ := value.Decode(append([]byte(nil), c.Encode(3)...))
+		if m, ok := opts.(map[any]any); ok {
+			if v, present := m["timeout"]; present {
+				ms, ok := v.(float64)
+				if !ok {
+					c.ArgError(3, "options.timeout must be a number of milliseconds")
+				}
+				if ms <= 0 {
+					c.ArgError(3, "options.timeout must be positive")
+				}
+				timeout = time.Duration(ms * float64(time.Millisecond))
 			}
-			timeout = time.Duration(ms * float64(time.Millisecond))
 		}
 	case engine.TypeNil, engine.TypeNone:
 	default:
