@@ -4,6 +4,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mccutchen/go-httpbin/v2/httpbin"
 
@@ -169,4 +170,44 @@ print(select(2, pcall(http.get, "http://x/", {timeout = "soon"})))
 	if strings.Contains(res.Stderr, "panic") {
 		t.Fatal(res.Stderr)
 	}
+}
+
+// A script that starts a server, makes requests to it with its own client, stops it, and
+// exits by itself: nothing keeps the worker alive once the server stopped and the
+// requests were answered.
+func TestServerAndClientInOneScript(t *testing.T) {
+	t.Parallel()
+	res := enginetest.Run(t, `
+local http = require "http"
+local server = http.create_server("127.0.0.1:0", function(req, res)
+  readall(req, function(err, body)
+    res:set("X-Echo", req.method .. " " .. body)
+    res:write("hello " .. req.request_uri)
+    res:finish()
+  end)
+end)
+server:start(function(err)
+  assert(not err, err)
+  local base = "http://" .. server:address()
+  local list = {}
+  for i = 1, 20 do
+    list[i] = function(cb)
+      http.post(base .. "/n/" .. i, {body = tostring(i)}, function(err, res)
+        if err then return cb(err) end
+        readall(res, function(err, body)
+          res:close()
+          cb(err, res.headers["x-echo"] .. "|" .. body)
+        end)
+      end)
+    end
+  end
+  parallel_callback(list, function(err, results)
+    assert(not err, err)
+    print(results[1], results[20], #results)
+    server:stop()
+  end)
+end)
+`, enginetest.Options{Workers: 2, Timeout: 20 * time.Second})
+	res.MustSucceed(t)
+	res.Contains(t, "POST 1|hello /n/1\tPOST 20|hello /n/20\t20")
 }
