@@ -195,8 +195,26 @@ func (w *Worker) Lookup(id uint64) (any, bool) {
 // RespBuffer is a response's C-side buffer (see lua.RespBuffer).
 type RespBuffer = lua.RespBuffer
 
-// NewRespBuffer allocates a RespBuffer; release it with Free.
-func NewRespBuffer() RespBuffer { return lua.NewRespBuffer() }
+// AcquireRespBuffer takes a buffer from the worker's own free list (or allocates one).
+// Buffers never leave their worker and are freed only when its state is closed, so that a
+// response object a script kept beyond its request can never reach freed memory or another
+// worker's buffer: its fast methods see another id and fall back to Go. Loop only.
+func (w *Worker) AcquireRespBuffer() RespBuffer {
+	if n := len(w.respBufs); n > 0 {
+		b := w.respBufs[n-1]
+		w.respBufs = w.respBufs[:n-1]
+		return b
+	}
+	b := lua.NewRespBuffer()
+	w.respBufsAll = append(w.respBufsAll, b)
+	return b
+}
+
+// ReleaseRespBuffer returns a buffer to the worker's free list. Loop only.
+func (w *Worker) ReleaseRespBuffer(b RespBuffer) {
+	b.End()
+	w.respBufs = append(w.respBufs, b)
+}
 
 // NewObjectWithBuffer is NewObject for an object whose fast methods use buf.
 func (w *Worker) NewObjectWithBuffer(out *value.Writer, cls *Class, v any, buf RespBuffer) uint64 {

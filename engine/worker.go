@@ -37,6 +37,9 @@ type Worker struct {
 	localSpare   []func(w *Worker)
 	tickEndSpare []func()
 
+	respBufs    []RespBuffer // free response buffers (AcquireRespBuffer)
+	respBufsAll []RespBuffer // every one allocated, freed after the state is closed
+
 	args       Args   // callback arguments, reused
 	scratch    []byte // see Scratch
 	terminated bool
@@ -352,6 +355,10 @@ func (w *Worker) terminate() {
 func (w *Worker) close() {
 	w.q.close()
 	w.st.Close()
+	for _, b := range w.respBufsAll { // no Lua can run any more: nothing can reach them
+		b.Free()
+	}
+	w.respBufs, w.respBufsAll = nil, nil
 }
 
 // Post pushes a task that must not be refused for load: the completion of something the

@@ -340,7 +340,7 @@ func reqClose(c *engine.Call) int {
 func resOf(c *engine.Call) (*engine.Worker, *request) {
 	w := engine.WorkerOf(c)
 	rs := w.Object(c, 1, responseClass).(*request)
-	if rs.cbuf.Active() {
+	if rs.hasBuf && rs.cbuf.Active() {
 		rs.takeOver(w) // what the fast methods recorded comes first
 	}
 	return w, rs

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,7 +273,8 @@ type request struct {
 	expired  atomic.Bool   // the timer fired: expire may still hold rs, so it is not pooled
 
 	// Owned by the loop.
-	cbuf         engine.RespBuffer // res's fast methods write here during the handler's first call
+	cbuf         engine.RespBuffer // the worker's buffer for res's fast methods, while the loop holds rs
+	hasBuf       bool
 	w            *engine.Worker
 	finishOp     *engine.Op // res:finish's callback, completed once the response is out
 	reqID, resID uint64
@@ -309,8 +309,7 @@ var requestPool sync.Pool
 
 func init() {
 	requestPool.New = func() any {
-		rs := &request{done: make(chan struct{}, 1), cbuf: engine.NewRespBuffer()}
-		runtime.AddCleanup(rs, engine.RespBuffer.Free, rs.cbuf)
+		rs := &request{done: make(chan struct{}, 1)}
 		rs.timer = time.AfterFunc(time.Hour, rs.expire)
 		rs.timer.Stop()
 		rs.cond.L = &rs.mu
@@ -328,6 +327,7 @@ func acquireRequest() *request {
 	rs.written, rs.tickPending, rs.finished = false, false, false
 	rs.reqID, rs.resID = 0, 0
 	rs.snap, rs.w, rs.finishOp = nil, nil, nil
+	rs.hasBuf = false
 	return rs
 }
 
@@ -354,6 +354,7 @@ func (rs *request) Run(w *engine.Worker) {
 	rs.w = w
 	args := w.NewArgs()
 	rs.reqID = w.NewObject(&args.Writer, requestClass, rs)
+	rs.cbuf, rs.hasBuf = w.AcquireRespBuffer(), true
 	rs.resID = w.NewObjectWithBuffer(&args.Writer, responseClass, rs, rs.cbuf)
 	// During this call res:set_status/set/write/finish record into rs.cbuf in C, with no
 	// crossing into Go; what they recorded is taken over when the handler returns.
@@ -379,7 +380,7 @@ func (rs *request) Run(w *engine.Worker) {
 // Lua issued it relative to the Go methods (each of which takes over first). Loop only.
 func (rs *request) takeOver(w *engine.Worker) {
 	b := rs.cbuf
-	if b.Empty() {
+	if !rs.hasBuf || b.Empty() {
 		return
 	}
 	finished, written := b.Finished(), b.Written()
@@ -551,7 +552,9 @@ func (rs *request) finish(w *engine.Worker, op *engine.Op) {
 	}
 	rs.finished = true
 	rs.finishOp = op
-	rs.cbuf.End() // later calls go to Go, which knows the response is finished
+	if rs.hasBuf {
+		rs.cbuf.End() // later calls go to Go, which knows the response is finished
+	}
 	rs.atTickEnd(w)
 }
 
@@ -561,6 +564,7 @@ func (rs *request) complete() {
 	rs.finishOp = nil
 	w.Release(rs.reqID)
 	w.Release(rs.resID)
+	rs.releaseBuffer(w)
 	rs.mu.Lock()
 	state := rs.state
 	if state == statePending {
@@ -597,8 +601,17 @@ func (rs *request) abandon(w *engine.Worker) {
 		rs.finished = true
 		w.Release(rs.reqID)
 		w.Release(rs.resID)
+		rs.releaseBuffer(w)
 		w.Unhold()
 		rs.release() // the loop's reference
 	}
 	rs.release()
+}
+
+// releaseBuffer gives the fast-method buffer back to the worker. Loop only.
+func (rs *request) releaseBuffer(w *engine.Worker) {
+	if rs.hasBuf {
+		rs.hasBuf = false
+		w.ReleaseRespBuffer(rs.cbuf)
+	}
 }
