@@ -1,3 +1,5 @@
+// Package chat_test runs examples/chat/chat.lua on two drlee nodes joined as a cluster and
+// checks that a message posted to one reaches a server-sent-events stream on the other.
 package chat_test
 
 import (
