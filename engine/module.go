@@ -226,3 +226,22 @@ func (w *Worker) NewObjectWithBuffer(out *value.Writer, cls *Class, v any, buf R
 // InstallFastResponse gives cls the C fast methods set_status, set, write and finish (see
 // lua.RespBuffer). Loop only; call it from the module's Init.
 func (w *Worker) InstallFastResponse(cls *Class) { w.st.InstallRespMethods(w.classMeta[cls.id]) }
+
+// MetatableSetter returns a Func for a module's Lua prelude to hand over a metatable that
+// Go then attaches to values it builds (Writer.Meta), stored under key: time's Timestamp,
+// http's header tables. The ref lives as long as the state.
+func MetatableSetter(key any) Func {
+	return func(c *Call) int {
+		if c.Type(1) != TypeTable {
+			c.TypeError(1, "table")
+		}
+		WorkerOf(c).Values[key] = c.RefArg(1)
+		return 0
+	}
+}
+
+// Metatable returns the metatable handed over under key, if any. Loop only.
+func (w *Worker) Metatable(key any) (int32, bool) {
+	ref, ok := w.Values[key].(int32)
+	return ref, ok
+}

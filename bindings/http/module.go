@@ -67,7 +67,7 @@ func init() {
 		Name: "http",
 		Funcs: append([]engine.Function{
 			{Name: "create_server", Fn: createServer},
-			{Name: "__set_headers_meta", Fn: setHeadersMeta},
+			{Name: "__set_headers_meta", Fn: engine.MetatableSetter(headersMetaKey{})},
 		}, clientFuncs()...),
 		Classes: append([]*engine.Class{serverClass, requestClass, responseClass}, clientClasses()...),
 		Init:    func(w *engine.Worker) { w.InstallFastResponse(responseClass) },
@@ -75,24 +75,16 @@ func init() {
 	})
 }
 
+// headersMetaKey names the metatable of header tables (case-insensitive look-ups), which
+// http.lua hands over.
 type headersMetaKey struct{}
 
 var contentType = []byte("Content-Type")
 
-// http.__set_headers_meta(mt): the prelude hands over the metatable of header tables
-// (case-insensitive look-ups).
-func setHeadersMeta(c *engine.Call) int {
-	if c.Type(1) != engine.TypeTable {
-		c.TypeError(1, "table")
-	}
-	engine.WorkerOf(c).Values[headersMetaKey{}] = c.RefArg(1)
-	return 0
-}
-
 // writeHeaders writes a header table: names lower-cased, repeated names joined with ", "
 // (Set-Cookie, which must not be joined, with "\n"), and the case-insensitive metatable.
 func writeHeaders(w *engine.Worker, out *value.Writer, pairs [][2][]byte) {
-	if mt, ok := w.Values[headersMetaKey{}].(int32); ok {
+	if mt, ok := w.Metatable(headersMetaKey{}); ok {
 		out.Meta(mt)
 	}
 	at := out.TableAt()

@@ -52,19 +52,20 @@ func init() {
 			{Name: "timeout", Fn: timeout},
 			{Name: "tick", Fn: tick},
 			{Name: "__format", Fn: format},
-			{Name: "__set_timestamp_meta", Fn: setTimestampMeta},
+			{Name: "__set_timestamp_meta", Fn: engine.MetatableSetter(metaKey{})},
 		},
 		Classes: []*engine.Class{timerClass, tickerClass},
 		Lua:     prelude,
 	})
 }
 
+// metaKey names the Timestamp metatable, which time.lua hands over.
 type metaKey struct{}
 
 // WriteTimestamp writes t as a Timestamp table (with its methods). Loop only.
 func WriteTimestamp(w *engine.Worker, out *value.Writer, t gotime.Time) {
 	t = t.Local()
-	if mt, ok := w.Values[metaKey{}].(int32); ok {
+	if mt, ok := w.Metatable(metaKey{}); ok {
 		out.Meta(mt)
 	}
 	out.Table(0, 9)
@@ -86,15 +87,6 @@ func WriteTimestamp(w *engine.Worker, out *value.Writer, t gotime.Time) {
 	out.Int(int64(t.Nanosecond() / 1e6))
 	out.String("milliunix")
 	out.Int(t.UnixMilli())
-}
-
-// time.__set_timestamp_meta(mt): the Lua prelude hands over the Timestamp metatable.
-func setTimestampMeta(c *engine.Call) int {
-	if c.Type(1) != engine.TypeTable {
-		c.TypeError(1, "table")
-	}
-	engine.WorkerOf(c).Values[metaKey{}] = c.RefArg(1)
-	return 0
 }
 
 func now(c *engine.Call) int {
