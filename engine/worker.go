@@ -46,6 +46,10 @@ type Worker struct {
 	done       chan struct{}
 	uncaught   atomic.Int64 // Lua errors reported by this worker
 
+	// letProducersIn's back-off: yields that found no new task in a row, and wake-ups
+	// left to skip before it tries again.
+	yieldMisses, yieldSkips int
+
 	// Values is free for bindings to keep per-worker state, keyed by something of theirs.
 	Values map[any]any
 }
@@ -315,6 +319,7 @@ func (w *Worker) loop() {
 		}
 		if next < 0 {
 			<-w.q.notify
+			w.letProducersIn()
 			continue
 		}
 		wake.Reset(next)
@@ -325,6 +330,42 @@ func (w *Worker) loop() {
 		wake.Stop()
 	}
 }
+
+// letProducersIn runs after the loop woke from idle: it yields once, so that the goroutines
+// already runnable on this P (the connection goroutines the same network poll readied) queue
+// their requests before the loop drains. Without it, the first push wakes the loop into the
+// P's runnext slot and the loop runs at once with that one request, then parks again: one
+// park and wake-up of the loop per request instead of one per batch (hello world at 64
+// connections: 1.24x the requests/s with the yield, in one interleaved run).
+//
+// A yield that finds nothing new is a wasted trip through the scheduler (about 5% of the
+// requests/s at one connection), so after yieldMissLimit of them in a row the loop stops
+// yielding for yieldBackoff wake-ups, then tries again. A pinned loop (--lock-threads) never
+// yields: rescheduling a locked goroutine hands its thread off, which costs more than the
+// batching gains.
+func (w *Worker) letProducersIn() {
+	if w.engine.cfg.LockThreads {
+		return
+	}
+	if w.yieldSkips > 0 {
+		w.yieldSkips--
+		return
+	}
+	before := w.q.len()
+	runtime.Gosched()
+	if w.q.len() > before {
+		w.yieldMisses = 0
+		return
+	}
+	if w.yieldMisses++; w.yieldMisses >= yieldMissLimit {
+		w.yieldMisses, w.yieldSkips = 0, yieldBackoff
+	}
+}
+
+const (
+	yieldMissLimit = 4
+	yieldBackoff   = 64
+)
 
 // poke wakes the loop if it is waiting. Safe from any goroutine.
 func (w *Worker) poke() {

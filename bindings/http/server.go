@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/drlee/drlee/bindings/http/deadline"
 	"github.com/drlee/drlee/engine"
 )
 
@@ -96,15 +97,22 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 		if err != nil {
 			return nil, err
 		}
-		s = &sharedServer{addr: addr, ln: ln, opts: optionsOf(ep.w)}
+		opts := optionsOf(ep.w)
+		// The connection timeouts and the handler timeout are kept by the listener's
+		// sweeper, not by fasthttp's per-request deadlines (see package deadline): they fire
+		// up to an eighth late, never early.
+		shortest := min(opts.readTimeout, opts.writeTimeout, opts.idleTimeout, opts.handlerTimeout)
+		ln = deadline.NewListener(ln, deadline.Timeouts{
+			Read: opts.readTimeout, Write: opts.writeTimeout, Idle: opts.idleTimeout,
+		}, deadline.Resolution(shortest), (*request).expire)
+		s = &sharedServer{addr: addr, ln: ln, opts: opts}
 		empty := []*workerEP{}
 		s.handlers.Store(&empty)
 		s.srv = &fasthttp.Server{
-			Handler:            s.handle,
-			Name:               "drlee",
-			ReadTimeout:        s.opts.readTimeout,
-			WriteTimeout:       s.opts.writeTimeout,
-			IdleTimeout:        s.opts.idleTimeout,
+			Handler: s.handle,
+			Name:    "drlee",
+			// No ReadTimeout, WriteTimeout or IdleTimeout: the listener keeps them.
+			LazyRequestTime:    true, // nothing reads ctx.Time(): spare a clock read per request
 			MaxRequestBodySize: s.opts.maxBody,
 			CloseOnShutdown:    true,
 			ErrorHandler:       requestError,
@@ -197,11 +205,17 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	// The handler timeout is enforced here, not on the loop, so that it holds even while
-	// the worker is blocked (a busy handler). An AfterFunc timer rather than a select on a
-	// timer channel: the select and its channel locks cost more than the Lua handler.
-	rs.timer.Reset(s.opts.handlerTimeout)
+	// the worker is blocked (a busy handler). It is a watch on the connection, checked by
+	// the listener's sweeper: arming it is three atomic stores, where a runtime timer
+	// (AfterFunc, or a select on a timer channel) cost a locked timer-heap update or two.
+	c, watched := ctx.Conn().(*deadline.Conn[request]) // always, on our TCP listeners
+	var tok uint64
+	if watched {
+		c.RequestRead()
+		tok = c.Arm(s.opts.handlerTimeout, rs)
+	}
 	<-rs.done
-	if !rs.timer.Stop() {
+	if watched && !c.Disarm(tok) {
 		rs.expired.Store(true) // expire may still be running: rs must not be recycled
 	}
 	rs.mu.Lock()
@@ -220,7 +234,7 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 	rs.release()
 }
 
-// expire runs on the timer's goroutine when the handler timeout passes: the connection
+// expire runs on the sweeper's goroutine when the handler timeout passes: the connection
 // goroutine is woken to answer 504, unless the worker answered first.
 func (rs *request) expire() {
 	rs.mu.Lock()
@@ -268,9 +282,8 @@ type request struct {
 
 	ep       *workerEP
 	done     chan struct{} // capacity 1: the worker answered, started streaming, or expire ran
-	timer    *time.Timer   // AfterFunc(expire), reused with the request
 	timedOut bool          // set by expire, under mu
-	expired  atomic.Bool   // the timer fired: expire may still hold rs, so it is not pooled
+	expired  atomic.Bool   // the watch fired: expire may still hold rs, so it is not pooled
 
 	// Owned by the loop.
 	cbuf         engine.RespBuffer // the worker's buffer for res's fast methods, while the loop holds rs
@@ -310,8 +323,6 @@ var requestPool sync.Pool
 func init() {
 	requestPool.New = func() any {
 		rs := &request{done: make(chan struct{}, 1)}
-		rs.timer = time.AfterFunc(time.Hour, rs.expire)
-		rs.timer.Stop()
 		rs.cond.L = &rs.mu
 		rs.checkTick = rs.endOfTick
 		return rs
@@ -450,7 +461,9 @@ func (rs *request) startStreaming() {
 	}
 	ctx.Response.ResetBody()
 	// A stream (server-sent events, a long download) may outlive the write timeout.
-	_ = ctx.SetWriteDeadline(time.Time{})
+	if c, ok := ctx.Conn().(*deadline.Conn[request]); ok {
+		c.Streaming()
+	}
 	rs.refs.Add(1) // the stream writer's, dropped when it returns
 	ep := rs.ep
 	ep.streamsMu.Lock()

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -815,6 +816,84 @@ func TestServerSlowClient(t *testing.T) {
 	}
 	if st := getStats(t, c, s.url); st.Handled != 6 {
 		t.Errorf("the handler ran %d times, want 6", st.Handled)
+	}
+}
+
+// A keep-alive connection left idle is closed after --idle-timeout, not before.
+func TestServerIdleTimeout(t *testing.T) {
+	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+		Engine: map[string]any{"http.idle_timeout": 300 * time.Millisecond},
+	})
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := range 3 { // keep-alive requests, each within the idle timeout of the last
+		if i > 0 {
+			time.Sleep(150 * time.Millisecond)
+		}
+		io.WriteString(c, "GET /oneshot HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d on a connection kept alive: %v", i+1, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	idle := time.Now()
+	c.SetReadDeadline(idle.Add(5 * time.Second))
+	_, err = br.ReadByte()
+	took := time.Since(idle)
+	if err != io.EOF {
+		t.Fatalf("idle connection: %v, want the server to close it (EOF)", err)
+	}
+	if took < 300*time.Millisecond || took > 3*time.Second {
+		t.Errorf("idle connection closed after %v, want about 300 ms", took)
+	}
+}
+
+// A client that does not read its response is cut off after --write-timeout, and the
+// server goes on serving others.
+func TestServerWriteTimeout(t *testing.T) {
+	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+		Engine: map[string]any{"http.write_timeout": 300 * time.Millisecond},
+	})
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 64 << 20 // more than the socket buffers hold
+	io.WriteString(c, fmt.Sprintf("GET /big?n=%d HTTP/1.1\r\nHost: x\r\n\r\n", n))
+	time.Sleep(1500 * time.Millisecond) // read nothing: the server's write blocks
+	hc := newClient()
+	defer hc.CloseIdleConnections()
+	wantStatus(t, get(t, hc, s.url+"/oneshot"), 200)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.Copy(io.Discard, c)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("reading the stalled response: %v", err)
+	}
+	if got >= n {
+		t.Fatalf("the whole %d-byte response arrived: the write timeout never fired", got)
+	}
+	t.Logf("a stalled client got %d of %d bytes before the server closed", got, n)
+}
+
+// A streamed response is exempt from --write-timeout: a stream may last as long as it likes.
+func TestServerStreamOutlivesWriteTimeout(t *testing.T) {
+	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+		Engine: map[string]any{"http.write_timeout": 200 * time.Millisecond},
+	})
+	c := newClient()
+	defer c.CloseIdleConnections()
+	start := time.Now()
+	r := get(t, c, s.url+"/stream-forever?n=30") // a chunk every 20 ms: about 600 ms
+	wantStatus(t, r, 200)
+	if n := strings.Count(string(r.body), "chunk "); n != 30 {
+		t.Fatalf("got %d chunks in %v, want 30", n, time.Since(start))
 	}
 }
 

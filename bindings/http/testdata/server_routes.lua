@@ -109,6 +109,12 @@ routes["/stream"] = function(req, res, q)
   end)
 end
 
+-- q.n bytes written and finished in one callback (sent with Content-Length).
+routes["/big"] = function(req, res, q)
+  res:write(string.rep("x", tonumber(q.n or "1048576")))
+  res:finish()
+end
+
 -- Written and finished in one callback.
 routes["/oneshot"] = function(req, res, q)
   res:set("Content-Type", "text/plain")

@@ -1,0 +1,326 @@
+// Package deadline enforces the read, write and idle timeouts of many server connections,
+// and one watch per connection (the HTTP handler timeout), with a single sweeper goroutine
+// and no clock read or runtime timer per request.
+//
+// fasthttp implements its timeouts by setting a connection deadline three times per
+// keep-alive request (idle, read, write): each is a clock read plus a runtime timer update
+// under a lock, and together with the handler timeout's timer they were 14% of the
+// server's user-space instructions on the hello-world path, more than the Lua handler. Here
+// fasthttp runs without timeouts and the Conn observes the request cycle instead:
+//
+//   - a Read that returns the first bytes of a request starts the read timeout (on a new
+//     connection it runs from the accept, as in fasthttp);
+//   - RequestRead (the handler is called) ends it;
+//   - the first Write of a response starts the write timeout;
+//   - the next Read ends it and starts the idle timeout.
+//
+// Each transition is an atomic store of a deadline computed from the listener's coarse
+// clock, which the sweeper advances. The sweeper checks every connection once per
+// resolution and gives a connection whose deadline has passed a real, already passed socket
+// deadline, which fails its blocked read or write the way fasthttp's own deadlines do.
+// Timeouts therefore fire up to two resolutions late and never early.
+package deadline
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Timeouts are the connection timeouts a Listener enforces, with fasthttp's meaning; zero
+// disables one.
+type Timeouts struct {
+	Read  time.Duration // to read a whole request, from its first byte (a new connection: from the accept)
+	Write time.Duration // to write a whole response, from its first write
+	Idle  time.Duration // between requests on a keep-alive connection
+}
+
+// Resolution returns a sweep interval for timeouts whose shortest is d: a sixteenth of it,
+// between 1 ms and 250 ms.
+func Resolution(d time.Duration) time.Duration {
+	r := d / 16
+	switch {
+	case r < time.Millisecond:
+		return time.Millisecond
+	case r > 250*time.Millisecond:
+		return 250 * time.Millisecond
+	}
+	return r
+}
+
+// Listener wraps a TCP listener so that every accepted connection is a *Conn timed by the
+// listener's sweeper. The sweeper runs while the listener has connections. T is what a
+// connection's watch holds (the request in flight); expire is called with it when the watch
+// is due.
+type Listener[T any] struct {
+	net.Listener
+	timeouts   Timeouts
+	resolution time.Duration
+	expire     func(*T)
+	now        atomic.Int64 // coarse clock (UnixNano), advanced by the sweeper
+
+	mu      sync.Mutex
+	conns   []*Conn[T] // conns[i].slot == i; swap-removed on Close
+	running bool       // a sweeper goroutine is running
+}
+
+// NewListener wraps ln. Deadlines and watches are checked every resolution, and expire is
+// called on the sweeper's goroutine for each watch that is due.
+func NewListener[T any](ln net.Listener, timeouts Timeouts, resolution time.Duration, expire func(*T)) *Listener[T] {
+	l := &Listener[T]{Listener: ln, timeouts: timeouts, resolution: resolution, expire: expire}
+	l.now.Store(time.Now().UnixNano())
+	return l
+}
+
+// Accept waits for a connection and returns it as a *Conn.
+func (l *Listener[T]) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return nc, nil // not ours to time
+	}
+	c := &Conn[T]{TCPConn: tc, l: l}
+	l.mu.Lock()
+	if !l.running {
+		// The clock stood still while no sweeper ran.
+		l.now.Store(time.Now().UnixNano())
+		l.running = true
+		go l.sweep()
+	}
+	c.slot = len(l.conns)
+	l.conns = append(l.conns, c)
+	l.mu.Unlock()
+	c.phase.Store(phaseReading) // the first request's read timeout runs from now
+	c.readDL.Store(l.deadline(l.timeouts.Read))
+	return c, nil
+}
+
+// Len returns the number of open connections.
+func (l *Listener[T]) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// deadline returns the coarse time at which a timeout of d starting now has passed for
+// sure (0 for no timeout): the clock may lag by a resolution.
+func (l *Listener[T]) deadline(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return l.now.Load() + int64(d) + int64(l.resolution)
+}
+
+func (l *Listener[T]) remove(c *Conn[T]) {
+	l.mu.Lock()
+	last := len(l.conns) - 1
+	moved := l.conns[last]
+	l.conns[c.slot] = moved
+	moved.slot = c.slot
+	l.conns[last] = nil
+	l.conns = l.conns[:last]
+	l.mu.Unlock()
+}
+
+// sweep advances the clock and, every resolution, enforces the deadlines that have passed
+// and fires the watches that are due. It ends when the listener has no connection left.
+func (l *Listener[T]) sweep() {
+	t := time.NewTicker(l.resolution)
+	defer t.Stop()
+	var due []*Conn[T]
+	for range t.C {
+		now := time.Now().UnixNano()
+		l.now.Store(now)
+		l.mu.Lock()
+		if len(l.conns) == 0 {
+			l.running = false
+			l.mu.Unlock()
+			return
+		}
+		for _, c := range l.conns {
+			if c.due(now) {
+				due = append(due, c)
+			}
+		}
+		l.mu.Unlock()
+		// Outside l.mu: a watch's expire may take other locks.
+		for i, c := range due {
+			c.enforce(now)
+			due[i] = nil
+		}
+		due = due[:0]
+	}
+}
+
+// Connection phases, as the Conn observes them.
+const (
+	phaseReading   int32 = iota // reading a request (or waiting for a new connection's first)
+	phaseHandling               // the request was read and the handler has it
+	phaseWriting                // writing the response
+	phaseStreaming              // writing a streamed response: no write timeout
+	phaseIdle                   // waiting for the next request on a keep-alive connection
+)
+
+// Conn is an accepted TCP connection timed by its listener; see the package comment. It has
+// every method of *net.TCPConn.
+type Conn[T any] struct {
+	*net.TCPConn
+	l    *Listener[T]
+	slot int // index in l.conns, under l.mu
+
+	phase           atomic.Int32 // changed by the connection's goroutine (the worker, for a stream while it waits)
+	readDL, writeDL atomic.Int64 // coarse UnixNano; 0 = none
+	enforced        atomic.Bool  // a timeout fired: the socket has a passed deadline
+	manual          atomic.Bool  // someone set a deadline: the socket's own deadlines rule
+	closed          atomic.Bool
+
+	// The watch: token is non-zero while armed. Arm writes v and at before publishing the
+	// token, and a token is never reused, so a sweeper that wins CompareAndSwap(token, 0)
+	// has read the v and at of that very arming.
+	token     atomic.Uint64
+	lastToken uint64 // Arm's counter; Arm and Disarm are called by one goroutine at a time
+	v         atomic.Pointer[T]
+	at        atomic.Int64
+}
+
+// Read reads from the connection, moving it from writing to idle before, and from idle to
+// reading once bytes arrive.
+func (c *Conn[T]) Read(b []byte) (int, error) {
+	switch c.phase.Load() {
+	case phaseWriting, phaseStreaming, phaseHandling:
+		c.writeDL.Store(0)
+		c.readDL.Store(c.l.deadline(c.l.timeouts.Idle))
+		c.phase.Store(phaseIdle)
+	}
+	n, err := c.TCPConn.Read(b)
+	if n > 0 && c.phase.Load() == phaseIdle {
+		c.readDL.Store(c.l.deadline(c.l.timeouts.Read))
+		c.phase.Store(phaseReading)
+	}
+	return n, err
+}
+
+// Write writes to the connection; the first write of a response starts its write timeout.
+func (c *Conn[T]) Write(b []byte) (int, error) {
+	c.startWrite()
+	return c.TCPConn.Write(b)
+}
+
+// ReadFrom is Write for io.Copy's sendfile path.
+func (c *Conn[T]) ReadFrom(r io.Reader) (int64, error) {
+	c.startWrite()
+	return c.TCPConn.ReadFrom(r)
+}
+
+func (c *Conn[T]) startWrite() {
+	switch c.phase.Load() {
+	case phaseWriting, phaseStreaming:
+		return
+	}
+	c.readDL.Store(0)
+	c.writeDL.Store(c.l.deadline(c.l.timeouts.Write))
+	c.phase.Store(phaseWriting)
+}
+
+// RequestRead tells the connection that a whole request was read: its read timeout ends
+// and, until the response is written, no timeout of the connection runs (the handler's is
+// a watch).
+func (c *Conn[T]) RequestRead() {
+	c.readDL.Store(0)
+	c.phase.Store(phaseHandling)
+}
+
+// Streaming exempts the response being written from the write timeout: a stream (server-sent
+// events, a long download) may take as long as it likes. The timeouts resume with the next
+// request.
+func (c *Conn[T]) Streaming() {
+	c.writeDL.Store(0)
+	c.phase.Store(phaseStreaming)
+}
+
+// SetReadDeadline, SetWriteDeadline and SetDeadline set the socket's deadline and hand the
+// connection's timing over to the caller for the rest of its life.
+func (c *Conn[T]) SetReadDeadline(t time.Time) error {
+	c.manual.Store(true)
+	return c.TCPConn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline: see SetReadDeadline.
+func (c *Conn[T]) SetWriteDeadline(t time.Time) error {
+	c.manual.Store(true)
+	return c.TCPConn.SetWriteDeadline(t)
+}
+
+// SetDeadline: see SetReadDeadline.
+func (c *Conn[T]) SetDeadline(t time.Time) error {
+	c.manual.Store(true)
+	return c.TCPConn.SetDeadline(t)
+}
+
+// Close closes the connection and stops timing it.
+func (c *Conn[T]) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.l.remove(c)
+	}
+	return c.TCPConn.Close()
+}
+
+// Arm sets the connection's watch: the listener's expire(v) runs on the sweeper once d has
+// passed, unless Disarm is called with the returned token first. One watch at a time per
+// connection.
+func (c *Conn[T]) Arm(d time.Duration, v *T) uint64 {
+	c.lastToken++
+	tok := c.lastToken
+	c.v.Store(v)
+	c.at.Store(c.l.deadline(d))
+	c.token.Store(tok)
+	return tok
+}
+
+// Disarm cancels the watch armed with tok. It reports false when the sweeper has taken the
+// watch: expire has run or is about to run.
+func (c *Conn[T]) Disarm(tok uint64) bool {
+	return c.token.CompareAndSwap(tok, 0)
+}
+
+func passed(dl, now int64) bool { return dl != 0 && dl <= now }
+
+// due reports whether c has a deadline or a watch that has passed at now. Sweeper only.
+func (c *Conn[T]) due(now int64) bool {
+	if c.token.Load() != 0 && c.at.Load() <= now {
+		return true
+	}
+	if c.enforced.Load() || c.manual.Load() {
+		return false
+	}
+	return passed(c.readDL.Load(), now) || passed(c.writeDL.Load(), now)
+}
+
+// enforce fires a due watch and fails the connection's blocked read or write when its
+// timeout passed. A timed-out connection fails every later read or write too; fasthttp
+// closes it. Sweeper only.
+func (c *Conn[T]) enforce(now int64) {
+	if tok := c.token.Load(); tok != 0 {
+		v, at := c.v.Load(), c.at.Load()
+		if at <= now && c.token.CompareAndSwap(tok, 0) {
+			c.l.expire(v)
+		}
+	}
+	if c.enforced.Load() || c.manual.Load() {
+		return
+	}
+	past := time.Unix(0, now)
+	if passed(c.readDL.Load(), now) {
+		c.enforced.Store(true)
+		_ = c.TCPConn.SetReadDeadline(past)
+	}
+	if passed(c.writeDL.Load(), now) {
+		c.enforced.Store(true)
+		_ = c.TCPConn.SetWriteDeadline(past)
+	}
+}
