@@ -460,7 +460,8 @@ func (rs *request) startStreaming() {
 		rs.chunks = append(rs.chunks, chunk{data: append([]byte(nil), body...)})
 	}
 	ctx.Response.ResetBody()
-	// A stream (server-sent events, a long download) may outlive the write timeout.
+	// A stream (server-sent events, a long download) may outlive the write timeout; each of
+	// its writes may not.
 	if c, ok := ctx.Conn().(*deadline.Conn[request]); ok {
 		c.Streaming()
 	}

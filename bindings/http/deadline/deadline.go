@@ -14,11 +14,15 @@
 //   - the first Write of a response starts the write timeout;
 //   - the next Read ends it and starts the idle timeout.
 //
+// A streamed response (Streaming) is not bound as a whole: each of its writes is, so a
+// stream may last as long as it likes but a client that stops reading is cut off.
+//
 // Each transition is an atomic store of a deadline computed from the listener's coarse
 // clock, which the sweeper advances. The sweeper checks every connection once per
 // resolution and gives a connection whose deadline has passed a real, already passed socket
 // deadline, which fails its blocked read or write the way fasthttp's own deadlines do.
-// Timeouts therefore fire up to two resolutions late and never early.
+// Timeouts therefore fire up to two resolutions late, and never early unless the sweeper
+// itself runs late (its clock then lags by more than a resolution: an overloaded process).
 package deadline
 
 import (
@@ -107,8 +111,8 @@ func (l *Listener[T]) Len() int {
 	return len(l.conns)
 }
 
-// deadline returns the coarse time at which a timeout of d starting now has passed for
-// sure (0 for no timeout): the clock may lag by a resolution.
+// deadline returns the coarse time at which a timeout of d starting now has passed (0 for
+// no timeout): the clock lags by up to a resolution when the sweeper runs on time.
 func (l *Listener[T]) deadline(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
@@ -206,7 +210,14 @@ func (c *Conn[T]) Read(b []byte) (int, error) {
 }
 
 // Write writes to the connection; the first write of a response starts its write timeout.
+// In a stream, the timeout bounds each write instead.
 func (c *Conn[T]) Write(b []byte) (int, error) {
+	if c.phase.Load() == phaseStreaming {
+		c.writeDL.Store(c.l.deadline(c.l.timeouts.Write))
+		n, err := c.TCPConn.Write(b)
+		c.writeDL.Store(0)
+		return n, err
+	}
 	c.startWrite()
 	return c.TCPConn.Write(b)
 }
@@ -235,8 +246,9 @@ func (c *Conn[T]) RequestRead() {
 	c.phase.Store(phaseHandling)
 }
 
-// Streaming exempts the response being written from the write timeout: a stream (server-sent
-// events, a long download) may take as long as it likes. The timeouts resume with the next
+// Streaming exempts the response being written from the write timeout as a whole: a stream
+// (server-sent events, a long download) may take as long as it likes, as long as each of its
+// writes completes within the write timeout. The usual timeouts resume with the next
 // request.
 func (c *Conn[T]) Streaming() {
 	c.writeDL.Store(0)

@@ -245,6 +245,27 @@ routes["/stream-forever"] = function(req, res, q)
   step()
 end
 
+-- Streams 1 MB chunks, the next one from each write's callback, until a write fails or
+-- q.n chunks went out.
+routes["/stream-big"] = function(req, res, q)
+  local chunk = string.rep("y", 1048576)
+  local n, max = 0, tonumber(q.n or "1000")
+  local function step()
+    n = n + 1
+    res:write(chunk, function(err)
+      if err then
+        print("stream-big write error after " .. n .. " chunks: " .. tostring(err))
+        res:finish()
+      elseif n >= max then
+        res:finish()
+      else
+        step()
+      end
+    end)
+  end
+  step()
+end
+
 -- Answers in one callback, then keeps that callback busy for q.after ms.
 routes["/finish-then-busy"] = function(req, res, q)
   res:write("done")
