@@ -43,6 +43,7 @@ typedef struct {
  * function (negative: luaL_ref never uses them). */
 #define CLUA_REG_MSGH (-1)
 #define CLUA_REG_CALL (-2)
+#define CLUA_REG_GUARD (-3) /* lightuserdata: the state's clua_guard, if any */
 
 /* Return codes of a Go function called from Lua: n >= 0 results; CLUA_RAISE means the error
  * message is on top of the stack and C must raise it. */
@@ -80,6 +81,22 @@ typedef struct {
 } clua_resp;
 
 enum { CLUA_RESP_SET_STATUS = 1, CLUA_RESP_SET, CLUA_RESP_WRITE, CLUA_RESP_FINISH };
+
+/* A state's call guard (guard.go): seq and inside are written by the owner around each
+ * top-level call, kill by the watchdog when it interrupts call seq. Accessed atomically from
+ * both sides. */
+typedef struct {
+	uint64_t seq;
+	uint64_t kill;
+	int32_t inside;
+	char msg[200]; /* the error the interrupted call raises */
+} clua_guard;
+
+#define CLUA_GUARD_COUNT 1000 /* instructions between two looks of an armed guard */
+
+void clua_guard_install(lua_State *L, clua_guard *g);
+void clua_guard_arm(lua_State *L);
+void clua_guard_disarm(lua_State *L);
 
 void clua_resp_install(lua_State *L, int mtref);
 void clua_resp_free(clua_resp *r);

@@ -73,6 +73,8 @@ type State struct {
 	calls [8]Call // frames for nested Lua->Go calls, reused so a call allocates nothing
 	depth int
 
+	guard *Guard // EnableGuard; nil: calls are not guarded
+
 	ret    *C.char // C buffer for results and error messages handed back to the trampoline
 	retCap int
 
@@ -126,7 +128,13 @@ func (s *State) Close() {
 		return
 	}
 	s.closed = true
+	if s.guard != nil {
+		s.guard.close() // before the state goes: no Interrupt may touch it after
+	}
 	s.gl.Close()
+	if s.guard != nil {
+		s.guard.free()
+	}
 	states[s.index].Store(nil)
 	statesMu.Lock()
 	statesFree = append(statesFree, s.index)
@@ -167,8 +175,17 @@ func (s *State) CallRef(fn int32, unref bool, args []byte) error {
 	if unref {
 		u = 1
 	}
+	// A top-level call (none from Lua is in progress) is what the guard times.
+	guarded := s.guard != nil && s.depth == 0
+	if guarded {
+		s.guard.enter()
+	}
 	// No out-parameters: their addresses, passed to C, would escape (2 allocations a call).
-	if C.clua_call(s.l, C.int(fn), u, bytesPtr(args), C.size_t(len(args))) != 0 {
+	rc := C.clua_call(s.l, C.int(fn), u, bytesPtr(args), C.size_t(len(args)))
+	if guarded {
+		s.guard.exit()
+	}
+	if rc != 0 {
 		var n C.size_t
 		msg := C.lua_tolstring(s.l, -1, &n)
 		return s.errorFromStack(msg, n)

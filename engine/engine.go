@@ -43,14 +43,21 @@ type Config struct {
 	PoolSize        int           // goroutines of the blocking-I/O pool; default 1024
 	QueueSize       int           // bound of each worker's queue of admitted work; default 4096
 	ShutdownTimeout time.Duration // in-flight work may finish within it; default 10 s
-	Node            string        // this node's name (env.node); default hostname
-	Stdout, Stderr  io.Writer     // default os.Stdout, os.Stderr
-	LogLevel        string        // debug, info (default), warn or error
+	// CallbackTimeout interrupts a Lua callback (not the main chunk) that has run longer,
+	// with an error raised inside it; 0: never (see watchdog.go).
+	CallbackTimeout time.Duration
+	Node            string    // this node's name (env.node); default hostname
+	Stdout, Stderr  io.Writer // default os.Stdout, os.Stderr
+	LogLevel        string    // debug, info (default), warn or error
 
 	// Options for bindings, by name (HTTP timeouts, cluster addresses...). The engine does
 	// not read them.
 	Options map[string]any
 }
+
+// stuckGrace is how long Run waits, after the shutdown timeout, for workers whose running
+// callbacks it interrupted.
+const stuckGrace = 2 * time.Second
 
 // Engine is a running set of workers.
 type Engine struct {
@@ -170,6 +177,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	for _, w := range e.workers {
 		go w.run(code, chunk)
 	}
+	if e.cfg.CallbackTimeout > 0 {
+		stop, done := make(chan struct{}), make(chan struct{})
+		go e.watchdog(stop, done)
+		defer func() {
+			close(stop)
+			<-done
+		}()
+	}
 	all := make(chan struct{})
 	go func() {
 		for _, w := range e.workers {
@@ -191,7 +206,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.logf(0, "WARN", "shutdown timeout (%s) reached: ending workers with work in flight", e.cfg.ShutdownTimeout)
 		e.killFlag.Store(true)
 		e.pokeAll()
-		<-all
+		e.interruptAll("shutdown timeout")
+		select {
+		case <-all:
+		case <-time.After(stuckGrace):
+			// A worker stuck in a loop that no hook can reach: the process ends without it.
+			e.logf(0, "ERROR", "a worker is stuck in a callback that cannot be interrupted: ending without it")
+		}
 	}
 	e.hooksMu.Lock()
 	closers := e.closers

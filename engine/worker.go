@@ -44,7 +44,8 @@ type Worker struct {
 	scratch    []byte // see Scratch
 	terminated bool
 	done       chan struct{}
-	uncaught   atomic.Int64 // Lua errors reported by this worker
+	uncaught   atomic.Int64              // Lua errors reported by this worker
+	guard      atomic.Pointer[lua.Guard] // set once the state exists; read by the watchdog
 
 	// letProducersIn's back-off: yields that found no new task in a row, and wake-ups
 	// left to skip before it tries again.
@@ -253,6 +254,7 @@ func (w *Worker) run(script []byte, chunkname string) {
 		return
 	}
 	w.st = st
+	w.guard.Store(st.EnableGuard())
 	st.Owner = w
 	st.Finalize = w.finalize
 	st.PanicHandler = func(fn string, p any, stack []byte) {

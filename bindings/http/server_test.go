@@ -918,6 +918,22 @@ func TestServerStalledStreamIsCut(t *testing.T) {
 	res.Contains(t, "stream-big write error after ")
 }
 
+// A handler stuck in a loop is interrupted at the callback timeout: its client gets 500
+// and the worker, the only one, serves the next request.
+func TestServerRunawayHandlerInterrupted(t *testing.T) {
+	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+		CallbackTimeout: 200 * time.Millisecond,
+	})
+	c := newClient()
+	defer c.CloseIdleConnections()
+	wantStatus(t, get(t, c, s.url+"/runaway"), 500)
+	wantStatus(t, get(t, c, s.url+"/oneshot"), 200)
+	res := s.stop(t)
+	if !strings.Contains(res.Stderr, "callback interrupted") {
+		t.Errorf("stderr lacks the interruption:\n%s", res.Stderr)
+	}
+}
+
 // server:start on a taken port calls cb(err) with a message; the script then ends.
 func TestServerStartPortTaken(t *testing.T) {
 	t.Parallel()

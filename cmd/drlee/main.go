@@ -79,6 +79,7 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.PoolSize, "pool-size", 1024, "goroutines in the shared blocking-I/O pool")
 	fs.IntVar(&cfg.QueueSize, "queue-size", 4096, "bound of each worker's queue of new work (requests beyond it get 503)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, time given to in-flight work")
+	fs.DurationVar(&cfg.CallbackTimeout, "callback-timeout", time.Minute, "interrupt a Lua callback (not the main chunk) that runs longer, with an error; 0: never")
 	fs.StringVar(&cfg.Node, "node", "", "this node's name (env.node; default: host name, plus the cluster port)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	opts := bindings.Flags(fs)

@@ -33,6 +33,10 @@ type Options struct {
 	QueueSize   int
 	PoolSize    int
 	Engine      map[string]any // engine.Config.Options
+	// CallbackTimeout is engine.Config.CallbackTimeout (default: none).
+	CallbackTimeout time.Duration
+	// ShutdownTimeout is engine.Config.ShutdownTimeout (default here: 5 s).
+	ShutdownTimeout time.Duration
 	// Started, if set, is called with the engine once Run has begun (to shut it down
 	// from the test, for example).
 	Started func(e *engine.Engine)
@@ -82,11 +86,15 @@ func RunFile(t testing.TB, path string, o Options) Result {
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Second
 	}
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = 5 * time.Second
+	}
 	var stdout, stderr SyncBuffer
 	e, err := engine.New(engine.Config{
 		Script: path, Args: o.Args, Workers: o.Workers, LockThreads: o.LockThreads,
-		QueueSize: o.QueueSize, PoolSize: o.PoolSize, ShutdownTimeout: 5 * time.Second,
-		Stdout: &stdout, Stderr: &stderr, Options: o.Engine,
+		QueueSize: o.QueueSize, PoolSize: o.PoolSize, ShutdownTimeout: o.ShutdownTimeout,
+		CallbackTimeout: o.CallbackTimeout,
+		Stdout:          &stdout, Stderr: &stderr, Options: o.Engine,
 	})
 	if err != nil {
 		t.Fatal(err)

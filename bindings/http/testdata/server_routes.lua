@@ -109,6 +109,12 @@ routes["/stream"] = function(req, res, q)
   end)
 end
 
+-- A handler that never returns (a loop that allocates, which the guard can interrupt).
+routes["/runaway"] = function(req, res, q)
+  local t = {}
+  while true do t[#t % 100 + 1] = {} end
+end
+
 -- q.n bytes written and finished in one callback (sent with Content-Length).
 routes["/big"] = function(req, res, q)
   res:write(string.rep("x", tonumber(q.n or "1048576")))

@@ -1,0 +1,35 @@
+/* The call guard: lets a watchdog goroutine interrupt a Lua call that runs too long (see
+ * guard.go). The watchdog arms a count hook from its own thread, which lua_sethook allows
+ * (it only sets fields the interpreter reads; DESIGN.md §7 measured it on a running
+ * state); the hook then raises on the owner's thread, inside Lua, where raising is safe. */
+#include "clua.h"
+
+static clua_guard *guard_of(lua_State *L) {
+	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_GUARD);
+	clua_guard *g = (clua_guard *)lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	return g;
+}
+
+/* Every CLUA_GUARD_COUNT instructions while armed: raise while the interrupted call is
+ * still the one running. It keeps raising (the hook stays armed) until the call has
+ * unwound to the loop, so a pcall inside the script cannot swallow the interruption. */
+static void guard_hook(lua_State *L, lua_Debug *ar) {
+	(void)ar;
+	clua_guard *g = guard_of(L);
+	if (g == NULL) return;
+	uint64_t kill = __atomic_load_n(&g->kill, __ATOMIC_ACQUIRE);
+	if (kill != 0 && kill == __atomic_load_n(&g->seq, __ATOMIC_ACQUIRE) &&
+	    __atomic_load_n(&g->inside, __ATOMIC_ACQUIRE)) {
+		luaL_error(L, "%s", g->msg);
+	}
+}
+
+void clua_guard_install(lua_State *L, clua_guard *g) {
+	lua_pushlightuserdata(L, g);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_GUARD);
+}
+
+void clua_guard_arm(lua_State *L) { lua_sethook(L, guard_hook, LUA_MASKCOUNT, CLUA_GUARD_COUNT); }
+
+void clua_guard_disarm(lua_State *L) { lua_sethook(L, NULL, 0, 0); }
