@@ -63,17 +63,27 @@ void clua_unref(lua_State *L, int ref);
 int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len);
 double clua_rawfield_number(lua_State *L, int idx, const char *key, int *ok);
 
-/* A response buffer: while its handler's first call runs (inline set by Go), the fast
- * methods of cresp.c record status, headers and body here without calling into Go; Go
- * copies them into the HTTP response when the handler returns (reading C memory costs no
- * cgo call). id is the owning object's id, so that a stale object never writes into a
- * buffer that was reused for a later request. */
+/* A response buffer: while inline is set by Go (from the handler's first call until the
+ * response is finished, starts streaming or ends), the fast methods of cresp.c record
+ * status, headers and body here without calling into Go. The first record after Go took
+ * the buffer over marks it dirty and puts it on its worker's list, which the loop drains
+ * after every callback: Go then copies what was recorded into the HTTP response (reading C
+ * memory costs no cgo call). id is the owning object's id, so that a stale object never
+ * writes into a buffer that was reused for a later request. */
+struct clua_resp;
 typedef struct {
+	struct clua_resp **items;
+	int n, cap;
+} clua_resp_list;
+
+typedef struct clua_resp {
 	uint64_t id;
 	int inline_;
 	int status;   /* 0: not set */
 	int finished;
 	int written;
+	int dirty;    /* on list since Go last took the buffer over */
+	clua_resp_list *list;
 	char *hdr;    /* pairs of [u32 len][name][u32 len][value] */
 	size_t hdrlen, hdrcap;
 	char *body;
@@ -100,5 +110,6 @@ void clua_guard_disarm(lua_State *L);
 
 void clua_resp_install(lua_State *L, int mtref);
 void clua_resp_free(clua_resp *r);
+void clua_resp_list_free(clua_resp_list *l);
 
 #endif

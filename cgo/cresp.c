@@ -1,7 +1,8 @@
 /* Fast response methods: see clua_resp in clua.h. Each method does its work in C when the
  * call is the simple, common one (no callback, the right argument types, the response still
  * buffering inline); anything else goes to the Go method it replaced (upvalue 1), which
- * first takes over what was buffered. */
+ * first takes over what was buffered. A method that fails a check records nothing: the Go
+ * method raises the error. */
 #include <stdlib.h>
 #include <string.h>
 #include "clua.h"
@@ -26,6 +27,23 @@ static int append_str(clua_resp *r, const char *s, size_t n) {
 	return 1;
 }
 
+/* mark_dirty puts r on its worker's list, once per takeover; 0 when that fails (no memory). */
+static int mark_dirty(clua_resp *r) {
+	if (r->dirty) return 1;
+	clua_resp_list *l = r->list;
+	if (l == NULL) return 0;
+	if (l->n == l->cap) {
+		int c = l->cap ? l->cap * 2 : 64;
+		clua_resp **ni = (clua_resp **)realloc(l->items, (size_t)c * sizeof *ni);
+		if (!ni) return 0;
+		l->items = ni;
+		l->cap = c;
+	}
+	l->items[l->n++] = r;
+	r->dirty = 1;
+	return 1;
+}
+
 static int fast_method(lua_State *L) {
 	int op = (int)lua_tointeger(L, lua_upvalueindex(2));
 	int n = lua_gettop(L);
@@ -34,6 +52,7 @@ static int fast_method(lua_State *L) {
 	if (o == NULL || lua_objlen(L, 1) != sizeof(clua_obj) || o->magic != CLUA_MAGIC) goto go;
 	r = (clua_resp *)o->data;
 	if (r == NULL || !r->inline_ || r->id != o->id || r->finished) goto go;
+	if (!mark_dirty(r)) goto go;
 	switch (op) {
 	case CLUA_RESP_SET_STATUS: {
 		if (n != 2 || lua_type(L, 2) != LUA_TNUMBER) goto go;
@@ -96,6 +115,11 @@ void clua_resp_install(lua_State *L, int mtref) {
 		lua_rawset(L, -3);
 	}
 	lua_pop(L, 2);
+}
+
+void clua_resp_list_free(clua_resp_list *l) {
+	free(l->items);
+	free(l);
 }
 
 void clua_resp_free(clua_resp *r) {

@@ -10,14 +10,48 @@ import "unsafe"
 
 // RespBuffer is the C-side buffer of one HTTP response (clua_resp in clua.h): while Begin
 // is in effect, the response's fast methods (InstallRespMethods) record status, headers and
-// body there instead of calling Go, which saves three cgo callbacks on a handler that
-// answers at once. It is owned by the loop; Go reads it directly, without a cgo call.
+// body there instead of calling Go, which saves a cgo callback per method call. It is owned
+// by the loop; Go reads it directly, without a cgo call.
 type RespBuffer struct{ r *C.clua_resp }
 
-// NewRespBuffer allocates a buffer in C memory; Free releases it.
-func NewRespBuffer() RespBuffer {
-	return RespBuffer{(*C.clua_resp)(C.calloc(1, C.sizeof_clua_resp))}
+// RespList is a worker's list of dirty response buffers: those the fast methods recorded
+// into since Go last took them over. The loop drains it after every callback.
+type RespList struct{ l *C.clua_resp_list }
+
+// NewRespList allocates an empty list in C memory; Free releases it.
+func NewRespList() RespList {
+	return RespList{(*C.clua_resp_list)(C.calloc(1, C.sizeof_clua_resp_list))}
 }
+
+// Free releases the list's C memory.
+func (l RespList) Free() { C.clua_resp_list_free(l.l) }
+
+// Pending reports whether a buffer was put on the list since the last Drain.
+func (l RespList) Pending() bool { return l.l != nil && l.l.n > 0 }
+
+// Drain calls fn for each buffer still dirty on the list, clearing its mark, and empties
+// the list. fn must take the buffer over (or Clear it); it may not call into Lua.
+func (l RespList) Drain(fn func(RespBuffer)) {
+	for i := 0; i < int(l.l.n); i++ { // n and items re-read: a robust loop costs nothing here
+		b := RespBuffer{unsafe.Slice(l.l.items, int(l.l.n))[i]}
+		if b.r.dirty != 0 {
+			b.r.dirty = 0
+			fn(b)
+		}
+	}
+	l.l.n = 0
+}
+
+// NewRespBuffer allocates a buffer in C memory, reporting to list when it gets dirty; Free
+// releases it.
+func NewRespBuffer(list RespList) RespBuffer {
+	b := RespBuffer{(*C.clua_resp)(C.calloc(1, C.sizeof_clua_resp))}
+	b.r.list = list.l
+	return b
+}
+
+// ID is the id of the object whose fast methods may use the buffer (Begin).
+func (b RespBuffer) ID() uint64 { return uint64(b.r.id) }
 
 // Free releases the buffer's C memory.
 func (b RespBuffer) Free() { C.clua_resp_free(b.r) }
@@ -79,10 +113,12 @@ func (b RespBuffer) Headers(fn func(name, value []byte)) {
 	}
 }
 
-// Clear forgets what was recorded (after Go took it over), keeping the id and mode.
+// Clear forgets what was recorded (after Go took it over), keeping the id and mode. The
+// next record marks the buffer dirty again.
 func (b RespBuffer) Clear() {
 	b.r.status, b.r.finished, b.r.written = 0, 0, 0
 	b.r.hdrlen, b.r.bodylen = 0, 0
+	b.r.dirty = 0
 }
 
 // InstallRespMethods gives the class whose metatable is at registry ref mt the fast

@@ -205,7 +205,7 @@ func (w *Worker) AcquireRespBuffer() RespBuffer {
 		w.respBufs = w.respBufs[:n-1]
 		return b
 	}
-	b := lua.NewRespBuffer()
+	b := lua.NewRespBuffer(w.respDirty)
 	w.respBufsAll = append(w.respBufsAll, b)
 	return b
 }
@@ -224,8 +224,16 @@ func (w *Worker) NewObjectWithBuffer(out *value.Writer, cls *Class, v any, buf R
 }
 
 // InstallFastResponse gives cls the C fast methods set_status, set, write and finish (see
-// lua.RespBuffer). Loop only; call it from the module's Init.
-func (w *Worker) InstallFastResponse(cls *Class) { w.st.InstallRespMethods(w.classMeta[cls.id]) }
+// lua.RespBuffer). After every callback in which they recorded into a buffer, the loop
+// calls takeOver with it, before the tick-end functions (AtTickEnd) run. Loop only; call it
+// from the module's Init.
+func (w *Worker) InstallFastResponse(cls *Class, takeOver func(w *Worker, b RespBuffer)) {
+	w.st.InstallRespMethods(w.classMeta[cls.id])
+	if w.respDirty == (lua.RespList{}) {
+		w.respDirty = lua.NewRespList()
+	}
+	w.respTakeOver = func(b RespBuffer) { takeOver(w, b) }
+}
 
 // MetatableSetter returns a Func for a module's Lua prelude to hand over a metatable that
 // Go then attaches to values it builds (Writer.Meta), stored under key: time's Timestamp,

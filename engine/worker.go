@@ -37,8 +37,10 @@ type Worker struct {
 	localSpare   []func(w *Worker)
 	tickEndSpare []func()
 
-	respBufs    []RespBuffer // free response buffers (AcquireRespBuffer)
-	respBufsAll []RespBuffer // every one allocated, freed after the state is closed
+	respBufs     []RespBuffer     // free response buffers (AcquireRespBuffer)
+	respBufsAll  []RespBuffer     // every one allocated, freed after the state is closed
+	respDirty    lua.RespList     // buffers recorded into during this callback
+	respTakeOver func(RespBuffer) // InstallFastResponse's takeOver
 
 	args       Args   // callback arguments, reused
 	scratch    []byte // see Scratch
@@ -50,6 +52,9 @@ type Worker struct {
 	// letProducersIn's back-off: yields that found no new task in a row, and wake-ups
 	// left to skip before it tries again.
 	yieldMisses, yieldSkips int
+
+	wake   *time.Timer // pokes the loop when its next timer is due (armWake)
+	wakeAt int64       // when wake is armed to fire (w.now() clock); 0: not armed
 
 	// Values is free for bindings to keep per-worker state, keyed by something of theirs.
 	Values map[any]any
@@ -223,6 +228,9 @@ func (w *Worker) Logf(level, format string, args ...any) { w.engine.logf(w.ID, l
 func (w *Worker) MemoryKB() int { return w.st.MemoryKB() }
 
 func (w *Worker) endTick() {
+	if w.respDirty.Pending() {
+		w.respDirty.Drain(w.respTakeOver)
+	}
 	for len(w.tickEnd) > 0 {
 		fns := w.tickEnd
 		w.tickEnd = w.tickEndSpare[:0]
@@ -276,9 +284,9 @@ func (w *Worker) run(script []byte, chunkname string) {
 
 func (w *Worker) loop() {
 	var spare []Task
-	wake := time.NewTimer(time.Hour)
-	wake.Stop()
-	defer wake.Stop()
+	w.wake = time.AfterFunc(time.Hour, w.poke)
+	w.wake.Stop()
+	defer w.wake.Stop()
 	e := w.engine
 	shutdownDone := false
 	for !w.terminated {
@@ -319,18 +327,28 @@ func (w *Worker) loop() {
 		if !w.alive() && w.q.closeIfEmpty() {
 			return
 		}
-		if next < 0 {
-			<-w.q.notify
-			w.letProducersIn()
-			continue
+		if next >= 0 {
+			w.armWake(next)
 		}
-		wake.Reset(next)
-		select {
-		case <-w.q.notify:
-		case <-wake.C:
-		}
-		wake.Stop()
+		<-w.q.notify
+		w.letProducersIn()
 	}
+}
+
+// armWake makes sure the loop is poked within d, when its next timer is due. The poke comes
+// from an AfterFunc on the same notify channel that work arrives on, so that the loop waits
+// on one channel (a select on two and a timer channel reset per wait cost more than a
+// hello-world handler). A wake-up already armed for no later than that is kept, so that a
+// loop whose earliest timer did not change (new timers queue behind it) does not touch
+// the runtime's timer at all. An early poke only costs a turn of the loop.
+func (w *Worker) armWake(d time.Duration) {
+	now := w.now()
+	at := now + int64(d)
+	if w.wakeAt > now && w.wakeAt <= at { // armed, not fired yet, and early enough
+		return
+	}
+	w.wakeAt = at
+	w.wake.Reset(d)
 }
 
 // letProducersIn runs after the loop woke from idle: it yields once, so that the goroutines
@@ -402,6 +420,10 @@ func (w *Worker) close() {
 		b.Free()
 	}
 	w.respBufs, w.respBufsAll = nil, nil
+	if w.respDirty != (lua.RespList{}) {
+		w.respDirty.Free()
+		w.respDirty = lua.RespList{}
+	}
 }
 
 // Post pushes a task that must not be refused for load: the completion of something the

@@ -3,17 +3,19 @@ package http_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drlee/drlee/engine/enginetest"
 )
 
-// The response's set_status, set, write and finish record into a C buffer during the
-// handler's first call, and fall back to Go for anything else. These cases mix the two
-// paths and check that the response is what Lua asked for, in the order it asked.
+// The response's set_status, set, write and finish record into a C buffer, in any
+// callback, until the response is finished or streams; they fall back to Go for anything
+// else. These cases mix the two paths, in the handler and in later callbacks, and check
+// that the response is what Lua asked for, in the order it asked.
 const fastPathScript = `
 local http = require "http"
 local time = require "time"
-local stale
+local stale, held
 local server = http.create_server(arg[1], function(req, res)
   local uri = req.request_uri
   if uri == "/mixed" then
@@ -43,9 +45,43 @@ local server = http.create_server(arg[1], function(req, res)
   elseif uri == "/later" then
     res:set("X-Early", "yes")                 -- C, in the first call
     time.timeout(10, function()
-      res:write("later")                      -- Go: not the first call any more
+      res:write("later")                      -- C, in a later callback
       res:finish()
     end)
+  elseif uri == "/later-mixed" then
+    time.timeout(5, function()
+      res:set_status(202)                     -- C
+      res:set("X-L", "l")                     -- C
+      print("later get", res:get("X-L"))      -- Go (takes the buffer over first)
+      res:write("a")                          -- C
+      res:write("b", function() end)          -- Go, with a callback
+      res:write("c")                          -- C
+      res:finish()                            -- C
+    end)
+  elseif uri == "/later-headers" then
+    time.timeout(5, function()
+      res:set("X-First", "1")                 -- C, a callback that only sets a header
+      time.timeout(5, function()
+        res:write("done")
+        res:finish()
+      end)
+    end)
+  elseif uri == "/later-stream" then
+    time.timeout(5, function()
+      res:write("x")                          -- C: written, not finished: streams
+      time.timeout(30, function()
+        res:write("y")                        -- Go: streaming
+        res:finish()
+      end)
+    end)
+  elseif uri == "/hold" then
+    held = res                                -- answered by /release's handler
+  elseif uri == "/release" then
+    held:set("X-Held", "h")                   -- C, on another request's buffer
+    held:write("held")
+    held:finish()
+    res:write("released")
+    res:finish()
   elseif uri == "/bad" then
     print("bad status", pcall(res.set_status, res, 42))
     print("bad header", pcall(res.set, res, "X-N", {}))
@@ -89,8 +125,34 @@ func TestResponseFastPath(t *testing.T) {
 
 	wantStatus(t, get(t, c, s.url+"/bad"), 200)
 
+	r = get(t, c, s.url+"/later-mixed")
+	wantStatus(t, r, 202)
+	if string(r.body) != "abc" || r.header.Get("X-L") != "l" || r.header.Get("Content-Length") != "3" {
+		t.Errorf("/later-mixed: body %q, headers %v", r.body, r.header)
+	}
+	r = get(t, c, s.url+"/later-headers")
+	if string(r.body) != "done" || r.header.Get("X-First") != "1" {
+		t.Errorf("/later-headers: body %q, headers %v", r.body, r.header)
+	}
+	r = get(t, c, s.url+"/later-stream")
+	if string(r.body) != "xy" || r.header.Get("Content-Length") != "" {
+		t.Errorf("/later-stream: body %q, headers %v (want a chunked stream)", r.body, r.header)
+	}
+
+	heldc := make(chan response, 1)
+	go func() { heldc <- get(t, newClient(), s.url+"/hold") }()
+	time.Sleep(100 * time.Millisecond) // /hold's handler has run
+	r = get(t, c, s.url+"/release")
+	if string(r.body) != "released" {
+		t.Errorf("/release body %q", r.body)
+	}
+	r = <-heldc
+	if string(r.body) != "held" || r.header.Get("X-Held") != "h" {
+		t.Errorf("/hold: body %q, headers %v", r.body, r.header)
+	}
+
 	res := s.stop(t)
-	res.Contains(t, "get\t1",
+	res.Contains(t, "get\t1", "later get\tl",
 		"write after finish\tfalse", "http: write after finish",
 		"set after finish\tfalse", "http: header set after finish",
 		"method still readable\tGET",

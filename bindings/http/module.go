@@ -70,7 +70,7 @@ func init() {
 			{Name: "__set_headers_meta", Fn: engine.MetatableSetter(headersMetaKey{})},
 		}, clientFuncs()...),
 		Classes: append([]*engine.Class{serverClass, requestClass, responseClass}, clientClasses()...),
-		Init:    func(w *engine.Worker) { w.InstallFastResponse(responseClass) },
+		Init:    func(w *engine.Worker) { w.InstallFastResponse(responseClass, takeOverBuffer) },
 		Lua:     prelude,
 	})
 }
@@ -328,6 +328,18 @@ func reqClose(c *engine.Call) int {
 }
 
 // ---- response ----
+
+// takeOverBuffer applies what the fast methods recorded into b during a callback (the loop
+// calls it once the callback returned).
+func takeOverBuffer(w *engine.Worker, b engine.RespBuffer) {
+	if v, ok := w.Lookup(b.ID()); ok {
+		if rs, ok := v.(*request); ok && rs.hasBuf && rs.cbuf == b {
+			rs.takeOver(w)
+			return
+		}
+	}
+	b.Clear() // the response ended meanwhile: nothing to apply it to
+}
 
 func resOf(c *engine.Call) (*engine.Worker, *request) {
 	w := engine.WorkerOf(c)

@@ -367,11 +367,12 @@ func (rs *request) Run(w *engine.Worker) {
 	rs.reqID = w.NewObject(&args.Writer, requestClass, rs)
 	rs.cbuf, rs.hasBuf = w.AcquireRespBuffer(), true
 	rs.resID = w.NewObjectWithBuffer(&args.Writer, responseClass, rs, rs.cbuf)
-	// During this call res:set_status/set/write/finish record into rs.cbuf in C, with no
-	// crossing into Go; what they recorded is taken over when the handler returns.
+	// From now until the response is finished or streams, res:set_status/set/write/finish
+	// record into rs.cbuf in C, with no crossing into Go; what they recorded is taken over
+	// when the callback that called them returns: here for the handler, by the loop (the
+	// worker's dirty list) for later callbacks.
 	rs.cbuf.Begin(rs.resID)
 	err := w.CallRef(rs.ep.handler, args.B)
-	rs.cbuf.End()
 	rs.takeOver(w)
 	if err != nil {
 		// Plain 500: the traceback went to the log, never to the client.
@@ -454,6 +455,9 @@ func (rs *request) startStreaming() {
 		return
 	}
 	ctx := rs.ctx
+	if rs.hasBuf {
+		rs.cbuf.End() // stream writes go through Go, which queues them as chunks
+	}
 	rs.snap = takeSnapshot(ctx, rs.bodyPos)
 	rs.bodyPos = 0 // the snapshot keeps only the unread rest of the body
 	if body := ctx.Response.Body(); len(body) > 0 {
