@@ -162,7 +162,8 @@ func (n *Node) newOut(name string, payload []byte, timeout time.Duration) *outCa
 // on another node, once per node, within the same timeout.
 //
 // done runs on the node's reply-delivery goroutine, on a timer goroutine, on
-// the goroutine that calls Shutdown, or, for errors found before anything is
+// the goroutine that calls Shutdown, on the goroutine that called Reply (a call
+// this node's own handler answered), or, for errors found before anything is
 // sent (bad name, no handler, closed), on the caller's goroutine before Call
 // returns. It must not block: it holds up every other reply to this node.
 // result belongs to done. Call does not keep payload after it returns.
@@ -190,10 +191,32 @@ func (n *Node) Call(name string, payload []byte, timeout time.Duration, done fun
 		done(nil, "", ErrClosed)
 		return
 	}
+	if t.inst == n.inst {
+		n.census.mu.RUnlock()
+		n.callLocal(c)
+		return
+	}
 	err := n.nc.PublishRequest(t.subject, c.reply, c.body)
 	n.census.mu.RUnlock()
 	if err != nil {
 		n.finishCall(c, nil, "", fmt.Errorf("drlee: send call: %w", err))
+	}
+}
+
+// callLocal hands c straight to one of this node's workers, without going through NATS:
+// sequential rpc.call between the two workers of one process went from 70-80 µs to 13-14
+// µs a call, timed from Lua (BenchmarkCallLocal: 2.6 µs for the transport alone).
+// Everything else is as for a call that went over the wire: the timeout, the retry on other
+// nodes when every local worker is busy, Shutdown, and the maximum payload.
+func (n *Node) callLocal(c *outCall) {
+	if max := n.nc.MaxPayload(); max > 0 && int64(len(c.body)) > max {
+		n.finishCall(c, nil, "", fmt.Errorf("drlee: send call: %w", nats.ErrMaxPayload))
+		return
+	}
+	timeout, payload, _ := parseRequest(c.body) // c.body is ours: the Request may keep payload
+	req := &Request{Payload: payload, Name: c.name, Deadline: time.Now().Add(timeout), n: n, local: c}
+	if !n.deliverCall(req) {
+		n.retry(c) // unregistered or leaving since the census said otherwise
 	}
 }
 

@@ -229,7 +229,7 @@ func TestClusterShutdownUnderLoad(t *testing.T) {
 	}
 }
 
-func waitNodes(t *testing.T, n *Node, name string, k int) {
+func waitNodes(t testing.TB, n *Node, name string, k int) {
 	t.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for {

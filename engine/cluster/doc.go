@@ -24,7 +24,8 @@
 // # How it works
 //
 // Every node announces on a census subject how many handlers it has per name
-// (see census.go). A call goes to this node if it serves the name, else to a
+// (see census.go). A call goes to this node if it serves the name (handed to
+// the local worker directly, without NATS: callLocal), else to a
 // node chosen at random weighted by its handler count, on that node's own
 // subject; the node hands it to one of its workers, round robin, skipping
 // workers whose queue is full. A node that cannot take a call (no handler any

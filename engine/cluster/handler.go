@@ -37,8 +37,9 @@ type Request struct {
 	Deadline time.Time
 
 	n     *Node
-	reply string
-	of    int // broadcast: handlers on this node answering it
+	reply string   // the caller's reply subject, for a request that came over NATS
+	local *outCall // the caller's call, for one made on this node (delivered directly)
+	of    int      // broadcast: handlers on this node answering it
 	state atomic.Int32
 }
 
@@ -89,6 +90,9 @@ func (r *Request) answer(tag byte, data []byte, text string) bool {
 	}
 	n := r.n
 	n.inflight.remove(r)
+	if r.local != nil {
+		return n.answerLocal(r.local, tag, data, text)
+	}
 	bp := getBuf()
 	b := *bp
 	if r.Broadcast {
@@ -106,13 +110,41 @@ func (r *Request) answer(tag byte, data []byte, text string) bool {
 	if max := n.nc.MaxPayload(); max > 0 && int64(len(b)) > max {
 		// Tell the caller instead of letting it time out.
 		ok = false
-		b = append(b[:head], fmt.Sprintf("drlee: rpc result of %d bytes exceeds the NATS maximum payload (%d)", len(data), max)...)
+		b = append(b[:head], tooLarge(len(data), max)...)
 		b[0] = tagErr // both reply formats start with the tag
 	}
 	err := n.nc.Publish(r.reply, b)
 	*bp = b
 	putBuf(bp)
 	return ok && err == nil
+}
+
+func tooLarge(n int, max int64) string {
+	return fmt.Sprintf("drlee: rpc result of %d bytes exceeds the NATS maximum payload (%d)", n, max)
+}
+
+// answerLocal completes a call made on this node the way onReply completes one that came
+// back over NATS. The same size limit applies, so that a result does not succeed or fail
+// depending on which node answered.
+func (n *Node) answerLocal(c *outCall, tag byte, data []byte, text string) bool {
+	switch tag {
+	case tagOK:
+		if max := n.nc.MaxPayload(); max > 0 && int64(len(data)+1) > max {
+			n.finishCall(c, nil, tooLarge(len(data), max), nil)
+			return false
+		}
+		n.finishCall(c, append([]byte(nil), data...), "", nil) // Reply's result is not kept
+	case tagErr:
+		n.finishCall(c, nil, text, nil)
+	case tagQueueFull:
+		c.queueFull = true
+		n.retry(c)
+	case tagShutdown:
+		n.finishCall(c, nil, "", ErrShuttingDown)
+	default:
+		n.retry(c)
+	}
+	return true
 }
 
 type registration struct {
@@ -148,10 +180,11 @@ func (l *local) counts() (uint64, map[string]int) {
 // node may be delivered to it (shared with the other handlers of the name,
 // this node's first), and it gets every broadcast for name.
 //
-// h is called on a NATS delivery goroutine, one at a time per node for calls
-// and per name for broadcasts, while this node's registry is locked for
-// reading: it must not block and must not call Register or an unregister
-// function. After unregister returns, h is not called again. unregister may
+// h is called while this node's registry is locked for reading: on a NATS
+// delivery goroutine (one at a time per node for calls that came over NATS,
+// per name for broadcasts) or, for a call made on this node, on the
+// goroutine that called Call. It must not block and must not call Register or
+// an unregister function. After unregister returns, h is not called again. unregister may
 // be called more than once and from any goroutine.
 //
 // A worker registers a name once (ErrDuplicate otherwise). Other nodes learn
@@ -223,8 +256,8 @@ func (n *Node) unregister(reg *registration) {
 	n.kickAnnounce()
 }
 
-// onCall delivers a call to one local worker (on the call subscription's
-// delivery goroutine).
+// onCall delivers a call that came over NATS to one local worker (on the call
+// subscription's delivery goroutine).
 func (n *Node) onCall(m *nats.Msg) {
 	if m.Reply == "" {
 		return
@@ -235,15 +268,24 @@ func (n *Node) onCall(m *nats.Msg) {
 		_ = n.nc.Publish(m.Reply, append([]byte{tagErr}, err.Error()...))
 		return
 	}
+	req := &Request{Payload: payload, Name: name, Deadline: time.Now().Add(timeout), n: n, reply: m.Reply}
+	if !n.deliverCall(req) {
+		_ = n.nc.Publish(m.Reply, []byte{tagNotHere})
+	}
+}
+
+// deliverCall offers req to the local workers registered for its name, round robin,
+// skipping busy ones; when all are busy it answers ErrQueueFull (the caller tries other
+// nodes). It reports false, delivering nothing, when this node has no handler for the name
+// or is leaving.
+func (n *Node) deliverCall(req *Request) bool {
 	l := &n.local
 	l.mu.RLock()
-	ln := l.names[name]
+	ln := l.names[req.Name]
 	if ln == nil || len(ln.regs) == 0 || n.leaving.Load() {
 		l.mu.RUnlock()
-		_ = n.nc.Publish(m.Reply, []byte{tagNotHere})
-		return
+		return false
 	}
-	req := &Request{Payload: payload, Name: name, Deadline: time.Now().Add(timeout), n: n, reply: m.Reply}
 	n.inflight.add(req)
 	regs := ln.regs
 	start := int(ln.next.Add(1))
@@ -253,12 +295,13 @@ func (n *Node) onCall(m *nats.Msg) {
 		reg.h(req)
 		if req.state.CompareAndSwap(stDispatching, stDelivered) || req.state.Load() == stReplied {
 			l.mu.RUnlock()
-			return
+			return true
 		}
 		req.state.Store(stDispatching) // busy: offer it to the next worker
 	}
 	l.mu.RUnlock()
 	req.answer(tagQueueFull, nil, "")
+	return true
 }
 
 // onBroadcast delivers a broadcast to every local worker of name (on that
