@@ -351,15 +351,16 @@ func (w *Worker) armWake(d time.Duration) {
 	w.wake.Reset(d)
 }
 
-// letProducersIn runs after the loop woke from idle: it yields once, so that the goroutines
+// letProducersIn runs each time the loop wakes up: it yields once, so that the goroutines
 // already runnable on this P (the connection goroutines the same network poll readied) queue
 // their requests before the loop drains. Without it, the first push wakes the loop into the
 // P's runnext slot and the loop runs at once with that one request, then parks again: one
 // park and wake-up of the loop per request instead of one per batch (hello world at 64
 // connections: 1.24x the requests/s with the yield, in one interleaved run).
 //
-// A yield that finds nothing new is a wasted trip through the scheduler (about 5% of the
-// requests/s at one connection), so after yieldMissLimit of them in a row the loop stops
+// A yield that finds nothing new (one connection; a wake-up for a timer) is a wasted trip
+// through the scheduler (about 5% of the requests/s at one connection), so after
+// yieldMissLimit of them in a row the loop stops
 // yielding for yieldBackoff wake-ups, then tries again. A pinned loop (--lock-threads) never
 // yields: rescheduling a locked goroutine hands its thread off, which costs more than the
 // batching gains.
