@@ -443,7 +443,7 @@ func resWrite(c *engine.Call) int {
 		if cb != 0 {
 			op = w.Reserve(cb)
 		}
-		if !rs.queueChunk(chunk{data: append([]byte(nil), data...), op: op}) && op != nil {
+		if !rs.queueWrite(data, op) && op != nil {
 			op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(errClientGone) })
 		}
 	default:

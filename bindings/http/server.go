@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net"
@@ -194,25 +193,33 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 	rs := acquireRequest()
 	rs.ctx = ctx
 	rs.ep = ep
-	ep.inflight.Add(1)
-	if err := ep.w.Submit(rs); err != nil {
-		ep.inflight.Add(-1)
-		rs.ctx = nil
-		rs.release() // the loop never saw it
-		rs.release()
-		ctx.Error("Service Unavailable", fasthttp.StatusServiceUnavailable)
-		ctx.Response.Header.Set("Retry-After", "1")
-		return
-	}
 	// The handler timeout is enforced here, not on the loop, so that it holds even while
 	// the worker is blocked (a busy handler). It is a watch on the connection, checked by
 	// the listener's sweeper: arming it is three atomic stores, where a runtime timer
 	// (AfterFunc, or a select on a timer channel) cost a locked timer-heap update or two.
+	// Both happen before the worker can see the request: a response that starts streaming
+	// at once must find the connection past its read phase (RequestRead would undo
+	// Streaming).
 	c, watched := ctx.Conn().(*deadline.Conn[request]) // always, on our TCP listeners
 	var tok uint64
 	if watched {
 		c.RequestRead()
 		tok = c.Arm(s.opts.handlerTimeout, rs)
+	}
+	ep.inflight.Add(1)
+	if err := ep.w.Submit(rs); err != nil {
+		ep.inflight.Add(-1)
+		if watched && !c.Disarm(tok) {
+			rs.expired.Store(true) // expire may be running: rs must not be recycled
+		}
+		rs.mu.Lock()
+		rs.ctx = nil
+		rs.mu.Unlock()
+		rs.release() // the loop never saw it
+		rs.release()
+		ctx.Error("Service Unavailable", fasthttp.StatusServiceUnavailable)
+		ctx.Response.Header.Set("Retry-After", "1")
+		return
 	}
 	<-rs.done
 	if watched && !c.Disarm(tok) {
@@ -297,10 +304,13 @@ type request struct {
 	finished     bool
 	checkTick    func() // rs.endOfTick, bound once per pooled request
 
-	// Streaming (state == stateStreaming): chunks go from the loop to the stream writer.
-	cond   sync.Cond
-	chunks []chunk
-	snap   *snapshot
+	// Streaming (state == stateStreaming): chunks go from the loop to the connection
+	// goroutine, which writes them as the response body (stream.go).
+	cond        sync.Cond
+	chunks      []chunk  // queued, not taken yet
+	spareChunks []chunk  // the slice of the last batch taken, given back for reuse
+	freeBufs    [][]byte // buffers of written chunks, kept for reuse (stream.go)
+	snap        *snapshot
 }
 
 const (
@@ -309,12 +319,6 @@ const (
 	stateStreaming        // ctx is gone; the response is being streamed from chunks
 	stateAbandoned        // handler timeout: the connection goroutine answered 504
 )
-
-type chunk struct {
-	data  []byte
-	op    *engine.Op // completes when the chunk is flushed (nil: no callback)
-	final bool
-}
 
 // requestPool recycles requests; New is set in init (it refers back to the pool through
 // the request's methods).
@@ -461,7 +465,7 @@ func (rs *request) startStreaming() {
 	rs.snap = takeSnapshot(ctx, rs.bodyPos)
 	rs.bodyPos = 0 // the snapshot keeps only the unread rest of the body
 	if body := ctx.Response.Body(); len(body) > 0 {
-		rs.chunks = append(rs.chunks, chunk{data: append([]byte(nil), body...)})
+		rs.chunks = append(rs.chunks, chunk{data: append(rs.bufLocked(len(body)), body...)})
 	}
 	ctx.Response.ResetBody()
 	// A stream (server-sent events, a long download) may outlive the write timeout; each of
@@ -469,7 +473,7 @@ func (rs *request) startStreaming() {
 	if c, ok := ctx.Conn().(*deadline.Conn[request]); ok {
 		c.Streaming()
 	}
-	rs.refs.Add(1) // the stream writer's, dropped when it returns
+	rs.refs.Add(1) // the body stream's, dropped when fasthttp is done with it
 	ep := rs.ep
 	ep.streamsMu.Lock()
 	if ep.streams == nil {
@@ -477,84 +481,13 @@ func (rs *request) startStreaming() {
 	}
 	ep.streams[rs] = struct{}{}
 	ep.streamsMu.Unlock()
-	ctx.SetBodyStreamWriter(rs.streamTo)
+	// Its own object, not a field of rs: fasthttp may still call Close on it after end
+	// released rs to the pool for another request.
+	ctx.Response.SetBodyStream(&responseStream{rs: rs}, -1)
 	rs.state = stateStreaming
 	rs.ctx = nil
 	rs.mu.Unlock()
 	rs.done <- struct{}{}
-}
-
-// streamTo runs in the connection goroutine (called by fasthttp after handle returned) and
-// writes chunks as the loop queues them, until the final one.
-func (rs *request) streamTo(bw *bufio.Writer) {
-	ep := rs.ep
-	defer func() {
-		ep.streamsMu.Lock()
-		delete(ep.streams, rs)
-		ep.streamsMu.Unlock()
-		rs.release()
-	}()
-	var err error
-	for {
-		rs.mu.Lock()
-		for len(rs.chunks) == 0 && rs.state == stateStreaming {
-			rs.cond.Wait()
-		}
-		chunks := rs.chunks
-		rs.chunks = nil
-		rs.mu.Unlock()
-		if len(chunks) == 0 { // abandoned by the loop (shutdown)
-			return
-		}
-		final := false
-		for _, c := range chunks {
-			if err == nil && len(c.data) > 0 {
-				_, err = bw.Write(c.data)
-			}
-			final = final || c.final
-		}
-		if err == nil {
-			err = bw.Flush()
-		}
-		for _, c := range chunks {
-			if c.op != nil {
-				e := err
-				c.op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(e) })
-			}
-		}
-		if final {
-			return
-		}
-		if err != nil {
-			// The client went away: later writes fail at once (see queueChunk).
-			rs.mu.Lock()
-			rs.state = stateAbandoned
-			rest := rs.chunks
-			rs.chunks = nil
-			rs.mu.Unlock()
-			for _, c := range rest {
-				if c.op != nil {
-					c.op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(err) })
-				}
-			}
-			return
-		}
-	}
-}
-
-var errClientGone = errors.New("http: client connection closed")
-
-// queueChunk hands data to the stream writer. It reports false when the stream is gone.
-func (rs *request) queueChunk(c chunk) bool {
-	rs.mu.Lock()
-	if rs.state != stateStreaming {
-		rs.mu.Unlock()
-		return false
-	}
-	rs.chunks = append(rs.chunks, c)
-	rs.mu.Unlock()
-	rs.cond.Signal()
-	return true
 }
 
 // finish ends the response once the current callback returns (so that req and res stay

@@ -17,12 +17,15 @@
 // A streamed response (Streaming) is not bound as a whole: each of its writes is, so a
 // stream may last as long as it likes but a client that stops reading is cut off.
 //
-// Each transition is an atomic store of a deadline computed from the listener's coarse
-// clock, which the sweeper advances. The sweeper checks every connection once per
-// resolution and gives a connection whose deadline has passed a real, already passed socket
-// deadline, which fails its blocked read or write the way fasthttp's own deadlines do.
-// Timeouts therefore fire up to two resolutions late, and never early unless the sweeper
-// itself runs late (its clock then lags by more than a resolution: an overloaded process).
+// Each transition is one atomic store of a mark: which timeout runs, and the number of the
+// listener's last sweep. No clock is read: the sweeper, which runs once per resolution,
+// keeps the times of its recent sweeps, and a mark made after sweep s was made before sweep
+// s+1 ran, so its timeout has surely passed once the time of sweep s+1 plus the timeout
+// has. A connection whose timeout passed gets a real, already passed socket deadline, which
+// fails its blocked read or write the way fasthttp's own deadlines do. Timeouts therefore
+// fire up to two resolutions late, and never early, however late the sweeper itself runs
+// (a coarse clock that the sweeper advances would make them early whenever it is late, as
+// it is on a loaded machine).
 package deadline
 
 import (
@@ -63,18 +66,27 @@ type Listener[T any] struct {
 	timeouts   Timeouts
 	resolution time.Duration
 	expire     func(*T)
-	now        atomic.Int64 // coarse clock (UnixNano), advanced by the sweeper
+	seq        atomic.Uint32 // sweeps so far: the tick marks record
 
 	mu      sync.Mutex
 	conns   []*Conn[T] // conns[i].slot == i; swap-removed on Close
 	running bool       // a sweeper goroutine is running
+	manual  bool       // tests: no sweeper goroutine, they call sweepOnce
+
+	// Sweeper only: when sweep s ran (UnixNano) is ring[s%ringSize].
+	ring [ringSize]int64
+	due  []*Conn[T]
 }
+
+// ringSize is how many sweep times the sweeper keeps. A mark older than that is timed from
+// the oldest one kept, which only makes its timeout fire later.
+const ringSize = 1024
 
 // NewListener wraps ln. Deadlines and watches are checked every resolution, and expire is
 // called on the sweeper's goroutine for each watch that is due.
 func NewListener[T any](ln net.Listener, timeouts Timeouts, resolution time.Duration, expire func(*T)) *Listener[T] {
 	l := &Listener[T]{Listener: ln, timeouts: timeouts, resolution: resolution, expire: expire}
-	l.now.Store(time.Now().UnixNano())
+	l.ring[0] = time.Now().UnixNano()
 	return l
 }
 
@@ -89,18 +101,16 @@ func (l *Listener[T]) Accept() (net.Conn, error) {
 		return nc, nil // not ours to time
 	}
 	c := &Conn[T]{TCPConn: tc, l: l}
+	c.phase.Store(phaseReading) // the first request's read timeout runs from now
+	c.readMark.Store(l.mark(markRead))
 	l.mu.Lock()
-	if !l.running {
-		// The clock stood still while no sweeper ran.
-		l.now.Store(time.Now().UnixNano())
+	if !l.running && !l.manual {
 		l.running = true
 		go l.sweep()
 	}
 	c.slot = len(l.conns)
 	l.conns = append(l.conns, c)
 	l.mu.Unlock()
-	c.phase.Store(phaseReading) // the first request's read timeout runs from now
-	c.readDL.Store(l.deadline(l.timeouts.Read))
 	return c, nil
 }
 
@@ -111,13 +121,53 @@ func (l *Listener[T]) Len() int {
 	return len(l.conns)
 }
 
-// deadline returns the coarse time at which a timeout of d starting now has passed (0 for
-// no timeout): the clock lags by up to a resolution when the sweeper runs on time.
-func (l *Listener[T]) deadline(d time.Duration) int64 {
-	if d <= 0 {
+// Mark kinds: which timeout a mark starts.
+const (
+	markRead uint64 = 1 + iota
+	markWrite
+	markIdle
+	markWatch
+)
+
+// mark returns the mark that starts a timeout of kind now: the last sweep's number and the
+// kind; 0 (none) when that timeout is disabled.
+func (l *Listener[T]) mark(kind uint64) uint64 {
+	if l.duration(kind, 1) <= 0 {
 		return 0
 	}
-	return l.now.Load() + int64(d) + int64(l.resolution)
+	return uint64(l.seq.Load())<<8 | kind
+}
+
+// duration is the timeout a mark of kind starts; watch is the watch's own.
+func (l *Listener[T]) duration(kind uint64, watch time.Duration) time.Duration {
+	switch kind {
+	case markRead:
+		return l.timeouts.Read
+	case markWrite:
+		return l.timeouts.Write
+	case markIdle:
+		return l.timeouts.Idle
+	case markWatch:
+		return watch
+	}
+	return 0
+}
+
+// passed reports whether the timeout started by mark m has surely passed at sweep cur
+// (time now). Sweeper only.
+func (l *Listener[T]) passed(m uint64, watch time.Duration, cur uint32, now int64) bool {
+	if m == 0 {
+		return false
+	}
+	d := l.duration(m&0xff, watch)
+	next := uint32(m>>8) + 1 // the mark was made before this sweep ran
+	if d <= 0 || int32(cur-next) < 0 {
+		return false
+	}
+	if cur-next >= ringSize {
+		next = cur - ringSize + 1 // timed from the oldest sweep kept: later, never early
+	}
+	return now >= l.ring[next%ringSize]+int64(d)
 }
 
 func (l *Listener[T]) remove(c *Conn[T]) {
@@ -131,34 +181,46 @@ func (l *Listener[T]) remove(c *Conn[T]) {
 	l.mu.Unlock()
 }
 
-// sweep advances the clock and, every resolution, enforces the deadlines that have passed
-// and fires the watches that are due. It ends when the listener has no connection left.
+// sweep runs sweepOnce every resolution until the listener has no connection left.
 func (l *Listener[T]) sweep() {
 	t := time.NewTicker(l.resolution)
 	defer t.Stop()
-	var due []*Conn[T]
 	for range t.C {
-		now := time.Now().UnixNano()
-		l.now.Store(now)
-		l.mu.Lock()
-		if len(l.conns) == 0 {
-			l.running = false
-			l.mu.Unlock()
+		if !l.sweepOnce(unixNano) {
 			return
 		}
-		for _, c := range l.conns {
-			if c.due(now) {
-				due = append(due, c)
-			}
-		}
-		l.mu.Unlock()
-		// Outside l.mu: a watch's expire may take other locks.
-		for i, c := range due {
-			c.enforce(now)
-			due[i] = nil
-		}
-		due = due[:0]
 	}
+}
+
+func unixNano() int64 { return time.Now().UnixNano() }
+
+// sweepOnce is one sweep: it records the sweep and its time, enforces the timeouts that
+// have passed and fires the watches that are due. It reports false, and the sweeper ends,
+// when the listener has no connection left. Sweeper only.
+func (l *Listener[T]) sweepOnce(clock func() int64) bool {
+	cur := l.seq.Load() + 1
+	l.seq.Store(cur) // marks that still read cur-1 were made before this point...
+	now := clock()   // ...so before now, the time the sweep records
+	l.ring[cur%ringSize] = now
+	l.mu.Lock()
+	if len(l.conns) == 0 {
+		l.running = false
+		l.mu.Unlock()
+		return false
+	}
+	for _, c := range l.conns {
+		if c.due(cur, now) {
+			l.due = append(l.due, c)
+		}
+	}
+	l.mu.Unlock()
+	// Outside l.mu: a watch's expire may take other locks.
+	for i, c := range l.due {
+		c.enforce(cur, now)
+		l.due[i] = nil
+	}
+	l.due = l.due[:0]
+	return true
 }
 
 // Connection phases, as the Conn observes them.
@@ -177,19 +239,20 @@ type Conn[T any] struct {
 	l    *Listener[T]
 	slot int // index in l.conns, under l.mu
 
-	phase           atomic.Int32 // changed by the connection's goroutine (the worker, for a stream while it waits)
-	readDL, writeDL atomic.Int64 // coarse UnixNano; 0 = none
-	enforced        atomic.Bool  // a timeout fired: the socket has a passed deadline
-	manual          atomic.Bool  // someone set a deadline: the socket's own deadlines rule
-	closed          atomic.Bool
+	phase                 atomic.Int32  // changed by the connection's goroutine (the worker, for a stream while it waits)
+	readMark, writeMark   atomic.Uint64 // the running read (or idle) and write timeouts; 0: none
+	readFired, writeFired atomic.Bool   // that timeout fired: the socket has a passed deadline
+	manual                atomic.Bool   // someone set a deadline: the socket's own deadlines rule
+	closed                atomic.Bool
 
-	// The watch: token is non-zero while armed. Arm writes v and at before publishing the
-	// token, and a token is never reused, so a sweeper that wins CompareAndSwap(token, 0)
-	// has read the v and at of that very arming.
+	// The watch: token is non-zero while armed. Arm writes v, watchDur and watchMark before
+	// publishing the token, and a token is never reused, so a sweeper that wins
+	// CompareAndSwap(token, 0) has read the values of that very arming.
 	token     atomic.Uint64
 	lastToken uint64 // Arm's counter; Arm and Disarm are called by one goroutine at a time
 	v         atomic.Pointer[T]
-	at        atomic.Int64
+	watchDur  atomic.Int64
+	watchMark atomic.Uint64
 }
 
 // Read reads from the connection, moving it from writing to idle before, and from idle to
@@ -197,13 +260,13 @@ type Conn[T any] struct {
 func (c *Conn[T]) Read(b []byte) (int, error) {
 	switch c.phase.Load() {
 	case phaseWriting, phaseStreaming, phaseHandling:
-		c.writeDL.Store(0)
-		c.readDL.Store(c.l.deadline(c.l.timeouts.Idle))
+		c.writeMark.Store(0)
+		c.readMark.Store(c.l.mark(markIdle))
 		c.phase.Store(phaseIdle)
 	}
 	n, err := c.TCPConn.Read(b)
 	if n > 0 && c.phase.Load() == phaseIdle {
-		c.readDL.Store(c.l.deadline(c.l.timeouts.Read))
+		c.readMark.Store(c.l.mark(markRead))
 		c.phase.Store(phaseReading)
 	}
 	return n, err
@@ -213,9 +276,9 @@ func (c *Conn[T]) Read(b []byte) (int, error) {
 // In a stream, the timeout bounds each write instead.
 func (c *Conn[T]) Write(b []byte) (int, error) {
 	if c.phase.Load() == phaseStreaming {
-		c.writeDL.Store(c.l.deadline(c.l.timeouts.Write))
+		c.writeMark.Store(c.l.mark(markWrite))
 		n, err := c.TCPConn.Write(b)
-		c.writeDL.Store(0)
+		c.writeMark.Store(0)
 		return n, err
 	}
 	c.startWrite()
@@ -233,8 +296,8 @@ func (c *Conn[T]) startWrite() {
 	case phaseWriting, phaseStreaming:
 		return
 	}
-	c.readDL.Store(0)
-	c.writeDL.Store(c.l.deadline(c.l.timeouts.Write))
+	c.readMark.Store(0)
+	c.writeMark.Store(c.l.mark(markWrite))
 	c.phase.Store(phaseWriting)
 }
 
@@ -242,7 +305,7 @@ func (c *Conn[T]) startWrite() {
 // and, until the response is written, no timeout of the connection runs (the handler's is
 // a watch).
 func (c *Conn[T]) RequestRead() {
-	c.readDL.Store(0)
+	c.readMark.Store(0)
 	c.phase.Store(phaseHandling)
 }
 
@@ -251,7 +314,7 @@ func (c *Conn[T]) RequestRead() {
 // writes completes within the write timeout. The usual timeouts resume with the next
 // request.
 func (c *Conn[T]) Streaming() {
-	c.writeDL.Store(0)
+	c.writeMark.Store(0)
 	c.phase.Store(phaseStreaming)
 }
 
@@ -289,7 +352,8 @@ func (c *Conn[T]) Arm(d time.Duration, v *T) uint64 {
 	c.lastToken++
 	tok := c.lastToken
 	c.v.Store(v)
-	c.at.Store(c.l.deadline(d))
+	c.watchDur.Store(int64(d))
+	c.watchMark.Store(c.l.mark(markWatch))
 	c.token.Store(tok)
 	return tok
 }
@@ -300,39 +364,40 @@ func (c *Conn[T]) Disarm(tok uint64) bool {
 	return c.token.CompareAndSwap(tok, 0)
 }
 
-func passed(dl, now int64) bool { return dl != 0 && dl <= now }
-
-// due reports whether c has a deadline or a watch that has passed at now. Sweeper only.
-func (c *Conn[T]) due(now int64) bool {
-	if c.token.Load() != 0 && c.at.Load() <= now {
+// due reports whether c has a timeout or a watch that has passed. Sweeper only.
+func (c *Conn[T]) due(cur uint32, now int64) bool {
+	l := c.l
+	if c.token.Load() != 0 && l.passed(c.watchMark.Load(), time.Duration(c.watchDur.Load()), cur, now) {
 		return true
 	}
-	if c.enforced.Load() || c.manual.Load() {
+	if c.manual.Load() {
 		return false
 	}
-	return passed(c.readDL.Load(), now) || passed(c.writeDL.Load(), now)
+	return (!c.readFired.Load() && l.passed(c.readMark.Load(), 0, cur, now)) ||
+		(!c.writeFired.Load() && l.passed(c.writeMark.Load(), 0, cur, now))
 }
 
 // enforce fires a due watch and fails the connection's blocked read or write when its
-// timeout passed. A timed-out connection fails every later read or write too; fasthttp
-// closes it. Sweeper only.
-func (c *Conn[T]) enforce(now int64) {
+// timeout passed. A connection whose read (or write) timed out fails every later read (or
+// write) too; fasthttp closes it. Sweeper only.
+func (c *Conn[T]) enforce(cur uint32, now int64) {
+	l := c.l
 	if tok := c.token.Load(); tok != 0 {
-		v, at := c.v.Load(), c.at.Load()
-		if at <= now && c.token.CompareAndSwap(tok, 0) {
-			c.l.expire(v)
+		v, m, d := c.v.Load(), c.watchMark.Load(), time.Duration(c.watchDur.Load())
+		if l.passed(m, d, cur, now) && c.token.CompareAndSwap(tok, 0) {
+			l.expire(v)
 		}
 	}
-	if c.enforced.Load() || c.manual.Load() {
+	if c.manual.Load() {
 		return
 	}
 	past := time.Unix(0, now)
-	if passed(c.readDL.Load(), now) {
-		c.enforced.Store(true)
+	if !c.readFired.Load() && l.passed(c.readMark.Load(), 0, cur, now) {
+		c.readFired.Store(true)
 		_ = c.TCPConn.SetReadDeadline(past)
 	}
-	if passed(c.writeDL.Load(), now) {
-		c.enforced.Store(true)
+	if !c.writeFired.Load() && l.passed(c.writeMark.Load(), 0, cur, now) {
+		c.writeFired.Store(true)
 		_ = c.TCPConn.SetWriteDeadline(past)
 	}
 }
