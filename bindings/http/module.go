@@ -427,7 +427,7 @@ func resWrite(c *engine.Call) int {
 	}
 	cb := c.OptFunc(3)
 	rs.mu.Lock()
-	state := rs.state
+	state, gone := rs.state, rs.gone
 	if state == statePending {
 		rs.ctx.Response.AppendBody(data)
 	}
@@ -448,7 +448,7 @@ func resWrite(c *engine.Call) int {
 		}
 	default:
 		if cb != 0 {
-			w.Reserve(cb).Complete(func(w *engine.Worker, a *engine.Args) { a.Error(errAbandoned) })
+			w.Reserve(cb).Complete(func(w *engine.Worker, a *engine.Args) { a.Error(gone) })
 		}
 	}
 	return 0

@@ -46,6 +46,7 @@ func (ep *workerEP) abandonStreams() {
 	for rs := range ep.streams {
 		rs.mu.Lock()
 		rs.state = stateAbandoned
+		rs.gone = errStreamAbandoned
 		rs.mu.Unlock()
 		rs.cond.Broadcast()
 	}
@@ -250,6 +251,7 @@ func (rs *request) expire() {
 		return
 	}
 	rs.state = stateAbandoned
+	rs.gone = errAbandoned
 	rs.timedOut = true
 	rs.ctx = nil
 	rs.mu.Unlock()
@@ -290,6 +292,7 @@ type request struct {
 	ep       *workerEP
 	done     chan struct{} // capacity 1: the worker answered, started streaming, or expire ran
 	timedOut bool          // set by expire, under mu
+	gone     error         // why the response can no longer be written (stateAbandoned), under mu
 	expired  atomic.Bool   // the watch fired: expire may still hold rs, so it is not pooled
 
 	// Owned by the loop.
@@ -317,7 +320,7 @@ const (
 	statePending   = iota // the handler has the request; the connection goroutine waits
 	stateAnswered         // the whole response is in ctx; the connection goroutine returned
 	stateStreaming        // ctx is gone; the response is being streamed from chunks
-	stateAbandoned        // handler timeout: the connection goroutine answered 504
+	stateAbandoned        // no more writes: the handler timed out (504 sent) or the stream ended early; gone says which
 )
 
 // requestPool recycles requests; New is set in init (it refers back to the pool through
@@ -336,7 +339,7 @@ func init() {
 func acquireRequest() *request {
 	rs := requestPool.Get().(*request)
 	rs.state = statePending
-	rs.timedOut = false
+	rs.timedOut, rs.gone = false, nil
 	rs.refs.Store(2) // the connection goroutine and the loop
 	rs.bodyPos = 0
 	rs.written, rs.tickPending, rs.finished = false, false, false
@@ -517,7 +520,7 @@ func (rs *request) complete() {
 	w.Release(rs.resID)
 	rs.releaseBuffer(w)
 	rs.mu.Lock()
-	state := rs.state
+	state, gone := rs.state, rs.gone
 	if state == statePending {
 		rs.state = stateAnswered
 		rs.ctx = nil
@@ -535,7 +538,7 @@ func (rs *request) complete() {
 		}
 	case stateAbandoned:
 		if op != nil {
-			op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(errAbandoned) })
+			op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(gone) })
 		}
 	}
 	w.Unhold()

@@ -247,6 +247,7 @@ func (rs *request) abandonStream(err error) {
 	rs.mu.Lock()
 	if rs.state == stateStreaming {
 		rs.state = stateAbandoned
+		rs.gone = err
 	}
 	rest := rs.chunks
 	rs.chunks = nil
