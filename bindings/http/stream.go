@@ -71,17 +71,16 @@ func (rs *request) bufLocked(n int) []byte {
 	return make([]byte, 0, max(n, 4096))
 }
 
-// responseStream is the body of a streamed response, as fasthttp sees it.
+// responseStream is the body of a streamed response, as fasthttp sees it. Only the
+// connection goroutine calls its methods.
 type responseStream struct {
 	rs *request // nil once end ran
-
-	// Read's state (connection goroutine only).
-	partial   []byte  // the unread rest of what was taken
-	pending   []chunk // taken, their callbacks not run yet
-	finalSeen bool
 }
 
-var errStreamAbandoned = errors.New("http: response stream abandoned: the worker ended")
+var (
+	errStreamAbandoned = errors.New("http: response stream abandoned: the worker ended")
+	errStreamRead      = errors.New("http: a streamed response body is written with WriteTo, not read")
+)
 
 // SupportsBodyWriteTo tells fasthttp that WriteTo may replace Read.
 func (s *responseStream) SupportsBodyWriteTo() bool { return true }
@@ -137,42 +136,15 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// Read serves the body to a reader that does not use WriteTo (none of fasthttp's paths for
-// a chunked response do today). A chunk's callback runs once the chunk has been read.
-func (s *responseStream) Read(p []byte) (int, error) {
-	for len(s.partial) == 0 {
-		if s.rs == nil {
-			return 0, io.EOF
-		}
-		s.rs.completeChunks(s.pending, nil)
-		s.pending = nil
-		if s.finalSeen {
-			s.end(errClientGone)
-			return 0, io.EOF
-		}
-		chunks, ok := s.rs.takeChunks(nil)
-		if !ok {
-			s.end(errClientGone)
-			return 0, errStreamAbandoned
-		}
-		for _, c := range chunks {
-			s.partial = append(s.partial, c.data...)
-			s.finalSeen = s.finalSeen || c.final
-		}
-		s.pending = chunks
-	}
-	n := copy(p, s.partial)
-	s.partial = s.partial[n:]
-	return n, nil
-}
+// Read is there because fasthttp takes a body stream as an io.Reader; it writes a chunked
+// one with WriteTo (SupportsBodyWriteTo), and nothing here reads it any other way (no
+// compression, no Response.Body of a stream). Reading fails rather than guessing when a
+// chunk counts as sent.
+func (s *responseStream) Read(p []byte) (int, error) { return 0, errStreamRead }
 
 // Close is called by fasthttp when it is done with the body, written or not (a HEAD
 // request, a write error): whatever is still queued fails.
 func (s *responseStream) Close() error {
-	if s.rs != nil {
-		s.rs.completeChunks(s.pending, errClientGone)
-		s.pending = nil
-	}
 	s.end(errClientGone)
 	return nil
 }
@@ -185,7 +157,6 @@ func (s *responseStream) end(err error) {
 		return
 	}
 	s.rs = nil
-	s.partial = nil
 	rs.abandonStream(err)
 	ep := rs.ep
 	ep.streamsMu.Lock()

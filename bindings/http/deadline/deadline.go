@@ -130,9 +130,9 @@ const (
 )
 
 // mark returns the mark that starts a timeout of kind now: the last sweep's number and the
-// kind; 0 (none) when that timeout is disabled.
+// kind; 0 (none) when that connection timeout is disabled.
 func (l *Listener[T]) mark(kind uint64) uint64 {
-	if l.duration(kind, 1) <= 0 {
+	if kind != markWatch && l.duration(kind, 0) <= 0 {
 		return 0
 	}
 	return uint64(l.seq.Load())<<8 | kind
