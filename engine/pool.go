@@ -26,9 +26,11 @@ type ioPool struct {
 }
 
 func newIOPool(size, backlog int) (*ioPool, error) {
-	// ants is the goroutine recycler; the bound is kept here (running <= size), with
-	// headroom in ants because its slot frees a moment after our task returns.
-	a, err := ants.NewPool(2*size, ants.WithNonblocking(true))
+	// ants is only the goroutine recycler, with no capacity of its own: the bound is kept
+	// here (running <= size). A bounded ants pool refused work now and then while our count
+	// had a slot free, because its slot frees a moment after our task returns (seen as
+	// spurious ErrPoolSaturated under load).
+	a, err := ants.NewPool(-1, ants.WithNonblocking(true))
 	if err != nil {
 		return nil, err
 	}
