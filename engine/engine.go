@@ -285,6 +285,15 @@ func (e *Engine) fatal(worker int, err error) {
 	}
 }
 
+// Abort ends the engine because part of the runtime failed for good (a listener that can
+// no longer accept): err is logged and Run returns it once the workers have shut down as on
+// SIGTERM, so that `drlee run` exits non-zero instead of staying up deaf. Safe from any
+// goroutine; only the first error is kept.
+func (e *Engine) Abort(err error) {
+	e.fatal(0, err)
+	e.Shutdown()
+}
+
 var logLevels = map[string]int{"DEBUG": 0, "INFO": 1, "WARN": 2, "ERROR": 3}
 
 // logf writes one line to stderr: time, level, worker id, message. Safe from any goroutine.
