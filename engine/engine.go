@@ -290,7 +290,13 @@ func (e *Engine) fatal(worker int, err error) {
 // SIGTERM, so that `drlee run` exits non-zero instead of staying up deaf. Safe from any
 // goroutine; only the first error is kept.
 func (e *Engine) Abort(err error) {
-	e.fatal(0, err)
+	e.failed.Store(true)
+	e.fatalMu.Lock()
+	if e.fatalErr == nil {
+		e.fatalErr = err
+	}
+	e.fatalMu.Unlock()
+	e.logf(0, "ERROR", "%v", err)
 	e.Shutdown()
 }
 
