@@ -13,7 +13,11 @@ static clua_guard *guard_of(lua_State *L) {
 
 /* Every CLUA_GUARD_COUNT instructions while armed: raise while the interrupted call is
  * still the one running. It keeps raising (the hook stays armed) until the call has
- * unwound to the loop, so a pcall inside the script cannot swallow the interruption. */
+ * unwound to the loop, so a pcall inside the script cannot swallow the interruption. Once
+ * it has raised, it looks at every instruction: at a fixed period, a loop around pcall
+ * whose length divides it would be hit inside the pcall every time and never unwind
+ * (seen: `while true do pcall(f) end` stuck for minutes); hooked at every instruction, the
+ * first instruction after a pcall caught the error raises again, outside that pcall. */
 static void guard_hook(lua_State *L, lua_Debug *ar) {
 	(void)ar;
 	clua_guard *g = guard_of(L);
@@ -21,6 +25,7 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
 	uint64_t kill = __atomic_load_n(&g->kill, __ATOMIC_ACQUIRE);
 	if (kill != 0 && kill == __atomic_load_n(&g->seq, __ATOMIC_ACQUIRE) &&
 	    __atomic_load_n(&g->inside, __ATOMIC_ACQUIRE)) {
+		lua_sethook(L, guard_hook, LUA_MASKCOUNT, 1);
 		luaL_error(L, "%s", g->msg);
 	}
 }

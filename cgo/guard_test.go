@@ -2,6 +2,7 @@ package lua
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -30,12 +31,21 @@ func interruptWhenRunning(g *Guard, seq0 uint64, d time.Duration) <-chan bool {
 
 func TestGuardInterruptsRunawayCalls(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ name, body string }{
+	cases := []struct{ name, body string }{
 		{"allocating loop", `local t = {} while true do t[#t % 100 + 1] = {} end`},
 		{"interpreted loop", `jit.off() local i = 0 while true do i = i + 1 end`},
 		{"pcall cannot swallow it", `while true do pcall(function() local x = {} end) end`},
 		{"inside a coroutine", `local co = coroutine.wrap(function() local t = {} while true do t[#t % 100 + 1] = {} end end) co()`},
-	} {
+	}
+	// Loops around pcall of several lengths: with the hook at a fixed period, some length
+	// puts every hit inside the pcall, which then swallows each raise forever.
+	for pad := 0; pad < 8; pad++ {
+		cases = append(cases, struct{ name, body string }{
+			fmt.Sprintf("pcall loop padded by %d", pad),
+			`local a = 0 while true do ` + strings.Repeat("a = a + 1 ", pad) + `pcall(function() local x = {} end) end`,
+		})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s, o := newState(t)
 			g := s.EnableGuard()
