@@ -2,6 +2,7 @@ package lua
 
 /*
 #include <stdlib.h>
+#include <string.h>
 #include "clua.h"
 */
 import "C"
@@ -275,13 +276,6 @@ func (c *Call) Encode(i int) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(c.s.enc)), int(c.s.encLen))
 }
 
-// FieldNumber reads t.key from table argument i without metamethods.
-func (c *Call) FieldNumber(i int, key string) (float64, bool) {
-	var ok C.int
-	v := C.clua_rawfield_number(c.l, C.int(i), cstr(key), &ok)
-	return float64(v), ok != 0
-}
-
 // Out returns the writer for this call's results (emptied).
 func (c *Call) Out() *value.Writer {
 	c.out.Reset()
@@ -289,10 +283,7 @@ func (c *Call) Out() *value.Writer {
 }
 
 // Return hands the values written to Out back to Lua; return its result from the Func.
-func (c *Call) Return() int {
-	c.s.setRet(c.f, c.out.B)
-	return C.CLUA_VALUES
-}
+func (c *Call) Return() int { return int(c.s.setRet(c.f, c.out.B)) }
 
 // ReturnString returns one string.
 func (c *Call) ReturnString(s string) int {
@@ -318,22 +309,34 @@ func (c *Call) ReturnBool(b bool) int {
 	return c.Return()
 }
 
-// setRet copies b into the state's C result buffer, growing it when needed.
-func (s *State) setRet(f *C.clua_frame, b []byte) {
-	if len(b) > s.retCap {
+// setRet copies b into the state's C result buffer (cst.spare), growing it when needed, and
+// points the frame at it. The trampoline takes the buffer for as long as it decodes it
+// (clua_tramp), so a call made meanwhile finds spare empty and gets a buffer of its own.
+// When no memory is left it hands over a fixed message for the trampoline to raise.
+func (s *State) setRet(f *C.clua_frame, b []byte) C.int {
+	st := s.cst
+	if len(b) > int(st.sparecap) {
 		n := max(256, 2*len(b))
-		s.ret = (*C.char)(C.realloc(unsafe.Pointer(s.ret), C.size_t(n)))
-		if s.ret == nil {
-			panic("lua: out of memory")
+		p := (*C.char)(C.realloc(unsafe.Pointer(st.spare), C.size_t(n)))
+		if p == nil {
+			f.ret, f.retlen = errNoMemory, C.size_t(C.strlen(errNoMemory))
+			return C.CLUA_RAISE
 		}
-		s.retCap = n
+		if st.spare == nil {
+			s.retBufs++
+		}
+		st.spare, st.sparecap = p, C.size_t(n)
 	}
 	if len(b) > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(s.ret)), len(b)), b)
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(st.spare)), len(b)), b)
 	}
-	f.ret = s.ret
+	f.ret = st.spare
 	f.retlen = C.size_t(len(b))
+	return C.CLUA_VALUES
 }
+
+// errNoMemory is raised when a result cannot be handed to C (static: it needs no memory).
+var errNoMemory = C.CString("drlee: out of memory for a result")
 
 func formatNumber(f float64) string {
 	if f == float64(int64(f)) && f < 1e15 && f > -1e15 {

@@ -210,12 +210,36 @@ int clua_encode(lua_State *L, int idx, char **out, size_t *outlen, size_t *cap, 
 
 /* ---- Lua -> Go ---- */
 
-/* The trampoline behind every Go function visible to Lua. Upvalues: 1 the state's index in
- * Go's table (lightuserdata), 2 the function id, 3 the module table or nil: a module
- * function called with a colon (time:timeout) gets the module as argument 1, which is
- * dropped here so that both forms work. */
+/* Gives a result buffer taken from st->spare back once its trampoline is done with it:
+ * into spare when that is empty (the usual case), else the smaller of the two is freed. */
+typedef struct {
+	clua_st *st;
+	char *p;
+	size_t cap;
+} taken_buf;
+
+static void give_back(taken_buf *b) {
+	if (b->p == NULL) return;
+	clua_st *st = b->st;
+	if (st->spare == NULL) {
+		st->spare = b->p;
+		st->sparecap = b->cap;
+	} else if (st->sparecap < b->cap) {
+		free(st->spare);
+		st->spare = b->p;
+		st->sparecap = b->cap;
+	} else {
+		free(b->p);
+	}
+	b->p = NULL;
+}
+
+/* The trampoline behind every Go function visible to Lua. Upvalues: 1 the state's clua_st
+ * (lightuserdata), 2 the function id, 3 the module table or nil: a module function called
+ * with a colon (time:timeout) gets the module as argument 1, which is dropped here so that
+ * both forms work. */
 static int clua_tramp(lua_State *L) {
-	uintptr_t h = (uintptr_t)lua_touserdata(L, lua_upvalueindex(1));
+	clua_st *st = (clua_st *)lua_touserdata(L, lua_upvalueindex(1));
 	int fid = (int)lua_tointeger(L, lua_upvalueindex(2));
 	if (lua_type(L, lua_upvalueindex(3)) == LUA_TTABLE && lua_rawequal(L, 1, lua_upvalueindex(3))) {
 		lua_remove(L, 1);
@@ -246,8 +270,21 @@ static int clua_tramp(lua_State *L) {
 		}
 		}
 	}
-	int r = goDispatch(h, fid, L, &f);
+	int r = goDispatch(st->h, fid, L, &f);
 	if (r >= 0) return r;
+	/* f.ret is in st->spare (or a static message). Take the buffer while it is read: what
+	 * follows allocates, an allocation may run a __gc finalizer, and a finalizer may call
+	 * any Go function, whose results must not land in the bytes being decoded here. The
+	 * cleanup runs however this frame ends, normally or by a Lua error unwinding it: LuaJIT
+	 * raises with the system unwinder on x64, which runs cleanups of C frames compiled with
+	 * -fexceptions (cgo CFLAGS; TestResultBufferGivenBackAfterRaise checks it). */
+	taken_buf taken __attribute__((cleanup(give_back))) = {st, NULL, 0};
+	if (f.ret != NULL && f.ret == st->spare) {
+		taken.p = st->spare;
+		taken.cap = st->sparecap;
+		st->spare = NULL;
+		st->sparecap = 0;
+	}
 	if (r == CLUA_VALUES) return decode_all(L, f.ret, f.retlen);
 	/* CLUA_RAISE: the message is in f.ret; raise it from this C frame, after Go returned. */
 	luaL_where(L, 1);
@@ -256,8 +293,8 @@ static int clua_tramp(lua_State *L) {
 	return lua_error(L);
 }
 
-void clua_push_tramp(lua_State *L, uintptr_t h, int fid, int selfidx) {
-	lua_pushlightuserdata(L, (void *)h);
+void clua_push_tramp(lua_State *L, clua_st *st, int fid, int selfidx) {
+	lua_pushlightuserdata(L, st);
 	lua_pushinteger(L, fid);
 	if (selfidx) lua_pushvalue(L, selfidx); else lua_pushnil(L);
 	lua_pushcclosure(L, clua_tramp, 3);
@@ -285,15 +322,29 @@ void clua_push_index(lua_State *L) { lua_pushcclosure(L, clua_index, 2); }
 static int clua_gc(lua_State *L) {
 	clua_obj *o = (clua_obj *)lua_touserdata(L, 1);
 	if (o && o->magic == CLUA_MAGIC) {
-		goFinalize((uintptr_t)lua_touserdata(L, lua_upvalueindex(1)), o->cls, o->id);
+		clua_st *st = (clua_st *)lua_touserdata(L, lua_upvalueindex(1));
+		goFinalize(st->h, o->cls, o->id);
 		o->magic = 0;
 	}
 	return 0;
 }
 
-void clua_push_gc(lua_State *L, uintptr_t h) {
-	lua_pushlightuserdata(L, (void *)h);
+void clua_push_gc(lua_State *L, clua_st *st) {
+	lua_pushlightuserdata(L, st);
 	lua_pushcclosure(L, clua_gc, 1);
+}
+
+/* A full collection runs finalizers, which may raise: protected, so that none can unwind
+ * into the Go caller. */
+static int fullgc_body(lua_State *L) {
+	lua_gc(L, LUA_GCCOLLECT, 0);
+	return 0;
+}
+
+int clua_fullgc(lua_State *L) {
+	int st = lua_cpcall(L, fullgc_body, NULL);
+	if (st != 0) lua_pop(L, 1);
+	return st;
 }
 
 /* ---- Go -> Lua ---- */
@@ -331,6 +382,8 @@ static int clua_call_body(lua_State *L) {
 	return 0;
 }
 
+static int clua_chunk_body(lua_State *L);
+
 int clua_init(lua_State *L) {
 	luaL_openlibs(L);
 	lua_settop(L, 0);
@@ -341,15 +394,9 @@ int clua_init(lua_State *L) {
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_MSGH);
 	lua_pushcfunction(L, clua_call_body);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_CALL);
+	lua_pushcfunction(L, clua_chunk_body);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_CHUNK);
 	return 0;
-}
-
-static void error_out(lua_State *L, const char **err, size_t *errlen) {
-	*err = lua_tolstring(L, -1, errlen);
-	if (*err == NULL) {
-		*err = "(error object is not a string)";
-		*errlen = strlen(*err);
-	}
 }
 
 /* Calls registry[fnref] with the packed arguments. 0 on success; otherwise the lua_pcall
@@ -365,26 +412,44 @@ int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len) {
 		lua_settop(L, base);
 		return 0;
 	}
-	lua_remove(L, base + 1); /* the handler; the message stays on top for Go */
-	if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
-		lua_pop(L, 1);
-		lua_pushliteral(L, "(error object is not a string)");
-	}
+	/* The handler; the message stays on top for Go. Nothing here may allocate: outside the
+	 * pcall, a collection step would run finalizers unprotected. The handler made the
+	 * message a string; Go reads anything else as a fixed text. */
+	lua_remove(L, base + 1);
 	return st;
 }
 
+typedef struct {
+	const char *code;
+	size_t len;
+	const char *chunkname;
+} chunkreq;
+
+/* Runs under lua_pcall: load the chunk, then run it. Loading is protected too: after it
+ * parsed, lua_load takes a collection step outside its own protection, and a finalizer
+ * that raises there would otherwise find no handler (abort). A syntax error is returned as
+ * the one result, without a traceback; a runtime error propagates to the handler. */
+static int clua_chunk_body(lua_State *L) {
+	chunkreq *r = (chunkreq *)lua_touserdata(L, 1);
+	if (luaL_loadbuffer(L, r->code, r->len, r->chunkname) != 0) return 1;
+	lua_call(L, 0, 0);
+	return 0;
+}
+
 /* Loads and runs a chunk. Same error convention as clua_call. */
-int clua_dochunk(lua_State *L, const char *code, size_t len, const char *chunkname, const char **err, size_t *errlen) {
+int clua_dochunk(lua_State *L, const char *code, size_t len, const char *chunkname) {
+	chunkreq r = {code, len, chunkname};
 	int base = lua_gettop(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_MSGH);
-	int st = luaL_loadbuffer(L, code, len, chunkname);
-	if (st == 0) st = lua_pcall(L, 0, 0, base + 1);
-	if (st == 0) {
+	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_CHUNK);
+	lua_pushlightuserdata(L, &r);
+	int st = lua_pcall(L, 1, 1, base + 1);
+	if (st == 0 && lua_isnil(L, -1)) {
 		lua_settop(L, base);
 		return 0;
 	}
+	if (st == 0) st = LUA_ERRSYNTAX; /* the body returned the load error */
 	lua_remove(L, base + 1);
-	error_out(L, err, errlen);
 	return st;
 }
 
@@ -420,14 +485,3 @@ int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len)
 	if (st != 0) lua_pop(L, 1);
 	return st;
 }
-
-double clua_rawfield_number(lua_State *L, int idx, const char *key, int *ok) {
-	if (lua_type(L, idx) != LUA_TTABLE) { *ok = 0; return 0; }
-	lua_pushstring(L, key);
-	lua_rawget(L, idx);
-	*ok = lua_type(L, -1) == LUA_TNUMBER;
-	double v = lua_tonumber(L, -1);
-	lua_pop(L, 1);
-	return v;
-}
-

@@ -30,6 +30,18 @@ typedef struct {
 	size_t retlen;
 } clua_frame;
 
+/* What C keeps of a state for its trampolines (upvalue 1 of each, a lightuserdata): Go's
+ * handle of the state, and the buffer Go writes a call's results (or error message) into.
+ * A trampoline takes that buffer out of spare for as long as it decodes from it, so that a
+ * call made meanwhile (a __gc finalizer that runs Lua, triggered by an allocation of the
+ * decode) writes into a buffer of its own; it gives the buffer back when done, even when the
+ * decode raised (a cleanup handler: see clua_tramp). Allocated by Go, owner thread only. */
+typedef struct {
+	uintptr_t h;
+	char *spare;     /* malloc'd; NULL when every buffer is taken (Go then allocates one) */
+	size_t sparecap;
+} clua_st;
+
 /* The userdata behind every Go object visible to Lua. magic tells ours from other userdata. */
 #define CLUA_MAGIC 0xD12EEu
 typedef struct {
@@ -44,6 +56,7 @@ typedef struct {
 #define CLUA_REG_MSGH (-1)
 #define CLUA_REG_CALL (-2)
 #define CLUA_REG_GUARD (-3) /* lightuserdata: the state's clua_guard, if any */
+#define CLUA_REG_CHUNK (-4) /* the protected load-and-run function of clua_dochunk */
 
 /* Return codes of a Go function called from Lua: n >= 0 results; CLUA_RAISE means the error
  * message is on top of the stack and C must raise it. */
@@ -51,17 +64,17 @@ typedef struct {
 #define CLUA_VALUES (-2)  /* return the packed values in frame.ret */
 
 int clua_init(lua_State *L);
-void clua_push_tramp(lua_State *L, uintptr_t h, int fid, int selfidx);
+void clua_push_tramp(lua_State *L, clua_st *st, int fid, int selfidx);
 void clua_push_index(lua_State *L);
-void clua_push_gc(lua_State *L, uintptr_t h);
+void clua_push_gc(lua_State *L, clua_st *st);
+int clua_fullgc(lua_State *L);
 int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len);
-int clua_dochunk(lua_State *L, const char *code, size_t len, const char *chunkname, const char **err, size_t *errlen);
+int clua_dochunk(lua_State *L, const char *code, size_t len, const char *chunkname);
 int clua_encode(lua_State *L, int idx, char **out, size_t *outlen, size_t *cap, const char **why);
 int clua_ref_top(lua_State *L);
 int clua_ref_arg(lua_State *L, int idx);
 void clua_unref(lua_State *L, int ref);
 int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len);
-double clua_rawfield_number(lua_State *L, int idx, const char *key, int *ok);
 
 /* A response buffer: while inline is set by Go (from the handler's first call until the
  * response is finished, starts streaming or ends), the fast methods of cresp.c record

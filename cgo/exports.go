@@ -1,6 +1,7 @@
 package lua
 
 /*
+#include <string.h>
 #include "clua.h"
 */
 import "C"
@@ -22,7 +23,13 @@ var dispatch atomic.Pointer[[]funcEntry]
 func goDispatch(h C.uintptr_t, fid C.int, l *C.lua_State, f *C.clua_frame) (r C.int) {
 	s := states[uintptr(h)].Load()
 	if s == nil {
-		return 0 // the state is closing; nothing can be done for it
+		return 0 // the state is gone; nothing can be done for it
+	}
+	if s.closing {
+		// A finalizer run by lua_close: the owner has ended, and nothing a Go function
+		// would start (an operation, a listener) could ever complete or be released.
+		f.ret, f.retlen = errClosing, C.size_t(C.strlen(errClosing))
+		return C.CLUA_RAISE
 	}
 	table := *dispatch.Load()
 	e := &table[fid]
@@ -48,11 +55,13 @@ func goDispatch(h C.uintptr_t, fid C.int, l *C.lua_State, f *C.clua_frame) (r C.
 				}
 			}
 			s.setRet(f, []byte(msg))
-			r = C.CLUA_RAISE
+			r = C.CLUA_RAISE // also when setRet had no memory: f holds its message
 		}
 	}()
 	return C.int(e.fn(c))
 }
+
+var errClosing = C.CString("drlee: the worker has ended")
 
 // goFinalize tells the owner that Lua collected one of its objects. Never panics out.
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,8 @@ var (
 	fnNewObj = Register("t.newobj", false, tNewObj)
 	fnOutCB  = Register("t.outcall", false, tOutCall)
 	fnOpt    = Register("t.opt", false, tOpt)
+	fnList   = Register("t.list", false, tList)
+	fnCount  = Register("t.count", false, func(c *Call) int { callsSeen.Add(1); return 0 })
 	fnMethod = Register("obj:m", true, func(c *Call) int {
 		if cls, _ := c.Object(1); cls != testClass {
 			c.TypeError(1, "obj")
@@ -45,7 +48,20 @@ var (
 
 const testClass = 7
 
-var panicsSeen atomic.Int64
+var panicsSeen, callsSeen atomic.Int64
+
+// t.list(n, tag) -> {tag.."1", ..., tag..n}: a result big enough that decoding it allocates
+// many times (and so runs collection steps, and finalizers).
+func tList(c *Call) int {
+	n := int(c.CheckInt(1))
+	tag := c.CheckString(2)
+	out := c.Out()
+	out.Table(n, 0)
+	for i := 1; i <= n; i++ {
+		out.String(tag + strconv.Itoa(i))
+	}
+	return c.Return()
+}
 
 // owner is the per-state data of the test functions (State.Owner).
 type owner struct {
@@ -169,6 +185,7 @@ var testFuncs = []Export{
 	{"noop", fnNoop}, {"check", fnCheck}, {"add", fnAdd}, {"panic", fnPanic},
 	{"report", fnReport}, {"call", fnCall}, {"keep", fnKeep}, {"echo", fnEcho},
 	{"many", fnMany}, {"newobj", fnNewObj}, {"outcall", fnOutCB}, {"opt", fnOpt},
+	{"list", fnList}, {"count", fnCount},
 }
 
 // Lua helpers every test state has: T (the test module) and regcount() (registry refs in
@@ -770,4 +787,154 @@ end`), "=par"); err != nil {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestReentrantCallsKeepResults: a __gc finalizer that calls a Go function while C is still
+// decoding another call's results (collection steps run inside the decode's allocations)
+// gets results of its own, and the interrupted decode still sees its own bytes. Both used to
+// share one buffer: the finalizer's call overwrote it (wrong values, "bad value tag"), or
+// grew it with realloc and the decode read freed memory (SIGSEGV).
+func TestReentrantCallsKeepResults(t *testing.T) {
+	t.Parallel()
+	s, o := newState(t)
+	mustDo(t, s, `
+collectgarbage("setpause", 1); collectgarbage("setstepmul", 100000)
+local inner, bad = 0, 0
+for round = 1, 30 do
+  for i = 1, 20 do
+    local p = newproxy(true)
+    -- Alternately smaller and larger than the outer result: the larger one used to move
+    -- the shared buffer, the smaller one to overwrite its start.
+    local n = (i % 2 == 0) and 4000 or 3
+    getmetatable(p).__gc = function()
+      local r = T.list(n, "gc")
+      if #r ~= n or r[n] ~= "gc" .. n then bad = bad + 1 end
+      inner = inner + 1
+    end
+  end
+  local ok, r = pcall(T.list, 1500, "outer")
+  if not ok or type(r) ~= "table" or #r ~= 1500 then
+    bad = bad + 1
+  else
+    for i = 1, 1500 do
+      if r[i] ~= "outer" .. i then bad = bad + 1 break end
+    end
+  end
+end
+collectgarbage("setpause", 200); collectgarbage("setstepmul", 200)
+T.report("inner", inner)
+T.report("bad", bad)
+`)
+	if o.num(t, "inner") == 0 {
+		t.Fatal("no finalizer ran during the test: it tested nothing")
+	}
+	if bad := o.num(t, "bad"); bad != 0 {
+		t.Fatalf("%v results were wrong", bad)
+	}
+}
+
+// TestResultBufferGivenBackAfterRaise: a finalizer that raises inside a trampoline's decode
+// unwinds the trampoline's C frame; its cleanup handler must still give the result buffer
+// back (LuaJIT's unwinder runs cleanups of C frames built with -fexceptions). Without it the
+// buffer leaks, and the state's spare stays empty.
+func TestResultBufferGivenBackAfterRaise(t *testing.T) {
+	t.Parallel()
+	s, o := newState(t)
+	mustDo(t, s, `
+collectgarbage("setpause", 1); collectgarbage("setstepmul", 100000)
+local raised, keep = 0, nil
+-- Proxies reachable until just before the call, so that they are finalized inside its
+-- decode. Every allocation may run a finalizer left from the round before, hence the
+-- pcall, and no allocation in the loop itself.
+local function litter()
+  keep = {}
+  for i = 1, 10 do
+    keep[i] = newproxy(true)
+    getmetatable(keep[i]).__gc = function() error("gc boom") end
+  end
+end
+for round = 1, 50 do
+  pcall(litter)
+  keep = nil
+  local ok, e = pcall(T.list, 3000, "x")
+  if not ok and tostring(e):find("gc boom", 1, true) then raised = raised + 1 end
+end
+collectgarbage("setpause", 200); collectgarbage("setstepmul", 200)
+T.report("raised", raised)
+`)
+	if o.num(t, "raised") == 0 {
+		t.Fatal("no finalizer error reached a decode: the test tested nothing")
+	}
+	// One buffer, or a few when a finalizer's call needed one while another was taken; not
+	// one per raise.
+	if n := s.retBufs; n > 4 {
+		t.Fatalf("%d result buffers allocated for %v decodes that raised: taken buffers were not given back", n, o.num(t, "raised"))
+	}
+}
+
+// TestFinalizerErrorsNeverReachGo: collections that run from Go (FullGC) or at a call's
+// boundary run finalizers that raise; none may unwind into a Go frame (that aborts the
+// process), and the state goes on.
+func TestFinalizerErrorsNeverReachGo(t *testing.T) {
+	t.Parallel()
+	s, o := newState(t)
+	mustDo(t, s, `
+T.report("ref", T.keep(function(...) T.report("args", select("#", ...)) end))
+function litter(n)
+  for i = 1, n do getmetatable(newproxy(true)).__gc = function() error("gc boom") end end
+end`)
+	litter := func(n int) {
+		// A collection step inside the chunk may already run some of them: their error
+		// then ends the chunk, which is fine.
+		if err := s.DoChunk([]byte(fmt.Sprintf("litter(%d)", n)), "=litter"); err != nil && !strings.Contains(err.Error(), "gc boom") {
+			t.Fatal(err)
+		}
+	}
+	litter(100)
+	s.FullGC()
+	for i := 0; i < 100; i++ {
+		litter(10)
+		args := []byte{}
+		for j := 0; j < 50; j++ {
+			args = append(args, 's', 3, 0, 0, 0, 'a', 'b', 'c')
+		}
+		if err := s.CallRef(int32(o.num(t, "ref")), false, args); err != nil && !strings.Contains(err.Error(), "gc boom") {
+			t.Fatalf("CallRef: %v", err)
+		}
+		s.FullGC()
+	}
+	// With no finalizer left, the state works as before.
+	s.FullGC()
+	if err := s.CallRef(int32(o.num(t, "ref")), false, []byte("s\x01\x00\x00\x00a")); err != nil {
+		t.Fatalf("CallRef after the finalizers: %v", err)
+	}
+	if o.num(t, "args") != 1 {
+		t.Fatalf("the callback got %v arguments", o.num(t, "args"))
+	}
+}
+
+// TestNoGoCallsWhileClosing: finalizers that lua_close runs may call Go functions; they get
+// an error instead of running (the owner has ended: nothing they start could complete).
+func TestNoGoCallsWhileClosing(t *testing.T) {
+	t.Parallel()
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := s.NewModule(testFuncs)
+	s.RegisterLoaded("t", ref)
+	s.Unref(ref)
+	mustDo(t, s, `
+local T = require "t"
+keep = {}
+for i = 1, 10 do
+  local p = newproxy(true)
+  getmetatable(p).__gc = function() T.count() end
+  keep[i] = p
+end`)
+	before := callsSeen.Load()
+	s.Close()
+	if n := callsSeen.Load() - before; n != 0 {
+		t.Fatalf("%d Go calls ran while the state closed", n)
+	}
 }

@@ -19,7 +19,7 @@
 package lua
 
 /*
-#cgo CFLAGS: -I/usr/include/luajit-2.1 -O2
+#cgo CFLAGS: -I/usr/include/luajit-2.1 -O2 -fexceptions
 #cgo LDFLAGS: -lluajit-5.1 -lm -ldl
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,14 +75,15 @@ type State struct {
 
 	guard *Guard // EnableGuard; nil: calls are not guarded
 
-	ret    *C.char // C buffer for results and error messages handed back to the trampoline
-	retCap int
+	cst     *C.clua_st // C side: the handle trampolines pass to Go, and the result buffer
+	retBufs int        // result buffers allocated (tests: taken buffers come back)
 
 	enc    *C.char // C buffer filled by clua_encode
 	encLen C.size_t
 	encCap C.size_t
 
-	closed bool
+	closing bool // Close has begun: finalizers may still run Lua, but no Go function may
+	closed  bool
 }
 
 // ErrClosed is returned when a closed state is used.
@@ -102,6 +103,7 @@ func New() (*State, error) {
 		}
 	}
 	s := &State{gl: gl, l: (*C.lua_State)(unsafe.Pointer(gl.GetState()))}
+	s.cst = (*C.clua_st)(C.calloc(1, C.sizeof_clua_st))
 	C.clua_init(s.l)
 
 	statesMu.Lock()
@@ -115,8 +117,10 @@ func New() (*State, error) {
 	statesMu.Unlock()
 	if s.index == 0 {
 		gl.Close()
+		C.free(unsafe.Pointer(s.cst))
 		return nil, fmt.Errorf("lua: more than %d states", maxStates-1)
 	}
+	s.cst.h = C.uintptr_t(s.index)
 	states[s.index].Store(s)
 	return s, nil
 }
@@ -128,6 +132,7 @@ func (s *State) Close() {
 		return
 	}
 	s.closed = true
+	s.closing = true // lua_close runs the remaining finalizers, which may call Go functions
 	if s.guard != nil {
 		s.guard.close() // before the state goes: no Interrupt may touch it after
 	}
@@ -139,9 +144,10 @@ func (s *State) Close() {
 	statesMu.Lock()
 	statesFree = append(statesFree, s.index)
 	statesMu.Unlock()
-	C.free(unsafe.Pointer(s.ret))
+	C.free(unsafe.Pointer(s.cst.spare))
+	C.free(unsafe.Pointer(s.cst))
 	C.free(unsafe.Pointer(s.enc))
-	s.ret, s.enc = nil, nil
+	s.cst, s.enc = nil, nil
 }
 
 // Top returns the stack height of the main thread (for leak tests: it stays at the base).
@@ -150,8 +156,8 @@ func (s *State) Top() int { return int(C.lua_gettop(s.l)) }
 // MemoryKB returns the Lua heap in use, in KiB (without JIT machine code).
 func (s *State) MemoryKB() int { return int(C.lua_gc(s.l, C.LUA_GCCOUNT, 0)) }
 
-// FullGC runs a full garbage collection.
-func (s *State) FullGC() { C.lua_gc(s.l, C.LUA_GCCOLLECT, 0) }
+// FullGC runs a full garbage collection. Finalizers run; an error one raises is dropped.
+func (s *State) FullGC() { C.clua_fullgc(s.l) }
 
 // Error is a Lua error raised while Go called into Lua: the message with its traceback.
 type Error struct {
@@ -161,10 +167,17 @@ type Error struct {
 func (e *Error) Error() string { return e.Msg }
 
 // errorFromStack copies the message that a failed C helper left on the stack and pops it.
-func (s *State) errorFromStack(msg *C.char, n C.size_t) error {
-	e := &Error{Msg: C.GoStringN(msg, C.int(n))}
+// Only a string is read as such: converting anything else would allocate outside any
+// protected call.
+func (s *State) errorFromStack() error {
+	msg := "(error object is not a string)"
+	if C.lua_type(s.l, -1) == C.LUA_TSTRING {
+		var n C.size_t
+		p := C.lua_tolstring(s.l, -1, &n)
+		msg = C.GoStringN(p, C.int(n))
+	}
 	C.lua_settop(s.l, -2)
-	return e
+	return &Error{Msg: msg}
 }
 
 // CallRef calls the function held at registry ref fn with the packed arguments args
@@ -186,9 +199,7 @@ func (s *State) CallRef(fn int32, unref bool, args []byte) error {
 		s.guard.exit()
 	}
 	if rc != 0 {
-		var n C.size_t
-		msg := C.lua_tolstring(s.l, -1, &n)
-		return s.errorFromStack(msg, n)
+		return s.errorFromStack()
 	}
 	return nil
 }
@@ -196,13 +207,10 @@ func (s *State) CallRef(fn int32, unref bool, args []byte) error {
 // DoChunk compiles and runs code. chunkname follows Lua: "@path" names a file, so that
 // messages read "path:line: ...".
 func (s *State) DoChunk(code []byte, chunkname string) error {
-	var msg *C.char
-	var n C.size_t
 	name := C.CString(chunkname)
 	defer C.free(unsafe.Pointer(name))
-	st := C.clua_dochunk(s.l, bytesPtr(code), C.size_t(len(code)), name, &msg, &n)
-	if st != 0 {
-		return s.errorFromStack(msg, n)
+	if C.clua_dochunk(s.l, bytesPtr(code), C.size_t(len(code)), name) != 0 {
+		return s.errorFromStack()
 	}
 	return nil
 }
@@ -236,7 +244,7 @@ func (s *State) NewModule(funcs []Export) int32 {
 	C.lua_createtable(s.l, 0, C.int(len(funcs)))
 	t := C.lua_gettop(s.l)
 	for _, f := range funcs {
-		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(f.ID), t)
+		C.clua_push_tramp(s.l, s.cst, C.int(f.ID), t)
 		s.setField(t, f.Name)
 	}
 	return int32(C.clua_ref_top(s.l))
@@ -245,7 +253,7 @@ func (s *State) NewModule(funcs []Export) int32 {
 // SetGlobalFuncs installs Go functions as globals.
 func (s *State) SetGlobalFuncs(funcs []Export) {
 	for _, f := range funcs {
-		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(f.ID), 0)
+		C.clua_push_tramp(s.l, s.cst, C.int(f.ID), 0)
 		cn := C.CString(f.Name)
 		C.lua_setfield(s.l, C.LUA_GLOBALSINDEX, cn)
 		C.free(unsafe.Pointer(cn))
@@ -260,17 +268,17 @@ func (s *State) NewClass(name string, methods, getters, metamethods []Export, fi
 	C.lua_createtable(s.l, 0, 8)
 	mt := C.lua_gettop(s.l)
 	for _, m := range metamethods {
-		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(m.ID), 0)
+		C.clua_push_tramp(s.l, s.cst, C.int(m.ID), 0)
 		s.setField(mt, m.Name)
 	}
 	C.lua_createtable(s.l, 0, C.int(len(methods)))
 	for _, m := range methods {
-		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(m.ID), 0)
+		C.clua_push_tramp(s.l, s.cst, C.int(m.ID), 0)
 		s.setField(mt+1, m.Name)
 	}
 	C.lua_createtable(s.l, 0, C.int(len(getters)))
 	for _, g := range getters {
-		C.clua_push_tramp(s.l, C.uintptr_t(s.index), C.int(g.ID), 0)
+		C.clua_push_tramp(s.l, s.cst, C.int(g.ID), 0)
 		s.setField(mt+2, g.Name)
 	}
 	if len(getters) == 0 {
@@ -282,7 +290,7 @@ func (s *State) NewClass(name string, methods, getters, metamethods []Export, fi
 	}
 	s.setField(mt, "__index")
 	if finalize {
-		C.clua_push_gc(s.l, C.uintptr_t(s.index))
+		C.clua_push_gc(s.l, s.cst)
 		s.setField(mt, "__gc")
 	}
 	C.lua_pushlstring(s.l, stringPtr(name), C.size_t(len(name)))
