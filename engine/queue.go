@@ -30,9 +30,10 @@ var (
 // trip at depth 256, against 238 ns for a channel). The loop never pushes to its own queue
 // in a way that can block: pushes never block at all.
 type queue struct {
-	mu     sync.Mutex // protects items, closed
-	items  []Task
-	closed bool
+	mu       sync.Mutex // protects items, admitted, closed
+	items    []Task
+	admitted int // how many of items were pushed with admit: what the bound counts
+	closed   bool
 
 	limit  int           // bound for admitted work (push with admit); completions bypass it
 	notify chan struct{} // capacity 1: signalled on empty -> non-empty
@@ -44,16 +45,21 @@ func newQueue(limit int) *queue {
 
 // push appends t. With admit, the queue's bound applies (new work from outside: requests,
 // RPC deliveries); without, t is the completion of work the loop already reserved, which
-// must never be lost, and whose number the loop bounds by reserving.
+// must never be lost, and whose number the loop bounds by reserving. The bound counts
+// admitted tasks only: completions queued by a handler's own operations (a thousand file
+// reads at once) never make the worker refuse new requests.
 func (q *queue) push(t Task, admit bool) error {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return ErrWorkerStopped
 	}
-	if admit && len(q.items) >= q.limit {
-		q.mu.Unlock()
-		return ErrQueueFull
+	if admit {
+		if q.admitted >= q.limit {
+			q.mu.Unlock()
+			return ErrQueueFull
+		}
+		q.admitted++
 	}
 	wasEmpty := len(q.items) == 0
 	q.items = append(q.items, t)
@@ -72,6 +78,7 @@ func (q *queue) swap(spare []Task) []Task {
 	q.mu.Lock()
 	items := q.items
 	q.items = spare[:0]
+	q.admitted = 0
 	q.mu.Unlock()
 	return items
 }
@@ -95,6 +102,7 @@ func (q *queue) close() []Task {
 	q.closed = true
 	items := q.items
 	q.items = nil
+	q.admitted = 0
 	return items
 }
 

@@ -59,6 +59,30 @@ func TestQueueBound(t *testing.T) {
 	}
 }
 
+// TestQueueBoundCountsAdmittedOnly: completions queued ahead (a handler's own operations)
+// leave the bound on new work untouched.
+func TestQueueBoundCountsAdmittedOnly(t *testing.T) {
+	t.Parallel()
+	q := newQueue(3)
+	for i := 0; i < 1000; i++ {
+		if err := q.push(mark{seq: i}, false); err != nil {
+			t.Fatalf("completion %d: %v", i, err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if err := q.push(mark{seq: i}, true); err != nil {
+			t.Fatalf("admit %d behind 1000 completions: %v", i, err)
+		}
+	}
+	if err := q.push(mark{}, true); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("admit beyond the bound: %v, want ErrQueueFull", err)
+	}
+	q.swap(nil)
+	if err := q.push(mark{}, true); err != nil {
+		t.Fatalf("admit after drain: %v", err)
+	}
+}
+
 func TestQueueNotify(t *testing.T) {
 	t.Parallel()
 	q := newQueue(100)
