@@ -112,11 +112,15 @@ func New(cfg Config) (*Engine, error) {
 	}
 	// Never blocking: a burst waits in the pool's bounded backlog, and beyond that is an
 	// error the binding reports to Lua, never a loop that blocks waiting for a slot.
-	pool, err := newIOPool(cfg.PoolSize, 64*cfg.PoolSize)
+	e := &Engine{cfg: cfg, stopping: make(chan struct{})}
+	pool, err := newIOPool(cfg.PoolSize, 64*cfg.PoolSize, func(p any, stack []byte) {
+		e.failed.Store(true)
+		e.logf(0, "ERROR", "internal error in an I/O task: %v\n%s", p, stack)
+	})
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, pool: pool, stopping: make(chan struct{})}
+	e.pool = pool
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "info"
 	}

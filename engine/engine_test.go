@@ -33,6 +33,7 @@ func init() {
 			{Name: "flood", Fn: flood},
 			{Name: "flood_ran", Fn: floodRan},
 			{Name: "go_panic", Fn: func(c *engine.Call) int { panic("test panic") }},
+			{Name: "panic_on_loop", Fn: panicOnLoop},
 			{Name: "on_shutdown", Fn: onShutdown},
 			{Name: "memory_kb", Fn: func(c *engine.Call) int {
 				return c.ReturnNumber(float64(engine.WorkerOf(c).MemoryKB()))
@@ -61,6 +62,44 @@ func fail(c *engine.Call) int {
 // panic_work(cb): the work panics on the pool.
 func panicWork(c *engine.Call) int {
 	engine.WorkerOf(c).Async(c.OptFunc(1), func() engine.Completion { panic("work exploded") })
+	return 0
+}
+
+// panic_on_loop(where, cb): Go code the loop runs panics: in the operation's completion,
+// in a timer, in a deferred function, in a task, in a tick-end function, or in an I/O pool
+// task (which still completes its operation). cb runs once either way.
+func panicOnLoop(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	where := c.CheckString(1)
+	op := w.Reserve(c.OptFunc(2))
+	boom := func() { panic("loop exploded in " + where) }
+	done := func(w *engine.Worker, a *engine.Args) { a.Nil(); a.String("survived") }
+	switch where {
+	case "completion":
+		op.Complete(func(w *engine.Worker, a *engine.Args) { a.Nil(); boom() })
+		return 0
+	case "timer":
+		w.After(time.Millisecond, func(w *engine.Worker) { boom() })
+	case "defer":
+		w.Defer(func(w *engine.Worker) { boom() })
+	case "task":
+		if err := w.Submit(engine.TaskFunc(func(w *engine.Worker) { boom() })); err != nil {
+			c.Raise("%v", err)
+		}
+	case "tick end":
+		w.AtTickEnd(boom)
+	case "pool":
+		if err := w.Engine().Pool(func() {
+			defer op.Complete(done)
+			boom()
+		}); err != nil {
+			c.Raise("%v", err)
+		}
+		return 0
+	default:
+		c.ArgError(1, "unknown place")
+	}
+	w.After(5*time.Millisecond, func(w *engine.Worker) { op.Complete(done) })
 	return 0
 }
 
@@ -425,6 +464,35 @@ print("still running")
 // TestPanicLoggedByOwnEngine: with two engines in one process, a Go panic in a function
 // called by the first one's script is logged to the first one's stderr. (lua.PanicHandler
 // is a process-wide variable that every engine.New overwrites.)
+// TestGoPanicOnLoop: a Go panic in anything the loop runs (a bug in a binding) is logged
+// with its stack and counts as an error, and never ends the process: the worker goes on,
+// and the operation's callback runs exactly once (with an error when its completion was
+// what panicked).
+func TestGoPanicOnLoop(t *testing.T) {
+	t.Parallel()
+	res := enginetest.Run(t, `
+local a = require "testasync"
+local places = {"completion", "timer", "defer", "task", "tick end", "pool"}
+for _, where in ipairs(places) do
+  local calls = 0
+  a.panic_on_loop(where, function(err, v)
+    calls = calls + 1
+    assert(calls == 1, where .. ": callback ran twice")
+    print(where .. ":", err, v)
+  end)
+end
+`)
+	res.MustFail(t) // the panics count as errors: drlee run exits 1
+	res.Contains(t,
+		"completion:	drlee: internal error (reported in the log)	nil",
+		"timer:	nil	survived", "defer:	nil	survived", "task:	nil	survived",
+		"tick end:	nil	survived", "pool:	nil	survived")
+	for _, where := range []string{"completion", "timer", "defer", "task", "tick end", "pool"} {
+		res.StderrContains(t, "loop exploded in "+where)
+	}
+	res.StderrContains(t, "goroutine ")
+}
+
 func TestPanicLoggedByOwnEngine(t *testing.T) {
 	dir := t.TempDir()
 	script := filepath.Join(dir, "main.lua")

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"runtime/debug"
 	"sync"
 
 	"github.com/panjf2000/ants/v2"
@@ -23,9 +24,11 @@ type ioPool struct {
 	running int
 	backlog []func()
 	limit   int
+
+	onPanic func(p any, stack []byte) // told about a task that panicked (a bug)
 }
 
-func newIOPool(size, backlog int) (*ioPool, error) {
+func newIOPool(size, backlog int, onPanic func(p any, stack []byte)) (*ioPool, error) {
 	// ants is only the goroutine recycler, with no capacity of its own: the bound is kept
 	// here (running <= size). A bounded ants pool refused work now and then while our count
 	// had a slot free, because its slot frees a moment after our task returns (seen as
@@ -34,7 +37,7 @@ func newIOPool(size, backlog int) (*ioPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ioPool{ants: a, size: size, limit: backlog}, nil
+	return &ioPool{ants: a, size: size, limit: backlog, onPanic: onPanic}, nil
 }
 
 // Submit runs fn on the pool, or queues it. Safe from any goroutine; never blocks.
@@ -63,7 +66,7 @@ func (p *ioPool) Submit(fn func()) error {
 // run runs fn, then whatever waits in the backlog, keeping its slot until it is empty.
 func (p *ioPool) run(fn func()) {
 	for fn != nil {
-		fn()
+		p.runOne(fn)
 		p.mu.Lock()
 		if len(p.backlog) > 0 {
 			fn = p.backlog[0]
@@ -75,6 +78,17 @@ func (p *ioPool) run(fn func()) {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// runOne runs a task; a panic in it is reported rather than ending the process (the task's
+// own owner is responsible for completing what it reserved: Worker.Async does).
+func (p *ioPool) runOne(fn func()) {
+	defer func() {
+		if r := recover(); r != nil && p.onPanic != nil {
+			p.onPanic(r, debug.Stack())
+		}
+	}()
+	fn()
 }
 
 func (p *ioPool) release() { p.ants.Release() }

@@ -82,10 +82,16 @@ func (w *Worker) runTimers() time.Duration {
 		} else {
 			heap.Pop(&w.timers)
 		}
-		t.fn(w)
+		w.runTimer(t)
 		w.endTick()
 	}
 	return -1
+}
+
+// runTimer runs a timer's function under recoverTask.
+func (w *Worker) runTimer(t *Timer) {
+	defer w.recoverTask()
+	t.fn(w)
 }
 
 func (w *Worker) now() int64 { return int64(time.Since(w.epoch)) }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -140,15 +141,63 @@ func (op *Op) Complete(fn Completion) bool {
 	return op.w.q.push(op, false) == nil
 }
 
-// Run is the Op as a Task: runs the completion and calls the callback.
+// Run is the Op as a Task: runs the completion and calls the callback. A completion that
+// panics (a bug in a binding) is reported with its stack, and the callback still runs,
+// once, with an error: the script learns that the operation failed instead of waiting for
+// ever.
 func (op *Op) Run(w *Worker) {
 	w.pending--
 	w.args.Reset()
 	w.args.err = ""
-	if op.fn != nil {
-		op.fn(w, &w.args)
+	if op.fn != nil && !w.complete(op.fn) {
+		w.args.Reset()
+		w.args.Error(errInternal)
 	}
 	w.Callback(op.cb, &w.args)
+}
+
+// errInternal is what a callback gets when the completion of its operation panicked.
+var errInternal = errors.New("drlee: internal error (reported in the log)")
+
+// complete runs a completion, reporting false when it panicked.
+func (w *Worker) complete(fn Completion) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.internalError("a completion", p)
+		}
+	}()
+	fn(w, &w.args)
+	return true
+}
+
+// internalError reports a Go panic that the loop recovered: a bug in the runtime or a
+// binding, never the script's fault. It is logged with its stack and counts as an uncaught
+// error (`drlee run` exits 1), but the worker goes on: a panic on the loop never unwinds
+// through LuaJIT (every crossing into Go recovers its own), so the state is intact.
+func (w *Worker) internalError(where string, p any) {
+	w.uncaught.Add(1)
+	w.engine.failed.Store(true)
+	w.Logf("ERROR", "internal error in %s: %v\n%s", where, p, debug.Stack())
+}
+
+// recoverTask is deferred around everything the loop runs (tasks, timers, deferred and
+// tick-end functions), so that a panic there is reported instead of ending the process.
+func (w *Worker) recoverTask() {
+	if p := recover(); p != nil {
+		w.internalError("a task", p)
+	}
+}
+
+// runTask runs one task of the queue under recoverTask.
+func (w *Worker) runTask(t Task) {
+	defer w.recoverTask()
+	t.Run(w)
+}
+
+// runFunc runs one deferred or tick-end function under recoverTask.
+func (w *Worker) runFunc(fn func()) {
+	defer w.recoverTask()
+	fn()
 }
 
 // Callback calls the function at registry ref cb with args and releases the ref. With no
@@ -235,7 +284,7 @@ func (w *Worker) endTick() {
 		fns := w.tickEnd
 		w.tickEnd = w.tickEndSpare[:0]
 		for i, fn := range fns {
-			fn()
+			w.runFunc(fn)
 			fns[i] = nil
 		}
 		w.tickEndSpare = fns[:0]
@@ -306,7 +355,7 @@ func (w *Worker) loop() {
 			fns := w.local
 			w.local = w.localSpare[:0]
 			for i, fn := range fns {
-				fn(w)
+				w.runLocal(fn)
 				w.endTick()
 				fns[i] = nil
 			}
@@ -316,7 +365,7 @@ func (w *Worker) loop() {
 		next := w.runTimers()
 		items := w.q.swap(spare)
 		for i, t := range items {
-			t.Run(w)
+			w.runTask(t)
 			w.endTick()
 			items[i] = nil
 		}
@@ -400,9 +449,15 @@ func (w *Worker) runShutdown() {
 	fns := w.shutdown
 	w.shutdown = nil
 	for _, fn := range fns {
-		fn()
+		w.runFunc(fn)
 		w.endTick()
 	}
+}
+
+// runLocal runs one function deferred with Defer under recoverTask.
+func (w *Worker) runLocal(fn func(w *Worker)) {
+	defer w.recoverTask()
+	fn(w)
 }
 
 // terminate ends the loop now: queued tasks are dropped and timers cancelled.
