@@ -283,7 +283,13 @@ func (c *Call) Out() *value.Writer {
 }
 
 // Return hands the values written to Out back to Lua; return its result from the Func.
-func (c *Call) Return() int { return int(c.s.setRet(c.f, c.out.B)) }
+// A result the format cannot carry (Writer.Err: a string over 2 GiB) raises instead.
+func (c *Call) Return() int {
+	if c.out.Err != nil {
+		c.Raise("%v", c.out.Err)
+	}
+	return int(c.s.setRet(c.f, c.out.B))
+}
 
 // ReturnString returns one string.
 func (c *Call) ReturnString(s string) int {

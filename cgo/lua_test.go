@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/drlee/drlee/engine/value"
@@ -30,6 +31,7 @@ var (
 	fnOpt    = Register("t.opt", false, tOpt)
 	fnList   = Register("t.list", false, tList)
 	fnCount  = Register("t.count", false, func(c *Call) int { callsSeen.Add(1); return 0 })
+	fnHuge   = Register("t.huge", false, tHuge)
 	fnMethod = Register("obj:m", true, func(c *Call) int {
 		if cls, _ := c.Object(1); cls != testClass {
 			c.TypeError(1, "obj")
@@ -49,6 +51,16 @@ var (
 const testClass = 7
 
 var panicsSeen, callsSeen atomic.Int64
+
+// t.huge() returns a string longer than Lua can hold (address space no memory backs).
+func tHuge(c *Call) int {
+	m, err := syscall.Mmap(-1, 0, value.MaxString+1, syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+	if err != nil {
+		c.Raise("mmap: %v", err)
+	}
+	defer syscall.Munmap(m)
+	return c.ReturnBytes(m)
+}
 
 // t.list(n, tag) -> {tag.."1", ..., tag..n}: a result big enough that decoding it allocates
 // many times (and so runs collection steps, and finalizers).
@@ -185,7 +197,7 @@ var testFuncs = []Export{
 	{"noop", fnNoop}, {"check", fnCheck}, {"add", fnAdd}, {"panic", fnPanic},
 	{"report", fnReport}, {"call", fnCall}, {"keep", fnKeep}, {"echo", fnEcho},
 	{"many", fnMany}, {"newobj", fnNewObj}, {"outcall", fnOutCB}, {"opt", fnOpt},
-	{"list", fnList}, {"count", fnCount},
+	{"list", fnList}, {"count", fnCount}, {"huge", fnHuge},
 }
 
 // Lua helpers every test state has: T (the test module) and regcount() (registry refs in
@@ -937,4 +949,15 @@ end`)
 	if n := callsSeen.Load() - before; n != 0 {
 		t.Fatalf("%d Go calls ran while the state closed", n)
 	}
+}
+
+// TestResultTooLargeForLua: a Go function whose result Lua cannot hold raises a clear error
+// (its length used to be cut to 32 bits).
+func TestResultTooLargeForLua(t *testing.T) {
+	t.Parallel()
+	s, _ := newState(t)
+	mustDo(t, s, `
+local ok, err = pcall(T.huge)
+assert(not ok and err:find("too large for a Lua value: a string of 2147483393 bytes", 1, true), err)
+`)
 }

@@ -150,6 +150,10 @@ func (s *State) Close() {
 	s.cst, s.enc = nil, nil
 }
 
+// InCall reports whether a Go function called from Lua is running (the owner is inside a
+// crossing, not at the top of its loop).
+func (s *State) InCall() bool { return s.depth > 0 }
+
 // Top returns the stack height of the main thread (for leak tests: it stays at the base).
 func (s *State) Top() int { return int(C.lua_gettop(s.l)) }
 

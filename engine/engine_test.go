@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/engine/value"
 )
 
 // The module "testasync" exercises the engine's async paths from Lua. Modules must be
@@ -34,6 +36,7 @@ func init() {
 			{Name: "flood_ran", Fn: floodRan},
 			{Name: "go_panic", Fn: func(c *engine.Call) int { panic("test panic") }},
 			{Name: "panic_on_loop", Fn: panicOnLoop},
+			{Name: "too_large", Fn: tooLarge},
 			{Name: "on_shutdown", Fn: onShutdown},
 			{Name: "memory_kb", Fn: func(c *engine.Call) int {
 				return c.ReturnNumber(float64(engine.WorkerOf(c).MemoryKB()))
@@ -100,6 +103,23 @@ func panicOnLoop(c *engine.Call) int {
 		c.ArgError(1, "unknown place")
 	}
 	w.After(5*time.Millisecond, func(w *engine.Worker) { op.Complete(done) })
+	return 0
+}
+
+// too_large(cb): the operation's result is a string longer than Lua can hold (address space
+// that no memory backs).
+func tooLarge(c *engine.Call) int {
+	engine.WorkerOf(c).Async(c.OptFunc(1), func() engine.Completion {
+		return func(w *engine.Worker, a *engine.Args) {
+			m, err := syscall.Mmap(-1, 0, value.MaxString+1, syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+			if err != nil {
+				panic(err)
+			}
+			defer syscall.Munmap(m)
+			a.Nil()
+			a.Bytes(m)
+		}
+	})
 	return 0
 }
 
@@ -491,6 +511,15 @@ end
 		res.StderrContains(t, "loop exploded in "+where)
 	}
 	res.StderrContains(t, "goroutine ")
+}
+
+// TestResultTooLargeForACallback: a result the value format cannot carry reaches the
+// callback as an error, instead of a buffer whose cut length C would misread.
+func TestResultTooLargeForACallback(t *testing.T) {
+	t.Parallel()
+	res := enginetest.Run(t, `require("testasync").too_large(function(err, v) print(err, v) end)`)
+	res.MustSucceed(t)
+	res.Contains(t, "value: too large for a Lua value: a string of 2147483393 bytes (at most 2147483392)\tnil")
 }
 
 func TestPanicLoggedByOwnEngine(t *testing.T) {

@@ -201,8 +201,15 @@ func (w *Worker) runFunc(fn func()) {
 }
 
 // Callback calls the function at registry ref cb with args and releases the ref. With no
-// callback, an error in args is reported as uncaught. Loop only.
+// callback, an error in args is reported as uncaught. Arguments the format could not carry
+// (args.Err: a result over 2 GiB) give the callback that error instead. Loop only.
 func (w *Worker) Callback(cb int32, args *Args) {
+	if args.Err != nil {
+		err := args.Err
+		args.Reset()
+		args.err = ""
+		args.Error(err)
+	}
 	if cb == 0 {
 		if args.err != "" {
 			w.ReportError(fmt.Errorf("uncaught error (no callback): %s", args.err))
@@ -228,8 +235,13 @@ func (w *Worker) CallRef(fn int32, args []byte) error {
 func (w *Worker) Unref(ref int32) { w.st.Unref(ref) }
 
 // NewArgs returns the worker's callback argument buffer, emptied. Valid until the next
-// callback runs.
+// callback runs. Called from inside a Lua call (a Go function calling a callback at once, as
+// ticker:stop() does), it returns a fresh buffer: the shared one may be the arguments C is
+// still decoding for the call in progress (a finalizer runs Lua mid-decode).
 func (w *Worker) NewArgs() *Args {
+	if w.st.InCall() {
+		return &Args{}
+	}
 	w.args.Reset()
 	w.args.err = ""
 	return &w.args

@@ -41,6 +41,7 @@ package fs
 import (
 	"bytes"
 	_ "embed"
+	"fmt"
 	"math"
 	"os"
 	"slices"
@@ -220,12 +221,16 @@ func readDir(c *engine.Call) int {
 }
 
 // fs.readfile(path, cb): cb(nil, content). os.ReadFile stats the file for its size first
-// and reads it into a buffer of that size, as the seed describes.
+// and reads it into a buffer of that size, as the seed describes. A file larger than a Lua
+// string can be (value.MaxString, just under 2 GiB) is an error before anything is read.
 func readFile(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	path := c.CheckString(1)
 	cb := c.OptFunc(2)
 	w.Async(cb, func() engine.Completion {
+		if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() && info.Size() > value.MaxString {
+			return failed(fmt.Errorf("fs.readfile: %s is %d bytes, more than a Lua string can hold (%d): read it in parts with file:read", path, info.Size(), value.MaxString))
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return failed(err)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drlee/drlee/engine/enginetest"
 )
@@ -296,4 +297,26 @@ func BenchmarkStat(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestReadFileLargerThanALuaString: a file beyond what a Lua string holds (a sparse file of
+// 4 GiB + 64 bytes) is a clear error at once. Its length used to be cut to 32 bits on the
+// way to C, which then decoded the file's own bytes as values, and the callback never ran.
+func TestReadFileLargerThanALuaString(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "huge.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(4<<30 + 64); err != nil {
+		t.Skipf("this file system has no sparse files: %v", err)
+	}
+	f.Close()
+	res := enginetest.Run(t, `
+local fs = require "fs"
+fs.readfile(__dirname__ .. "/huge.bin", function(err, data) print("readfile", err ~= nil, data, err) end)
+`, enginetest.Options{Dir: dir, Timeout: 20 * time.Second})
+	res.MustSucceed(t)
+	res.Contains(t, "readfile\ttrue\tnil\tfs.readfile: ", "/huge.bin is 4294967360 bytes, more than a Lua string can hold (2147483392)")
 }

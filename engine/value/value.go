@@ -26,6 +26,7 @@ package value
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -46,14 +47,37 @@ const (
 // ErrMalformed is returned by a Reader for a buffer that does not follow the format.
 var ErrMalformed = errors.New("value: malformed buffer")
 
+// MaxString is the longest string the format carries: LuaJIT's own limit on a string
+// (LJ_MAX_STR, just under 2 GiB). Lengths are 32 bits on the wire; a longer string could
+// not become a Lua value anyway.
+const MaxString = 0x7fffff00
+
+// ErrTooLarge is the cause of a Writer's error for a value the format cannot carry.
+var ErrTooLarge = errors.New("value: too large for a Lua value")
+
 // Writer appends values to a buffer. The zero value is ready to use; Reset keeps the
 // buffer's memory, so a Writer reused per call allocates nothing once warm.
 type Writer struct {
 	B []byte
+	// Err is the first value the format could not carry (a string longer than MaxString),
+	// wrapping ErrTooLarge. That value was written as an empty string and the rest as
+	// asked, so the buffer stays well formed; whoever hands the buffer to Lua checks Err
+	// and reports it instead (the engine gives the callback the error).
+	Err error
 }
 
-// Reset empties the buffer, keeping its capacity.
-func (w *Writer) Reset() { w.B = w.B[:0] }
+// Reset empties the buffer, keeping its capacity, and clears Err.
+func (w *Writer) Reset() {
+	w.B = w.B[:0]
+	w.Err = nil
+}
+
+// tooLarge records the first value that does not fit.
+func (w *Writer) tooLarge(what string, n int) {
+	if w.Err == nil {
+		w.Err = fmt.Errorf("%w: a %s of %d bytes (at most %d)", ErrTooLarge, what, n, MaxString)
+	}
+}
 
 // Len is the number of bytes written.
 func (w *Writer) Len() int { return len(w.B) }
@@ -86,23 +110,35 @@ func (w *Writer) Number(f float64) {
 	w.B = binary.LittleEndian.AppendUint64(w.B, math.Float64bits(f))
 }
 
-// String writes a string.
+// String writes a string (an empty one, setting Err, when it is longer than MaxString).
 func (w *Writer) String(s string) {
+	if len(s) > MaxString {
+		w.tooLarge("string", len(s))
+		s = ""
+	}
 	w.B = append(w.B, TagString)
 	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(len(s)))
 	w.B = append(w.B, s...)
 }
 
-// Bytes writes a byte slice as a Lua string.
+// Bytes writes a byte slice as a Lua string (as String does for one that is too long).
 func (w *Writer) Bytes(b []byte) {
+	if len(b) > MaxString {
+		w.tooLarge("string", len(b))
+		b = nil
+	}
 	w.B = append(w.B, TagString)
 	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(len(b)))
 	w.B = append(w.B, b...)
 }
 
 // Table starts a table of narr array values followed by nrec key/value pairs; the caller
-// then writes exactly that many values.
+// then writes exactly that many values. Counts beyond 32 bits set Err (the caller writing
+// that many values would have run out of memory first).
 func (w *Writer) Table(narr, nrec int) {
+	if uint64(narr) > math.MaxUint32 || uint64(nrec) > math.MaxUint32 {
+		w.tooLarge("table", max(narr, nrec))
+	}
 	w.B = append(w.B, TagTable)
 	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(narr))
 	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(nrec))

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"syscall"
 	"testing"
+	"unsafe"
 )
 
 // item is one decoded value, tables flattened into their header and elements.
@@ -244,5 +246,46 @@ func TestReaderPeek(t *testing.T) {
 	r.Skip()
 	if r.Peek() != 0 || !r.Done() {
 		t.Fatalf("at end: Peek = %q, Done = %v", r.Peek(), r.Done())
+	}
+}
+
+// hugeBytes is MaxString+1 bytes of address space that no memory backs until it is touched
+// (an anonymous mapping with no reserve): the Writer must refuse it from its length alone.
+func hugeBytes(t *testing.T) []byte {
+	m, err := syscall.Mmap(-1, 0, MaxString+1, syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+	if err != nil {
+		t.Fatalf("mmap: %v", err)
+	}
+	t.Cleanup(func() { syscall.Munmap(m) })
+	return m
+}
+
+// TestWriterRefusesWhatLuaCannotHold: a string longer than MaxString is written as an empty
+// string and recorded in Err (the buffer stays valid); lengths used to be cut to 32 bits,
+// so C read the rest of the string as values.
+func TestWriterRefusesWhatLuaCannotHold(t *testing.T) {
+	t.Parallel()
+	huge := hugeBytes(t)
+	var w Writer
+	w.String("a")
+	w.String(unsafe.String(&huge[0], len(huge)))
+	w.Bytes(huge)
+	w.Int(7)
+	if !errors.Is(w.Err, ErrTooLarge) {
+		t.Fatalf("Err = %v, want ErrTooLarge", w.Err)
+	}
+	if err := Validate(w.B); err != nil {
+		t.Fatalf("the buffer is malformed: %v", err)
+	}
+	if want := []byte("s\x01\x00\x00\x00as\x00\x00\x00\x00s\x00\x00\x00\x00i\x07\x00\x00\x00\x00\x00\x00\x00"); !bytes.Equal(w.B, want) {
+		t.Fatalf("buffer %q, want %q", w.B, want)
+	}
+	w.Reset()
+	if w.Err != nil {
+		t.Fatal("Reset kept Err")
+	}
+	w.Table(-1, 0)
+	if !errors.Is(w.Err, ErrTooLarge) {
+		t.Fatalf("a table count beyond 32 bits: Err = %v", w.Err)
 	}
 }
