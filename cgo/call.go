@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -205,8 +206,35 @@ func (c *Call) CheckNumber(i int) float64 {
 	return 0
 }
 
-// CheckInt returns number argument i as an integer.
-func (c *Call) CheckInt(i int) int64 { return int64(c.CheckNumber(i)) }
+// CheckInt returns number argument i as an integer, truncated toward zero as Lua 5.1 does.
+// NaN, the infinities and numbers beyond ±2^63 raise an argument error: Go's conversion of
+// them is undefined (NaN became -2^63), and no binding means them.
+func (c *Call) CheckInt(i int) int64 {
+	f := c.CheckNumber(i)
+	if f != f || f >= 1<<63 || f < -(1<<63) {
+		c.ArgError(i, "number has no integer representation")
+	}
+	return int64(f)
+}
+
+// CheckIntRange is CheckInt for an integer that must lie in [lo, hi]; others raise
+// "number out of range (lo to hi expected)".
+func (c *Call) CheckIntRange(i int, lo, hi int64) int64 {
+	v := c.CheckInt(i)
+	if v < lo || v > hi {
+		c.ArgError(i, fmt.Sprintf("number out of range (%d to %d expected)", lo, hi))
+	}
+	return v
+}
+
+// CheckFinite returns number argument i, raising for NaN and the infinities.
+func (c *Call) CheckFinite(i int) float64 {
+	f := c.CheckNumber(i)
+	if f != f || f > math.MaxFloat64 || f < -math.MaxFloat64 {
+		c.ArgError(i, "finite number expected, got "+formatNumber(f))
+	}
+	return f
+}
 
 // OptInt is CheckInt with a default for nil or an absent argument.
 func (c *Call) OptInt(i int, def int64) int64 {
@@ -345,6 +373,14 @@ func (s *State) setRet(f *C.clua_frame, b []byte) C.int {
 var errNoMemory = C.CString("drlee: out of memory for a result")
 
 func formatNumber(f float64) string {
+	switch {
+	case f != f:
+		return "nan"
+	case f > math.MaxFloat64:
+		return "inf"
+	case f < -math.MaxFloat64:
+		return "-inf"
+	}
 	if f == float64(int64(f)) && f < 1e15 && f > -1e15 {
 		return strconv.FormatInt(int64(f), 10)
 	}

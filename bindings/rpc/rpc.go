@@ -23,9 +23,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
+	ltime "github.com/drlee/drlee/bindings/time"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/engine/cluster"
 	"github.com/drlee/drlee/engine/value"
@@ -246,13 +248,20 @@ func callArgs(c *engine.Call) (name string, payload []byte, timeout time.Duratio
 		if m, ok := opts.(map[any]any); ok {
 			if v, present := m["timeout"]; present {
 				ms, ok := v.(float64)
-				if !ok {
+				switch {
+				case !ok:
 					c.ArgError(3, "options.timeout must be a number of milliseconds")
-				}
-				if ms <= 0 {
+				case ms != ms || math.IsInf(ms, 0):
+					c.ArgError(3, "options.timeout must be a finite number of milliseconds")
+				case ms <= 0:
 					c.ArgError(3, "options.timeout must be positive")
 				}
-				timeout = time.Duration(ms * float64(time.Millisecond))
+				// Rounded up to a whole nanosecond (1e-9 ms used to become 0, which the
+				// transport read as "use the default"), clamped to the timers' maximum.
+				timeout = ltime.MaxDelay
+				if ms < float64(ltime.MaxDelay/time.Millisecond) {
+					timeout = time.Duration(math.Ceil(ms * float64(time.Millisecond)))
+				}
 			}
 		}
 	case engine.TypeNil, engine.TypeNone:

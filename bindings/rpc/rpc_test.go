@@ -133,6 +133,18 @@ local list = {
       cb()
     end)
   end,
+  function(cb)
+    -- A tiny timeout is tiny, not the default: it used to become 0, read as "5 s".
+    local t0 = now()
+    rpc.call("never", 1, {timeout = 1e-9}, function(err, r)
+      print("tiny timeout", err ~= nil, now() - t0 < 1000)
+      cb()
+    end)
+  end,
+  function(cb)
+    -- A huge timeout is clamped (about 100 years), not an error nor the default.
+    rpc.call("add", {a = 9, b = 1}, {timeout = 1e300}, function(err, r) print("huge timeout", err, r) cb() end)
+  end,
   function(cb) rpc.broadcast("add", {a = 5, b = 2}, function(err, rs) print("broadcast cb third", err, #rs, rs[1].result, rs[1].node ~= nil, rs[1].worker_id) cb() end) end,
   function(cb) rpc.broadcast("add", {a = 6, b = 2}, {timeout = 1000}, function(err, rs) print("broadcast options", err, #rs, rs[1].result) cb() end) end,
 }
@@ -141,6 +153,8 @@ for _, args in ipairs({
   {"string options", {"add", 1, "fast"}},
   {"zero timeout", {"add", 1, {timeout = 0}, print}},
   {"negative timeout", {"add", 1, {timeout = -5}, print}},
+  {"inf timeout", {"add", 1, {timeout = math.huge}, print}},
+  {"nan timeout", {"add", 1, {timeout = 0/0}, print}},
   {"number callback", {"add", 1, {}, 5}},
   {"no name", {}},
   {"bad name", {"a b", 1, print}},
@@ -160,6 +174,11 @@ series_callback(list, function() done() end)
 		"timeout option\tnil\t6",
 		"short timeout\trpc 'never' timed out after 150ms\tnil\ttrue",
 		"fractional timeout\ttrue\ttrue",
+		"tiny timeout\ttrue\ttrue",
+		"huge timeout\tnil\t10",
+		"inf timeout: false bad argument #3 to 'rpc.call' (options.timeout must be a finite number of milliseconds)",
+		"nan timeout: false bad argument #3 to 'rpc.call' (options.timeout must be a finite number of milliseconds)",
+		"broadcast inf timeout: false bad argument #3 to 'rpc.broadcast' (options.timeout must be a finite number of milliseconds)",
 		"broadcast cb third\tnil\t1\t7\ttrue\t1",
 		"broadcast options\tnil\t1\t8",
 		"number options: false bad argument #3 to 'rpc.call' (table expected, got number)",

@@ -12,6 +12,7 @@ package time
 import (
 	_ "embed"
 	"errors"
+	"math"
 	gotime "time"
 
 	"github.com/drlee/drlee/engine"
@@ -102,10 +103,23 @@ func format(c *engine.Call) int {
 	return c.ReturnString(gotime.UnixMilli(ms).Format(layout))
 }
 
+// MaxDelay is the longest delay a timer or ticker takes: longer ones (1e300 ms, 2^63 ms)
+// are clamped to it. About 100 years: any delay a script means is shorter, and any longer
+// would overflow the runtime's clock arithmetic.
+const MaxDelay = 100 * 365 * 24 * gotime.Hour
+
+// duration reads a delay in milliseconds: a finite, non-negative number (fractions allowed),
+// clamped to MaxDelay. NaN, the infinities and negative numbers raise: they used to become
+// a timer that fired at once.
 func duration(c *engine.Call, i int) gotime.Duration {
 	ms := c.CheckNumber(i)
-	if ms < 0 {
+	switch {
+	case ms != ms || math.IsInf(ms, 0):
+		c.ArgError(i, "delay must be a finite number of milliseconds")
+	case ms < 0:
 		c.ArgError(i, "negative duration")
+	case ms >= float64(MaxDelay/gotime.Millisecond):
+		return MaxDelay
 	}
 	return gotime.Duration(ms * float64(gotime.Millisecond))
 }

@@ -52,6 +52,22 @@ check.raises("bad argument #1 to 'time.timeout' (number expected, got string)", 
 check.raises("bad argument #1 to 'time.timeout' (number expected, got string)", time.timeout, "soon")
 check.raises("bad argument #1 to 'time.timeout' (number expected, got no value)", time.timeout)
 check.raises("bad argument #1 to 'time.timeout' (negative duration)", time.timeout, -1, print)
+-- Delays that are not finite raise (they used to fire at once); huge ones are clamped to
+-- about 100 years, so they wait.
+for _, v in ipairs({math.huge, -math.huge, 0/0, "inf", "nan", "-inf"}) do
+  check.raises("bad argument #1 to 'time.timeout' (delay must be a finite number of milliseconds)", time.timeout, v, print)
+  check.raises("bad argument #1 to 'time.tick' (delay must be a finite number of milliseconds)", time.tick, v)
+end
+local clamped = {}
+for _, v in ipairs({1e13, 1e300, 2^63, 2^1023, "1e20"}) do
+  clamped[#clamped + 1] = time.timeout(v, function() error("a clamped timer fired at once") end)
+  clamped[#clamped + 1] = time.tick(v)
+end
+time.timeout(20, check.once("clamped timers wait", function()
+  for i, t in ipairs(clamped) do
+    if i % 2 == 1 then check.eq(t:cancel(), true, "clamped timer still pending") else t:stop() end
+  end
+end))
 check.raises("bad argument #2 to 'time.timeout' (function expected, got number)", time.timeout, 10, 5)
 check.raises("bad argument #1 to 'time.timeout' (number expected, got string)", time.timeout, time, "x")
 check.raises("calling 'timer:cancel' on bad self (timer expected, got table)", t.cancel, {})
