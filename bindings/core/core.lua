@@ -133,10 +133,14 @@ function readall(reader, cb)
     error("bad argument #2 to 'readall' (function expected, got " .. type(cb) .. ")", 2)
   end
   local parts, n = {}, 0
+  -- A reader that calls back twice for one read (a buggy one) must not make readall call
+  -- cb twice or read on in two places: every read's callback counts once.
   local function step()
     while true do
-      local inside, again = true, false
+      local inside, again, called = true, false, false
       reader:read(CHUNK, function(err, data)
+        if called then return end
+        called = true
         if err == "EOF" or (err == nil and (data == nil or #data == 0)) then
           if cb then cb(nil, concat(parts)) end
           return

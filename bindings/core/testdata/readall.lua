@@ -71,6 +71,27 @@ readall(reader(chunks, false), check.once("many sync", function(err, body)
   check.eq(body, table.concat(chunks))
 end))
 
+-- A reader that calls back twice for every read: each read counts once, and readall calls
+-- back once with each chunk once (it used to call back twice, and read on twice).
+for _, async in ipairs({false, true}) do
+  local chunks, reads = {"a", "b", "c"}, 0
+  local twice = {read = function(self, n, cb)
+    reads = reads + 1
+    local c = chunks[reads] or ""
+    local function deliver() cb(nil, c); cb(nil, c .. "again") end
+    if async then time.timeout(0, deliver) else deliver() end
+  end}
+  local name = "reader calls back twice, async=" .. tostring(async)
+  readall(twice, check.once(name, function(err, body)
+    check.eq(err, nil, name)
+    check.eq(body, "abc", name)
+    check.eq(reads, 4, name .. ": reads")
+  end))
+end
+-- Same with errors: one error, one callback.
+readall({read = function(self, n, cb) cb("first"); cb("second"); cb(nil, "") end},
+  check.once("error twice", function(err, body) check.eq(err, "first") end))
+
 -- The callback is optional (no error: nothing reported).
 readall(reader({"a"}, true))
 
