@@ -311,7 +311,7 @@ func (e *Engine) logf(worker int, level, format string, args ...any) {
 	if logLevels[level] < e.minLevel {
 		return
 	}
-	msg := fmt.Sprintf(format, args...)
+	msg := safeLogText(fmt.Sprintf(format, args...))
 	var tag string
 	if worker > 0 {
 		tag = fmt.Sprintf("[worker %d] ", worker)
@@ -320,6 +320,43 @@ func (e *Engine) logf(worker int, level, format string, args ...any) {
 	e.outMu.Lock()
 	io.WriteString(e.cfg.Stderr, line)
 	e.outMu.Unlock()
+}
+
+// continuation starts each line of a message after its first: a message with newlines (a
+// traceback, or text a script logs) can never produce a line that looks like the start of
+// a log line of its own ("x\nERROR [worker 9] forged").
+const continuation = "    "
+
+// safeLogText makes text safe for one log entry: newlines start indented continuation lines,
+// and other control characters (CR, ESC and the rest, which could overwrite or recolour what
+// a terminal shows) are escaped as \r or \xNN. Tabs stay.
+func safeLogText(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\n':
+			b.WriteByte('\n')
+			b.WriteString(continuation)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case (c < 0x20 && c != '\t') || c == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // Log writes a log line as the engine (worker 0). Safe from any goroutine.

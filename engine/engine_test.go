@@ -21,6 +21,8 @@ import (
 	"github.com/drlee/drlee/engine/value"
 )
 
+const continuation = "    " // engine.continuation
+
 // The module "testasync" exercises the engine's async paths from Lua. Modules must be
 // registered before the first state is created: hence init.
 func init() {
@@ -771,6 +773,26 @@ end
 	}
 }
 
+// TestLogForging: what a script logs can never look like a line of the runtime's own: its
+// newlines start indented continuation lines, and CR and other control characters (ANSI
+// escapes) are escaped.
+func TestLogForging(t *testing.T) {
+	t.Parallel()
+	res := enginetest.Run(t, `
+log.warn("x\nERROR [worker 9] forged")
+log.info("over\rwritten \27[31mred\27[0m\ttab")
+error("uncaught\n2026-01-01T00:00:00.000Z ERROR [worker 9] forged too")
+`)
+	res.MustFail(t)
+	for _, l := range strings.Split(strings.TrimSpace(res.Stderr), "\n") {
+		if strings.Contains(l, "forged") && !strings.HasPrefix(l, continuation) {
+			t.Errorf("a forged line reads as a log line of its own: %q\n%s", l, res.Stderr)
+		}
+	}
+	res.StderrContains(t, "WARN  [worker 1] x\n"+continuation+"ERROR [worker 9] forged\n",
+		"INFO  [worker 1] over\\rwritten \\x1b[31mred\\x1b[0m\ttab\n")
+}
+
 func TestLogLines(t *testing.T) {
 	t.Parallel()
 	res := enginetest.Run(t, `
@@ -795,6 +817,9 @@ require("log").info("via require")
 		t.Errorf("debug line at the info level:\n%s", res.Stderr)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(res.Stderr), "\n") {
+		if strings.HasPrefix(l, "    ") {
+			continue // the continuation of a message with newlines (TestLogForging)
+		}
 		if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\S* (INFO |WARN |ERROR) \[worker [12]\] `).MatchString(l) {
 			t.Errorf("log line %q", l)
 		}
