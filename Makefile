@@ -1,5 +1,5 @@
 # Dr.LEE. `make` (or `make help`) lists the targets. Every Go command needs the luajit build tag.
-# Variables you may override: GO, TAGS, TESTFLAGS, ARGS (bench), IMAGE (docker), LJ_STATIC_DIR.
+# Variables you may override: GO, TAGS, TESTFLAGS, ARGS (bench), FUZZTIME (fuzz), IMAGE (docker), LJ_STATIC_DIR.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -15,6 +15,7 @@ export PATH := $(PATH):/usr/sbin
 endif
 
 GO        ?= go
+FUZZTIME  ?= 30s
 GOFMT     ?= gofmt
 TAGS      ?= luajit
 TESTFLAGS ?=
@@ -33,7 +34,7 @@ FIND_GO = find . \( -name testdata -o -name vendor -o -name '_*' -o -name '.?*' 
 
 export CGO_ENABLED := 1
 
-.PHONY: help deps build test test-short vet fmt fmt-check example bench bench-quick bench-deps docker clean
+.PHONY: help deps build test test-short fuzz vet fmt fmt-check example bench bench-quick bench-deps docker clean
 
 ## help: list the targets (the default)
 help:
@@ -57,6 +58,16 @@ test: vet fmt-check
 ## test-short: vet, gofmt check, then tests without -race (and with -short)
 test-short: vet fmt-check
 	$(GO) test -short -tags $(TAGS) -timeout 900s $(TESTFLAGS) ./...
+
+## fuzz: run every Go fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME each (default 30s); their seed corpora already run in make test
+fuzz:
+	@grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./third_party/' | while read -r f; do \
+		pkg="./$$(dirname "$${f#./}")"; \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+			echo "--- $$t ($$pkg, $(FUZZTIME))"; \
+			$(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) "$$pkg" || exit 1; \
+		done; \
+	done
 
 ## vet: go vet
 vet:
