@@ -63,8 +63,20 @@ func FuzzPackedValues(f *testing.F) {
 		build(&w)
 		f.Add(append([]byte(nil), w.B...))
 	}
-	seed(func(w *value.Writer) { w.Nil(); w.Bool(true); w.Bool(false); w.Int(-5); w.Number(1.5); w.String("s\x00\xff") })
-	seed(func(w *value.Writer) { w.Number(math.NaN()); w.Number(math.Inf(-1)); w.Number(math.Copysign(0, -1)); w.Int(1 << 62) })
+	seed(func(w *value.Writer) {
+		w.Nil()
+		w.Bool(true)
+		w.Bool(false)
+		w.Int(-5)
+		w.Number(1.5)
+		w.String("s\x00\xff")
+	})
+	seed(func(w *value.Writer) {
+		w.Number(math.NaN())
+		w.Number(math.Inf(-1))
+		w.Number(math.Copysign(0, -1))
+		w.Int(1 << 62)
+	})
 	seed(func(w *value.Writer) {
 		w.Table(3, 2)
 		w.Int(1)
@@ -75,9 +87,9 @@ func FuzzPackedValues(f *testing.F) {
 		w.Int(2) // overlaps the array part: the record wins, as in Lua
 		w.String("two")
 	})
-	seed(func(w *value.Writer) { w.Table(0, 1); w.Number(math.NaN()); w.Int(1) })  // NaN key
-	seed(func(w *value.Writer) { w.Table(0, 1); w.Nil(); w.Int(1) })               // nil key
-	seed(func(w *value.Writer) { w.Table(0, 1); w.Table(0, 0); w.Int(1) })         // table key
+	seed(func(w *value.Writer) { w.Table(0, 1); w.Number(math.NaN()); w.Int(1) }) // NaN key
+	seed(func(w *value.Writer) { w.Table(0, 1); w.Nil(); w.Int(1) })              // nil key
+	seed(func(w *value.Writer) { w.Table(0, 1); w.Table(0, 0); w.Int(1) })        // table key
 	seed(func(w *value.Writer) { w.Table(0, 2); w.Bool(true); w.Int(1); w.Number(-0.0); w.Int(2) })
 	seed(func(w *value.Writer) { // deep nesting
 		for i := 0; i < 300; i++ {
