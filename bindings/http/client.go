@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/drlee/drlee/bindings/http/httpclient"
+	"github.com/drlee/drlee/bindings/http/internal/httpsyntax"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/engine/value"
 )
@@ -56,11 +57,13 @@ func clientClasses() []*engine.Class { return []*engine.Class{responseObjClass} 
 // client is shared by every worker of the process: one connection pool, keep-alive.
 var client = sync.OnceValue(func() *httpclient.Client { return httpclient.New(httpclient.Options{}) })
 
-// http.request(method, url, options?, cb?)
+// http.request(method, url, options?, cb?). The method is upper-cased, and must be a
+// token: it goes into the request line as it is ("GET /EVIL" would send a request line
+// of four words).
 func requestAny(c *engine.Call) int {
 	method := strings.ToUpper(c.CheckString(1))
-	if method == "" {
-		c.ArgError(1, "method must not be empty")
+	if !httpsyntax.ValidToken(method) {
+		c.ArgError(1, fmt.Sprintf("method must be an HTTP token (letters, digits, !#$%%&'*+-.^_`|~), got %s", quoteShort(method)))
 	}
 	return doRequest(c, method, 2)
 }
@@ -130,16 +133,22 @@ func parseOptions(c *engine.Call, i int, req *httpclient.Request) {
 func headerOption(c *engine.Call, i int, v any) [][2]string {
 	var lines [][2]string
 	add := func(name string, val any) {
+		line := func(v string) {
+			checkHeader(c, i, i, "options.headers: ", name, v)
+			lines = append(lines, [2]string{name, v})
+		}
 		switch val := val.(type) {
 		case string:
-			lines = append(lines, [2]string{name, val})
+			line(val)
 		case float64:
-			lines = append(lines, [2]string{name, strings.TrimSuffix(fmt.Sprintf("%.14g", val), ".0")})
+			line(strings.TrimSuffix(fmt.Sprintf("%.14g", val), ".0"))
 		case []any:
 			for _, e := range val {
-				if s, ok := e.(string); ok {
-					lines = append(lines, [2]string{name, s})
+				s, ok := e.(string)
+				if !ok {
+					c.ArgError(i, "options.headers values must be strings")
 				}
+				line(s)
 			}
 		default:
 			c.ArgError(i, "options.headers values must be strings")
@@ -149,9 +158,11 @@ func headerOption(c *engine.Call, i int, v any) [][2]string {
 	case map[any]any:
 		names := make([]string, 0, len(h))
 		for k := range h {
-			if s, ok := k.(string); ok {
-				names = append(names, s)
+			s, ok := k.(string)
+			if !ok {
+				c.ArgError(i, "options.headers names must be strings")
 			}
+			names = append(names, s)
 		}
 		sort.Strings(names)
 		for _, name := range names {

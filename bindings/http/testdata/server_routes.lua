@@ -319,6 +319,33 @@ routes["/req-after-finish"] = function(req, res, q)
   print("answered " .. req.method .. " " .. req.request_uri)
 end
 
+-- req.path (decoded, dot segments removed) beside req.request_uri (as sent), as JSON. The
+-- router takes this route for any path when the request says X-Route: /path.
+routes["/path"] = function(req, res, q)
+  res:write(json_encode({path = req.path, request_uri = req.request_uri}))
+  res:finish()
+end
+
+-- Header names and values that would split the response: each must raise, both in the
+-- fast methods (in C) and in the Go method they fall back to (a fourth argument sends the
+-- call there). The errors are the body, one a line; harmless values go out as set.
+routes["/inject"] = function(req, res, q)
+  local bad = {
+    {"X-A", "a\r\nSet-Cookie: evil=1"}, {"X-A", "a\nSet-Cookie: evil=1"}, {"X-A", "a\rb"},
+    {"X-A", "a\0b"}, {"X-A", "a\127b"}, {"X-B\r\nSet-Cookie", "evil=1"}, {"X B", "v"},
+    {"X:B", "v"}, {"", "v"}, {"X\0", "v"}, {"X-\195\169", "v"},
+  }
+  local out = {}
+  for _, h in ipairs(bad) do
+    out[#out + 1] = tostring(select(2, pcall(res.set, res, h[1], h[2])))
+    out[#out + 1] = tostring(select(2, pcall(res.set, res, h[1], h[2], "to Go")))
+  end
+  res:set("X-Tab", "a\tb")
+  res:set("X-Utf8", "\195\169t\195\169")
+  res:write(table.concat(out, "\n"))
+  res:finish()
+end
+
 local server
 -- Stops the server while other requests are in flight.
 routes["/stop"] = function(req, res, q)
@@ -331,7 +358,7 @@ server = http.create_server(addr, function(req, res)
   handled = handled + 1
   local uri = req.request_uri
   local path = uri:match("^[^?]*")
-  local route = routes[path]
+  local route = routes[req.headers["x-route"] or path]
   if not route then
     res:set_status(404)
     res:write("no route " .. path)
