@@ -85,7 +85,8 @@ static int fast_method(lua_State *L) {
 	case CLUA_RESP_SET_STATUS: {
 		if (n != 2 || lua_type(L, 2) != LUA_TNUMBER) goto go;
 		lua_Number code = lua_tonumber(L, 2);
-		if (code < 100 || code > 999) goto go; /* Go raises the error */
+		/* Written so that NaN fails too; a fraction is not a status. Go raises the error. */
+		if (!(code >= 100 && code <= 999) || code != (lua_Number)(int)code) goto go;
 		r->status = (int)code;
 		return 0;
 	}

@@ -314,10 +314,7 @@ func reqHeaders(c *engine.Call) int {
 // the loop's next turn without touching the pool.
 func reqRead(c *engine.Call) int {
 	w, rs := reqOf(c)
-	n := int(c.CheckInt(2))
-	if n <= 0 {
-		c.ArgError(2, "size must be positive")
-	}
+	n := sizeArg(c, 2)
 	rs.refs.Add(1) // rs must outlive the completion even if the response finishes first
 	w.Reserve(c.OptFunc(3)).Complete(func(w *engine.Worker, a *engine.Args) {
 		a.Nil()
@@ -341,7 +338,10 @@ func (rs *request) nextBody(n int) []byte {
 	if rs.bodyPos >= len(b) {
 		return nil
 	}
-	end := min(len(b), rs.bodyPos+n)
+	end := len(b)
+	if n < end-rs.bodyPos { // not bodyPos+n < end: that sum may overflow
+		end = rs.bodyPos + n
+	}
 	chunk := b[rs.bodyPos:end]
 	rs.bodyPos = end
 	return chunk
@@ -380,10 +380,7 @@ func resOf(c *engine.Call) (*engine.Worker, *request) {
 // res:set_status(code)
 func resSetStatus(c *engine.Call) int {
 	_, rs := resOf(c)
-	code := int(c.CheckInt(2))
-	if code < 100 || code > 999 {
-		c.ArgError(2, "status code out of range")
-	}
+	code := statusArg(c, 2)
 	if rs.finished {
 		c.Raise("http: status set after finish")
 	}
