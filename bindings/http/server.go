@@ -28,6 +28,7 @@ type sharedServer struct {
 	handlers atomic.Pointer[[]*workerEP] // copy on write: read on every request without a lock
 	rr       atomic.Uint32               // where the least-busy scan starts, so ties rotate
 	closed   atomic.Bool                 // the last worker left: the listener was closed on purpose
+	shed     *shedStats                  // 503s, counted and logged (overload.go)
 }
 
 // workerEP is one worker's side of a shared server.
@@ -109,7 +110,8 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 		}, deadline.Resolution(shortest), (*request).expire)
 		e := ep.w.Engine()
 		dl.Logf = e.Log // accept errors it rides out (out of file descriptors)
-		s = &sharedServer{addr: addr, ln: dl, opts: opts}
+		s = &sharedServer{addr: addr, ln: dl, opts: opts, shed: newShedStats(e, addr)}
+		e.OnClose(s.shed.close) // the 503s of the last second are logged before Run returns
 		empty := []*workerEP{}
 		s.handlers.Store(&empty)
 		s.srv = &fasthttp.Server{
@@ -204,8 +206,7 @@ func (s *sharedServer) pick() *workerEP {
 func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 	ep := s.pick()
 	if ep == nil {
-		ctx.Error("Service Unavailable", fasthttp.StatusServiceUnavailable)
-		ctx.Response.Header.Set("Retry-After", "1")
+		s.shed.shed(ctx, shedNoWorker)
 		return
 	}
 	rs := acquireRequest()
@@ -235,8 +236,7 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 		rs.mu.Unlock()
 		rs.release() // the loop never saw it
 		rs.release()
-		ctx.Error("Service Unavailable", fasthttp.StatusServiceUnavailable)
-		ctx.Response.Header.Set("Retry-After", "1")
+		s.shed.shed(ctx, reasonOf(err))
 		return
 	}
 	<-rs.done
@@ -290,11 +290,6 @@ func requestError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Error("Bad Request", fasthttp.StatusBadRequest)
 	}
 }
-
-// quietLogger sends fasthttp's own messages (bad requests, timeouts) to the engine log.
-type quietLogger struct{ e *engine.Engine }
-
-func (l quietLogger) Printf(format string, args ...any) { l.e.Log("DEBUG", "http: "+format, args...) }
 
 // request is one request in flight, pooled. It is shared by the connection goroutine and
 // the worker's loop: the loop touches ctx only under mu and only while state is pending (the
