@@ -453,6 +453,9 @@ func setHeader(h *fasthttp.ResponseHeader, name, val []byte) {
 
 // res:get(name) -> value or nil
 func resGet(c *engine.Call) int {
+	if _, ended := endedStream(engine.WorkerOf(c), c); ended {
+		return 0 // a stream's headers are gone, as they are while it streams
+	}
 	_, rs := resOf(c)
 	name := c.CheckBytes(2)
 	rs.mu.Lock()
@@ -469,6 +472,10 @@ func resGet(c *engine.Call) int {
 
 // res:write(data, cb): buffered until the end of the callback; streamed after that.
 func resWrite(c *engine.Call) int {
+	if err, ended := endedStream(engine.WorkerOf(c), c); ended {
+		c.CheckBytes(2)
+		return failLater(c, 3, err)
+	}
 	w, rs := resOf(c)
 	data := c.CheckBytes(2)
 	if rs.finished {
@@ -505,6 +512,9 @@ func resWrite(c *engine.Call) int {
 
 // res:finish(cb)
 func resFinish(c *engine.Call) int {
+	if err, ended := endedStream(engine.WorkerOf(c), c); ended {
+		return failLater(c, 2, err)
+	}
 	w, rs := resOf(c)
 	cb := c.OptFunc(2)
 	var op *engine.Op
@@ -512,5 +522,14 @@ func resFinish(c *engine.Call) int {
 		op = w.Reserve(cb)
 	}
 	rs.finish(w, op)
+	return 0
+}
+
+// failLater hands err to the callback at argument i, if any, on the loop's next turn (a
+// write to, or the finish of, a stream that ended by itself).
+func failLater(c *engine.Call, i int, err error) int {
+	if cb := c.OptFunc(i); cb != 0 {
+		engine.WorkerOf(c).Reserve(cb).Complete(func(w *engine.Worker, a *engine.Args) { a.Error(err) })
+	}
 	return 0
 }

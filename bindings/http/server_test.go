@@ -239,9 +239,11 @@ func randomBytes(t testing.TB, n int) []byte {
 }
 
 type stats struct {
-	Handled   int `json:"handled"`
-	WriteCBs  int `json:"write_cbs"`
-	FinishCBs int `json:"finish_cbs"`
+	Handled      int `json:"handled"`
+	WriteCBs     int `json:"write_cbs"`
+	FinishCBs    int `json:"finish_cbs"`
+	StreamErrors int `json:"stream_errors"`
+	LateCBs      int `json:"late_cbs"`
 }
 
 func getStats(t testing.TB, c *http.Client, url string) stats {

@@ -4,6 +4,8 @@ local time = require "time"
 
 local addr = arg[1] or "127.0.0.1:0"
 local handled = 0      -- handler invocations on this worker
+local stream_errors = 0 -- write callbacks of abandoned streams that got an error
+local late_cbs = 0      -- callbacks of writes and finishes after a stream was abandoned
 local write_cbs = 0    -- res:write callbacks that fired
 local finish_cbs = 0   -- res:finish callbacks that fired
 
@@ -152,7 +154,8 @@ routes["/writecb-oneshot"] = function(req, res, q)
 end
 
 routes["/stats"] = function(req, res, q)
-  res:write(json_encode({ handled = handled, write_cbs = write_cbs, finish_cbs = finish_cbs }))
+  res:write(json_encode({ handled = handled, write_cbs = write_cbs, finish_cbs = finish_cbs,
+    stream_errors = stream_errors, late_cbs = late_cbs }))
   res:finish()
 end
 
@@ -246,6 +249,40 @@ routes["/stream-forever"] = function(req, res, q)
         return
       end
       time.timeout(20, step)
+    end)
+  end
+  step()
+end
+
+-- Streams a chunk every 20 ms until a write fails, and then gives up on the response
+-- without finishing it: the stream must end by itself. With q.late, a write and a finish
+-- follow 30 ms after the error (each callback must get the error, once), and the request
+-- is read in the error's callback (still there: the stream ends after it).
+routes["/stream-abandon"] = function(req, res, q)
+  local n = 0
+  local function step()
+    n = n + 1
+    res:write("chunk " .. n .. "\n", function(err)
+      if not err then
+        time.timeout(20, step)
+        return
+      end
+      stream_errors = stream_errors + 1
+      print("abandoned stream: " .. tostring(err) .. " at " .. req.path)
+      if q.late then
+        time.timeout(30, function()
+          res:write("late", function(err)
+            late_cbs = late_cbs + 1
+            print("late write: " .. tostring(err))
+          end)
+          res:finish(function(err)
+            late_cbs = late_cbs + 1
+            print("late finish: " .. tostring(err))
+          end)
+          local v = res:get("X-Nothing")
+          print("late get: " .. tostring(v))
+        end)
+      end
     end)
   end
   step()
