@@ -66,7 +66,7 @@ type running struct {
 
 // startServer runs script with arg[1] = a free 127.0.0.1 address and waits until the
 // address accepts connections. The script is shut down at the end of the test.
-func startServer(t *testing.T, script string, o enginetest.Options) *running {
+func startServer(t testing.TB, script string, o enginetest.Options) *running {
 	t.Helper()
 	addr := freeAddr(t)
 	o.Args = append([]string{addr}, o.Args...)
