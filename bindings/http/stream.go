@@ -19,6 +19,10 @@ import (
 // copied out of Lua into buffers the request keeps and reuses once they are written, and
 // the queue's slices are swapped, not reallocated: a stream allocates nothing per chunk,
 // which also spares the collector (it ran every ~12 responses of 16 chunks before).
+//
+// A stream ends when the script finishes it, or by itself when it can no longer be
+// written (a write failed: the client left, the write timeout): then the loop's side ends
+// too (streamEnded), so that an abandoned stream never holds its worker.
 
 type chunk struct {
 	data  []byte     // a copy of what Lua wrote; nil for none
