@@ -44,6 +44,34 @@ static int mark_dirty(clua_resp *r) {
 	return 1;
 }
 
+/* The checks of the Go methods (bindings/http), so that what is recorded here is always
+ * what Go would have accepted: a header name is a token (RFC 9110 5.6.2), a value holds no
+ * control character but HTAB, so that no CR or LF can split the response. */
+static int is_tchar(unsigned char c) {
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return 1;
+	}
+	return 0;
+}
+
+static int valid_name(const char *s, size_t n) {
+	if (n == 0) return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!is_tchar((unsigned char)s[i])) return 0;
+	return 1;
+}
+
+static int valid_value(const char *s, size_t n) {
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < ' ' && c != '\t') || c == 0x7f) return 0;
+	}
+	return 1;
+}
+
 static int fast_method(lua_State *L) {
 	int op = (int)lua_tointeger(L, lua_upvalueindex(2));
 	int n = lua_gettop(L);
@@ -57,7 +85,8 @@ static int fast_method(lua_State *L) {
 	case CLUA_RESP_SET_STATUS: {
 		if (n != 2 || lua_type(L, 2) != LUA_TNUMBER) goto go;
 		lua_Number code = lua_tonumber(L, 2);
-		if (code < 100 || code > 999) goto go; /* Go raises the error */
+		/* Written so that NaN fails too; a fraction is not a status. Go raises the error. */
+		if (!(code >= 100 && code <= 999) || code != (lua_Number)(int)code) goto go;
 		r->status = (int)code;
 		return 0;
 	}
@@ -65,6 +94,7 @@ static int fast_method(lua_State *L) {
 		if (n != 3 || lua_type(L, 2) != LUA_TSTRING || lua_type(L, 3) != LUA_TSTRING) goto go;
 		size_t kn, vn;
 		const char *k = lua_tolstring(L, 2, &kn), *v = lua_tolstring(L, 3, &vn);
+		if (!valid_name(k, kn) || !valid_value(v, vn)) goto go; /* Go raises the error */
 		size_t mark = r->hdrlen;
 		if (!append_str(r, k, kn) || !append_str(r, v, vn)) {
 			r->hdrlen = mark;

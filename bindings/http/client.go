@@ -2,12 +2,13 @@ package http
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/drlee/drlee/bindings/http/httpclient"
+	"github.com/drlee/drlee/bindings/http/internal/httpsyntax"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/engine/value"
 )
@@ -56,11 +57,13 @@ func clientClasses() []*engine.Class { return []*engine.Class{responseObjClass} 
 // client is shared by every worker of the process: one connection pool, keep-alive.
 var client = sync.OnceValue(func() *httpclient.Client { return httpclient.New(httpclient.Options{}) })
 
-// http.request(method, url, options?, cb?)
+// http.request(method, url, options?, cb?). The method is upper-cased, and must be a
+// token: it goes into the request line as it is ("GET /EVIL" would send a request line
+// of four words).
 func requestAny(c *engine.Call) int {
 	method := strings.ToUpper(c.CheckString(1))
-	if method == "" {
-		c.ArgError(1, "method must not be empty")
+	if !httpsyntax.ValidToken(method) {
+		c.ArgError(1, fmt.Sprintf("method must be an HTTP token (letters, digits, !#$%%&'*+-.^_`|~), got %s", quoteShort(method)))
 	}
 	return doRequest(c, method, 2)
 }
@@ -99,7 +102,10 @@ func parseOptions(c *engine.Call, i int, req *httpclient.Request) {
 	}
 	opts, ok := v.(map[any]any)
 	if !ok {
-		return // {} or a list: no options
+		if list, _ := v.([]any); len(list) > 0 {
+			c.ArgError(i, "options must be a table of name = value")
+		}
+		return // {}: no options
 	}
 	for k, val := range opts {
 		switch k {
@@ -113,16 +119,37 @@ func parseOptions(c *engine.Call, i int, req *httpclient.Request) {
 			req.Headers = headerOption(c, i, val)
 		case "timeout":
 			ms, ok := val.(float64)
-			if !ok || ms < 0 {
-				c.ArgError(i, "options.timeout must be a number of milliseconds")
+			if !ok || !(ms >= 0) || math.IsInf(ms, -1) { // NaN fails too
+				c.ArgError(i, "options.timeout must be a number of milliseconds, 0 or more (0 or math.huge: no limit)")
 			}
-			req.Timeout = time.Duration(ms * float64(time.Millisecond))
+			req.Timeout = timeoutOption(ms)
 		case "insecure":
-			req.Insecure = val == true
+			req.Insecure = boolOption(c, i, "insecure", val)
 		case "follow_redirects":
-			req.FollowRedirects = val == true
+			req.FollowRedirects = boolOption(c, i, "follow_redirects", val)
+		default:
+			// A misspelt option would otherwise be ignored without a word.
+			c.ArgError(i, fmt.Sprintf("unknown option %s (body, headers, timeout, insecure, follow_redirects)", optionName(k)))
 		}
 	}
+}
+
+func boolOption(c *engine.Call, i int, name string, v any) bool {
+	b, ok := v.(bool)
+	if !ok {
+		c.ArgError(i, "options."+name+" must be a boolean")
+	}
+	return b
+}
+
+func optionName(k any) string {
+	if s, ok := k.(string); ok {
+		return "'" + s + "'"
+	}
+	if f, ok := k.(float64); ok {
+		return "[" + formatArg(f) + "]"
+	}
+	return fmt.Sprint(k)
 }
 
 // headerOption turns {name = value} or {name = {v1, v2}} into header lines, sorted by name
@@ -130,16 +157,25 @@ func parseOptions(c *engine.Call, i int, req *httpclient.Request) {
 func headerOption(c *engine.Call, i int, v any) [][2]string {
 	var lines [][2]string
 	add := func(name string, val any) {
+		line := func(v string) {
+			checkHeader(c, i, i, "options.headers: ", name, v)
+			lines = append(lines, [2]string{name, v})
+		}
 		switch val := val.(type) {
 		case string:
-			lines = append(lines, [2]string{name, val})
+			line(val)
 		case float64:
-			lines = append(lines, [2]string{name, strings.TrimSuffix(fmt.Sprintf("%.14g", val), ".0")})
+			if math.IsNaN(val) || math.IsInf(val, 0) {
+				c.ArgError(i, "options.headers values must be strings or finite numbers")
+			}
+			line(strings.TrimSuffix(fmt.Sprintf("%.14g", val), ".0"))
 		case []any:
 			for _, e := range val {
-				if s, ok := e.(string); ok {
-					lines = append(lines, [2]string{name, s})
+				s, ok := e.(string)
+				if !ok {
+					c.ArgError(i, "options.headers values must be strings")
 				}
+				line(s)
 			}
 		default:
 			c.ArgError(i, "options.headers values must be strings")
@@ -149,9 +185,11 @@ func headerOption(c *engine.Call, i int, v any) [][2]string {
 	case map[any]any:
 		names := make([]string, 0, len(h))
 		for k := range h {
-			if s, ok := k.(string); ok {
-				names = append(names, s)
+			s, ok := k.(string)
+			if !ok {
+				c.ArgError(i, "options.headers names must be strings")
 			}
+			names = append(names, s)
 		}
 		sort.Strings(names)
 		for _, name := range names {
@@ -201,10 +239,7 @@ func respHeaders(c *engine.Call) int {
 // res:read(n, cb): at most n bytes of the body; "" at its end.
 func respRead(c *engine.Call) int {
 	w, r := respOf(c)
-	n := int(c.CheckInt(2))
-	if n <= 0 {
-		c.ArgError(2, "size must be positive")
-	}
+	n := sizeArg(c, 2) // the client clamps it further, to its largest read
 	op := w.Reserve(c.OptFunc(3))
 	r.ReadAsync(n, func(data []byte, err error) {
 		op.Complete(func(w *engine.Worker, a *engine.Args) {

@@ -5,7 +5,7 @@
 // server on the same address share one listener; each request goes to the least busy of
 // them and stays on it. handler(req, res) gets:
 //
-//	req.method, req.request_uri, req.url, req.headers, req.remote_addr,
+//	req.method, req.request_uri, req.path, req.url, req.headers, req.remote_addr,
 //	req:read(n, cb), req:close(cb)
 //	res:set_status(code), res:set(name, value), res:get(name), res:write(data, cb),
 //	res:finish(cb)
@@ -15,6 +15,11 @@
 // that raises gives a plain 500; one that never finishes, 504 after --handler-timeout; a
 // saturated worker, 503 with Retry-After.
 //
+// req.request_uri is the target as sent ("/path?query", dot segments and escapes
+// included); req.path is it decoded and cleaned, safe to map onto files. Header names and
+// values that res:set or the client would send are checked (a token; no CR, LF, NUL or
+// other control character), so that a script cannot split a response or inject a header.
+//
 // Client: http.get/post/put/delete/patch(url, options, cb) and http.request(method, url,
 // options, cb); see client.go.
 package http
@@ -22,10 +27,12 @@ package http
 import (
 	"bytes"
 	_ "embed"
+	"fmt"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/drlee/drlee/bindings/http/internal/httpsyntax"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/engine/value"
 )
@@ -48,6 +55,7 @@ func init() {
 	requestClass.Getters = []engine.Function{
 		{Name: "method", Fn: reqMethod},
 		{Name: "request_uri", Fn: reqURI},
+		{Name: "path", Fn: reqPath},
 		{Name: "url", Fn: reqURL},
 		{Name: "headers", Fn: reqHeaders},
 		{Name: "remote_addr", Fn: reqRemoteAddr},
@@ -198,15 +206,16 @@ func serverAddress(c *engine.Call) int {
 // snapshot is what the script may still read of a request once its response streams (ctx
 // is then gone).
 type snapshot struct {
-	method, uri, url, remote string
-	headers                  [][2][]byte
-	body                     []byte
+	method, uri, path, url, remote string
+	headers                        [][2][]byte
+	body                           []byte
 }
 
 func takeSnapshot(ctx *fasthttp.RequestCtx, bodyPos int) *snapshot {
 	s := &snapshot{
 		method:  string(ctx.Method()),
-		uri:     string(ctx.RequestURI()),
+		uri:     string(requestURI(ctx)),
+		path:    string(ctx.Path()),
 		url:     string(ctx.URI().FullURI()),
 		remote:  ctx.RemoteAddr().String(),
 		headers: headerPairs(&ctx.Request.Header),
@@ -250,7 +259,25 @@ func reqMethod(c *engine.Call) int {
 
 func reqURI(c *engine.Call) int {
 	_, rs := reqOf(c)
-	return rs.field(c, (*fasthttp.RequestCtx).RequestURI, func(s *snapshot) string { return s.uri })
+	return rs.field(c, requestURI, func(s *snapshot) string { return s.uri })
+}
+
+// requestURI is req.request_uri: the request target as the client sent it, with no
+// decoding and no clean-up (routing on it sees "/../" and "%2e%2e" as sent: req.path is
+// the cleaned one), but always "/path?query": the absolute form a client may send
+// ("GET http://host/path?query", as to a proxy) loses its scheme and host.
+func requestURI(ctx *fasthttp.RequestCtx) []byte {
+	return httpsyntax.OriginForm(ctx.RequestURI())
+}
+
+// req.path: the path percent-decoded, with repeated slashes collapsed and dot segments
+// removed (never above "/"), without the query. fasthttp's normalized path: decoding
+// comes first, so that an encoded "%2e%2e" or "%2f" cannot smuggle a ".." past the
+// clean-up. Safe to join to a directory; not to be used to build a URL again (a decoded
+// "?" or "/" is in it as a plain character).
+func reqPath(c *engine.Call) int {
+	_, rs := reqOf(c)
+	return rs.field(c, (*fasthttp.RequestCtx).Path, func(s *snapshot) string { return s.path })
 }
 
 func reqURL(c *engine.Call) int {
@@ -287,10 +314,7 @@ func reqHeaders(c *engine.Call) int {
 // the loop's next turn without touching the pool.
 func reqRead(c *engine.Call) int {
 	w, rs := reqOf(c)
-	n := int(c.CheckInt(2))
-	if n <= 0 {
-		c.ArgError(2, "size must be positive")
-	}
+	n := sizeArg(c, 2)
 	rs.refs.Add(1) // rs must outlive the completion even if the response finishes first
 	w.Reserve(c.OptFunc(3)).Complete(func(w *engine.Worker, a *engine.Args) {
 		a.Nil()
@@ -314,7 +338,10 @@ func (rs *request) nextBody(n int) []byte {
 	if rs.bodyPos >= len(b) {
 		return nil
 	}
-	end := min(len(b), rs.bodyPos+n)
+	end := len(b)
+	if n < end-rs.bodyPos { // not bodyPos+n < end: that sum may overflow
+		end = rs.bodyPos + n
+	}
 	chunk := b[rs.bodyPos:end]
 	rs.bodyPos = end
 	return chunk
@@ -353,10 +380,7 @@ func resOf(c *engine.Call) (*engine.Worker, *request) {
 // res:set_status(code)
 func resSetStatus(c *engine.Call) int {
 	_, rs := resOf(c)
-	code := int(c.CheckInt(2))
-	if code < 100 || code > 999 {
-		c.ArgError(2, "status code out of range")
-	}
+	code := statusArg(c, 2)
 	if rs.finished {
 		c.Raise("http: status set after finish")
 	}
@@ -372,11 +396,13 @@ func resSetStatus(c *engine.Call) int {
 	return 0
 }
 
-// res:set(name, value)
+// res:set(name, value). The fast method (cresp.c) checks the name and value the same way
+// and leaves a bad one to this method, which raises.
 func resSet(c *engine.Call) int {
 	_, rs := resOf(c)
 	name := c.CheckBytes(2)
 	val := c.CheckBytes(3)
+	checkHeader(c, 2, 3, "", name, val)
 	if rs.finished {
 		c.Raise("http: header set after finish")
 	}
@@ -392,6 +418,29 @@ func resSet(c *engine.Call) int {
 	return 0
 }
 
+// checkHeader raises an argument error (argument nameArg for the name, valueArg for the
+// value) unless the name is a token and the value holds no control character but HTAB: a
+// header copied from untrusted input must not end early and start a header, or a
+// response, of its own. (fasthttp would instead turn CR and LF into spaces, a silently
+// different value, and pass NUL on.) what prefixes the message ("options.headers: ").
+func checkHeader[T string | []byte](c *engine.Call, nameArg, valueArg int, what string, name, val T) {
+	if !httpsyntax.ValidToken(name) {
+		c.ArgError(nameArg, fmt.Sprintf("%sheader name must be an HTTP token, got %s", what, quoteShort(name)))
+	}
+	if !httpsyntax.ValidFieldValue(val) {
+		c.ArgError(valueArg, fmt.Sprintf("%sheader value must not contain control characters (CR, LF, NUL...), got %s", what, quoteShort(val)))
+	}
+}
+
+// quoteShort quotes s for an error message, cut after 60 bytes: the value may be a whole
+// request body.
+func quoteShort[T string | []byte](s T) string {
+	if len(s) > 60 {
+		return fmt.Sprintf("%q...", s[:60])
+	}
+	return fmt.Sprintf("%q", s)
+}
+
 // setHeader sets a response header; Content-Type, fasthttp's own field, directly, skipping
 // the generic header normalization.
 func setHeader(h *fasthttp.ResponseHeader, name, val []byte) {
@@ -404,6 +453,9 @@ func setHeader(h *fasthttp.ResponseHeader, name, val []byte) {
 
 // res:get(name) -> value or nil
 func resGet(c *engine.Call) int {
+	if _, ended := endedStream(engine.WorkerOf(c), c); ended {
+		return 0 // a stream's headers are gone, as they are while it streams
+	}
 	_, rs := resOf(c)
 	name := c.CheckBytes(2)
 	rs.mu.Lock()
@@ -420,6 +472,10 @@ func resGet(c *engine.Call) int {
 
 // res:write(data, cb): buffered until the end of the callback; streamed after that.
 func resWrite(c *engine.Call) int {
+	if err, ended := endedStream(engine.WorkerOf(c), c); ended {
+		c.CheckBytes(2)
+		return failLater(c, 3, err)
+	}
 	w, rs := resOf(c)
 	data := c.CheckBytes(2)
 	if rs.finished {
@@ -456,6 +512,9 @@ func resWrite(c *engine.Call) int {
 
 // res:finish(cb)
 func resFinish(c *engine.Call) int {
+	if err, ended := endedStream(engine.WorkerOf(c), c); ended {
+		return failLater(c, 2, err)
+	}
 	w, rs := resOf(c)
 	cb := c.OptFunc(2)
 	var op *engine.Op
@@ -463,5 +522,14 @@ func resFinish(c *engine.Call) int {
 		op = w.Reserve(cb)
 	}
 	rs.finish(w, op)
+	return 0
+}
+
+// failLater hands err to the callback at argument i, if any, on the loop's next turn (a
+// write to, or the finish of, a stream that ended by itself).
+func failLater(c *engine.Call, i int, err error) int {
+	if cb := c.OptFunc(i); cb != 0 {
+		engine.WorkerOf(c).Reserve(cb).Complete(func(w *engine.Worker, a *engine.Args) { a.Error(err) })
+	}
 	return 0
 }

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,8 @@ type sharedServer struct {
 	mu       sync.Mutex                  // protects handlers updates
 	handlers atomic.Pointer[[]*workerEP] // copy on write: read on every request without a lock
 	rr       atomic.Uint32               // where the least-busy scan starts, so ties rotate
+	closed   atomic.Bool                 // the last worker left: the listener was closed on purpose
+	shed     *shedStats                  // 503s, counted and logged (overload.go)
 }
 
 // workerEP is one worker's side of a shared server.
@@ -102,10 +105,13 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 		// sweeper, not by fasthttp's per-request deadlines (see package deadline): they fire
 		// up to an eighth late, never early.
 		shortest := min(opts.readTimeout, opts.writeTimeout, opts.idleTimeout, opts.handlerTimeout)
-		ln = deadline.NewListener(ln, deadline.Timeouts{
+		dl := deadline.NewListener(ln, deadline.Timeouts{
 			Read: opts.readTimeout, Write: opts.writeTimeout, Idle: opts.idleTimeout,
 		}, deadline.Resolution(shortest), (*request).expire)
-		s = &sharedServer{addr: addr, ln: ln, opts: opts}
+		e := ep.w.Engine()
+		dl.Logf = e.Log // accept errors it rides out (out of file descriptors)
+		s = &sharedServer{addr: addr, ln: dl, opts: opts, shed: newShedStats(e, addr)}
+		e.OnClose(s.shed.close) // the 503s of the last second are logged before Run returns
 		empty := []*workerEP{}
 		s.handlers.Store(&empty)
 		s.srv = &fasthttp.Server{
@@ -119,7 +125,7 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 			Logger:             quietLogger{ep.w.Engine()},
 		}
 		shared[addr] = s
-		go func() { _ = s.srv.Serve(ln) }()
+		go s.serve(e)
 	}
 	s.mu.Lock()
 	old := *s.handlers.Load()
@@ -127,6 +133,18 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 	s.handlers.Store(&eps)
 	s.mu.Unlock()
 	return s, nil
+}
+
+// serve runs fasthttp's accept loop. It returns nil once the listener is closed (the last
+// worker left); an error means the listener failed for good (the temporary failures are
+// retried by the deadline listener), and a server that can no longer accept must not stay
+// up deaf: the engine is aborted, so that `drlee run` exits non-zero and a supervisor
+// restarts it.
+func (s *sharedServer) serve(e *engine.Engine) {
+	err := s.srv.Serve(s.ln)
+	if err != nil && !s.closed.Load() {
+		e.Abort(fmt.Errorf("http: the server on %s can no longer accept connections: %w", s.addr, err))
+	}
 }
 
 // leave removes ep; the last worker to leave closes the listener. In-flight requests finish:
@@ -146,7 +164,8 @@ func (s *sharedServer) leave(ep *workerEP) {
 	s.mu.Unlock()
 	if len(eps) == 0 {
 		delete(shared, s.addr)
-		_ = s.ln.Close() // now, so that a new server may listen on addr at once
+		s.closed.Store(true) // before Close: serve must not take its error for a failure
+		_ = s.ln.Close()     // now, so that a new server may listen on addr at once
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.handlerTimeout+s.opts.writeTimeout)
 			defer cancel()
@@ -187,8 +206,7 @@ func (s *sharedServer) pick() *workerEP {
 func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 	ep := s.pick()
 	if ep == nil {
-		ctx.Error("Service Unavailable", fasthttp.StatusServiceUnavailable)
-		ctx.Response.Header.Set("Retry-After", "1")
+		s.shed.shed(ctx, shedNoWorker)
 		return
 	}
 	rs := acquireRequest()
@@ -218,8 +236,7 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 		rs.mu.Unlock()
 		rs.release() // the loop never saw it
 		rs.release()
-		ctx.Error("Service Unavailable", fasthttp.StatusServiceUnavailable)
-		ctx.Response.Header.Set("Retry-After", "1")
+		s.shed.shed(ctx, reasonOf(err))
 		return
 	}
 	<-rs.done
@@ -273,11 +290,6 @@ func requestError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Error("Bad Request", fasthttp.StatusBadRequest)
 	}
 }
-
-// quietLogger sends fasthttp's own messages (bad requests, timeouts) to the engine log.
-type quietLogger struct{ e *engine.Engine }
-
-func (l quietLogger) Printf(format string, args ...any) { l.e.Log("DEBUG", "http: "+format, args...) }
 
 // request is one request in flight, pooled. It is shared by the connection goroutine and
 // the worker's loop: the loop touches ctx only under mu and only while state is pending (the

@@ -66,7 +66,7 @@ type running struct {
 
 // startServer runs script with arg[1] = a free 127.0.0.1 address and waits until the
 // address accepts connections. The script is shut down at the end of the test.
-func startServer(t *testing.T, script string, o enginetest.Options) *running {
+func startServer(t testing.TB, script string, o enginetest.Options) *running {
 	t.Helper()
 	addr := freeAddr(t)
 	o.Args = append([]string{addr}, o.Args...)
@@ -239,9 +239,11 @@ func randomBytes(t testing.TB, n int) []byte {
 }
 
 type stats struct {
-	Handled   int `json:"handled"`
-	WriteCBs  int `json:"write_cbs"`
-	FinishCBs int `json:"finish_cbs"`
+	Handled      int `json:"handled"`
+	WriteCBs     int `json:"write_cbs"`
+	FinishCBs    int `json:"finish_cbs"`
+	StreamErrors int `json:"stream_errors"`
+	LateCBs      int `json:"late_cbs"`
 }
 
 func getStats(t testing.TB, c *http.Client, url string) stats {

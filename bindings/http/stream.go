@@ -19,6 +19,10 @@ import (
 // copied out of Lua into buffers the request keeps and reuses once they are written, and
 // the queue's slices are swapped, not reallocated: a stream allocates nothing per chunk,
 // which also spares the collector (it ran every ~12 responses of 16 chunks before).
+//
+// A stream ends when the script finishes it, or by itself when it can no longer be
+// written (a write failed: the client left, the write timeout): then the loop's side ends
+// too (streamEnded), so that an abandoned stream never holds its worker.
 
 type chunk struct {
 	data  []byte     // a copy of what Lua wrote; nil for none
@@ -74,12 +78,14 @@ func (rs *request) bufLocked(n int) []byte {
 // responseStream is the body of a streamed response, as fasthttp sees it. Only the
 // connection goroutine calls its methods.
 type responseStream struct {
-	rs *request // nil once end ran
+	rs    *request // nil once end ran
+	final bool     // the final chunk was written: the loop's side ended first
 }
 
 var (
 	errStreamAbandoned = errors.New("http: response stream abandoned: the worker ended")
 	errStreamRead      = errors.New("http: a streamed response body is written with WriteTo, not read")
+	errStreamClosed    = errors.New("http: response stream closed before its body was written (a HEAD request, or the client left)")
 )
 
 // SupportsBodyWriteTo tells fasthttp that WriteTo may replace Read.
@@ -127,6 +133,7 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 		}
 		rs.completeChunks(chunks, err)
 		if final {
+			s.final = true
 			return total, nil
 		}
 		if err != nil {
@@ -145,12 +152,16 @@ func (s *responseStream) Read(p []byte) (int, error) { return 0, errStreamRead }
 // Close is called by fasthttp when it is done with the body, written or not (a HEAD
 // request, a write error): whatever is still queued fails.
 func (s *responseStream) Close() error {
-	s.end(errClientGone)
+	s.end(errStreamClosed)
 	return nil
 }
 
 // end finishes the stream once: later writes fail with err, the worker stops tracking it,
-// and the body stream's reference on the request is dropped.
+// and the body stream's reference on the request is dropped. A stream that ended before
+// the script finished it (a write failed: the client left, or a write timed out) is ended
+// on the loop too (streamEnded), so that it no longer holds its worker: a script that
+// gives up on it without calling finish must not keep the worker alive until the shutdown
+// timeout.
 func (s *responseStream) end(err error) {
 	rs := s.rs
 	if rs == nil {
@@ -162,7 +173,88 @@ func (s *responseStream) end(err error) {
 	ep.streamsMu.Lock()
 	delete(ep.streams, rs)
 	ep.streamsMu.Unlock()
+	if !s.final {
+		rs.refs.Add(1) // the task's: rs must not be recycled before it ran
+		if ep.w.Post(engine.TaskFunc(rs.streamEnded)) != nil {
+			rs.release() // the worker has ended: nothing is left to end there
+		}
+	}
 	rs.release()
+}
+
+// streamEnded runs on the loop once a stream ended before the script finished it: the
+// loop's side of the request ends as complete would end it (objects released, the worker
+// no longer held), and the response is remembered as ended (endedStreams), so that the
+// script's later writes and finish get the stream's error in their callbacks. The write
+// callbacks that got the error ran before (they were queued first), with req still
+// readable. Unless the script finished the response meanwhile: then complete did all that.
+func (rs *request) streamEnded(w *engine.Worker) {
+	if !rs.finished {
+		rs.finished = true
+		rs.mu.Lock()
+		gone := rs.gone
+		rs.mu.Unlock()
+		endedOf(w).add(rs.resID, gone)
+		w.Release(rs.reqID)
+		w.Release(rs.resID)
+		rs.releaseBuffer(w)
+		w.Unhold()
+		rs.release() // the loop's reference
+	}
+	rs.release() // the task's
+}
+
+// endedStreams remembers, per worker, the responses whose streams ended by themselves:
+// their objects are released, and a later res:write or res:finish finds the stream's
+// error here to hand to its callback. The most recent maxEndedStreams are kept, so that
+// responses a script never finishes cost bounded memory; a call on an older one raises
+// "httpResponseWriter is closed", as on any response that is over. Loop only.
+type endedStreams struct {
+	errs map[uint64]error
+	ring []uint64 // ids in the order they ended; ring[next] is the oldest once full
+	next int
+}
+
+const maxEndedStreams = 4096
+
+type endedStreamsKey struct{}
+
+func endedOf(w *engine.Worker) *endedStreams {
+	if e, ok := w.Values[endedStreamsKey{}].(*endedStreams); ok {
+		return e
+	}
+	e := &endedStreams{errs: map[uint64]error{}}
+	w.Values[endedStreamsKey{}] = e
+	return e
+}
+
+func (e *endedStreams) add(id uint64, err error) {
+	if len(e.ring) < maxEndedStreams {
+		e.ring = append(e.ring, id)
+	} else {
+		delete(e.errs, e.ring[e.next])
+		e.ring[e.next] = id
+		e.next = (e.next + 1) % maxEndedStreams
+	}
+	e.errs[id] = err
+}
+
+// endedStream reports the error of the response at argument 1 when its stream ended by
+// itself (its object is released). Loop only.
+func endedStream(w *engine.Worker, c *engine.Call) (error, bool) {
+	id := w.ObjectID(c, 1, responseClass)
+	if id == 0 {
+		return nil, false
+	}
+	if _, live := w.Lookup(id); live {
+		return nil, false
+	}
+	e, ok := w.Values[endedStreamsKey{}].(*endedStreams)
+	if !ok {
+		return nil, false
+	}
+	err, ok := e.errs[id]
+	return err, ok
 }
 
 // takeChunks gives back the batch taken before (written, its callbacks run), waits for

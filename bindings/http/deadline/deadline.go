@@ -26,13 +26,19 @@
 // fire up to two resolutions late, and never early, however late the sweeper itself runs
 // (a coarse clock that the sweeper advances would make them early whenever it is late, as
 // it is on a loaded machine).
+//
+// The Listener's Accept also rides out a lack of file descriptors (EMFILE, ENFILE) or
+// buffers, pausing and retrying as net/http does, where fasthttp gives the listener up for
+// good.
 package deadline
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -73,6 +79,18 @@ type Listener[T any] struct {
 	running bool       // a sweeper goroutine is running
 	manual  bool       // tests: no sweeper goroutine, they call sweepOnce
 
+	// Logf, when set before the first Accept, gets the log lines of Accept (engine.Log's
+	// signature). Safe to call from Accept's goroutine.
+	Logf func(level, format string, args ...any)
+
+	closed    chan struct{} // closed by Close
+	closeOnce sync.Once
+
+	// Tests: pauses[0] and [1] replace minAcceptPause and maxAcceptPause when set, and
+	// acceptRetryHook is called with the failures so far before each pause.
+	pauses          [2]time.Duration
+	acceptRetryHook func(failures int)
+
 	// Sweeper only: when sweep s ran (UnixNano) is ring[s%ringSize].
 	ring [ringSize]int64
 	due  []*Conn[T]
@@ -85,20 +103,146 @@ const ringSize = 1024
 // NewListener wraps ln. Deadlines and watches are checked every resolution, and expire is
 // called on the sweeper's goroutine for each watch that is due.
 func NewListener[T any](ln net.Listener, timeouts Timeouts, resolution time.Duration, expire func(*T)) *Listener[T] {
-	l := &Listener[T]{Listener: ln, timeouts: timeouts, resolution: resolution, expire: expire}
+	l := &Listener[T]{Listener: ln, timeouts: timeouts, resolution: resolution, expire: expire, closed: make(chan struct{})}
 	l.ring[0] = time.Now().UnixNano()
 	return l
 }
 
 // Accept waits for a connection and returns it as a *Conn.
+//
+// An accept that fails for want of resources (the process or the system out of file
+// descriptors, the kernel out of buffers) is retried after a pause, as net/http's Serve
+// does: 5 ms, doubling up to 1 s, until an accept succeeds or the listener is closed.
+// Closing connections relieves it, and fasthttp would instead give up on the listener at
+// the first such error, leaving the socket open and deaf. The first failure of a burst
+// and its end are logged (Logf), once each. A connection that failed before it was
+// accepted (Linux reports the new socket's pending error from accept and says to retry)
+// is skipped. Other errors are returned: the listener is closed or broken.
 func (l *Listener[T]) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	var (
+		failures int
+		first    error
+		since    time.Time
+		pause    time.Duration
+	)
+	for {
+		nc, err := l.Listener.Accept()
+		switch {
+		case err == nil:
+			if failures > 0 {
+				l.logf("INFO", "http: accepting again on %s after %d failed accepts in %s (%v)",
+					l.Addr(), failures, time.Since(since).Round(time.Millisecond), first)
+			}
+			return l.track(nc), nil
+		case connFailed(err):
+			continue // that connection is gone; the next one may be fine
+		case !exhausted(err) || l.isClosed():
+			return nil, err
+		}
+		if failures == 0 {
+			first, since = err, time.Now()
+			l.logf("WARN", "http: %v; retrying, at most every %s, until it works", err, l.maxPause())
+		}
+		failures++
+		pause = min(max(2*pause, l.minPause()), l.maxPause())
+		if l.acceptRetryHook != nil {
+			l.acceptRetryHook(failures)
+		}
+		if !l.wait(pause) {
+			return l.Listener.Accept() // closed meanwhile: the listener's own error
+		}
 	}
+}
+
+// Pauses between accepts that failed with a temporary error, as in net/http.
+const (
+	minAcceptPause = 5 * time.Millisecond
+	maxAcceptPause = time.Second
+)
+
+func (l *Listener[T]) minPause() time.Duration {
+	if l.pauses[0] > 0 {
+		return l.pauses[0]
+	}
+	return minAcceptPause
+}
+
+func (l *Listener[T]) maxPause() time.Duration {
+	if l.pauses[1] > 0 {
+		return l.pauses[1]
+	}
+	return maxAcceptPause
+}
+
+// wait pauses for d; it reports false, at once, when the listener is closed meanwhile.
+func (l *Listener[T]) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-l.closed:
+		return false
+	}
+}
+
+// exhausted reports whether an accept failed for want of resources, which closing
+// connections gives back.
+func exhausted(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
+		return true
+	}
+	return false
+}
+
+// connFailed reports whether an accept failed because of the connection being accepted,
+// not the listener: accept(2) on Linux passes the new socket's pending network errors on,
+// to be treated like EAGAIN. (Go retries ECONNABORTED itself.)
+func connFailed(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EPROTO, syscall.ETIMEDOUT,
+		syscall.ENETDOWN, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.EHOSTUNREACH,
+		syscall.ENOPROTOOPT, syscall.EOPNOTSUPP:
+		return true
+	}
+	return false
+}
+
+func (l *Listener[T]) logf(level, format string, args ...any) {
+	if l.Logf != nil {
+		l.Logf(level, format, args...)
+	}
+}
+
+// Close closes the listener; an Accept pausing after a failure returns at once.
+func (l *Listener[T]) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+func (l *Listener[T]) isClosed() bool {
+	select {
+	case <-l.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// track wraps an accepted connection so that the sweeper times it.
+func (l *Listener[T]) track(nc net.Conn) net.Conn {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
-		return nc, nil // not ours to time
+		return nc // not ours to time
 	}
 	c := &Conn[T]{TCPConn: tc, l: l}
 	c.phase.Store(phaseReading) // the first request's read timeout runs from now
@@ -111,7 +255,7 @@ func (l *Listener[T]) Accept() (net.Conn, error) {
 	c.slot = len(l.conns)
 	l.conns = append(l.conns, c)
 	l.mu.Unlock()
-	return c, nil
+	return c
 }
 
 // Len returns the number of open connections.

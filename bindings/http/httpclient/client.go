@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/drlee/drlee/bindings/http/internal/httpsyntax"
 )
 
 // Defaults applied by New for zero Options fields.
@@ -279,6 +281,9 @@ func (c *Client) Do(r *Request) (*Response, error) {
 		method = fasthttp.MethodGet
 	} else {
 		method = strings.ToUpper(method)
+	}
+	if err := checkRequest(method, r.Headers); err != nil {
+		return nil, &Error{Method: method, URL: r.URL, Err: err}
 	}
 	cur, err := parseURL(r.URL)
 	if err != nil {
@@ -549,6 +554,29 @@ func copyHeaders(h *fasthttp.ResponseHeader) [][2]string {
 		out = append(out, [2]string{ks, vs})
 	}
 	return out
+}
+
+// ErrInvalidRequest is matched (errors.Is) by the error of a request whose method is not a
+// token or which has a header that could not be sent as it is (a name that is not a
+// token, a value with CR, LF, NUL or another control character but HTAB).
+var ErrInvalidRequest = errors.New("invalid request")
+
+// checkRequest refuses what would otherwise go out mangled or inject into the request:
+// fasthttp writes the method as it is (a space in it makes a request line of its own
+// making) and turns CR and LF in header names and values into spaces.
+func checkRequest(method string, headers [][2]string) error {
+	if !httpsyntax.ValidToken(method) {
+		return fmt.Errorf("%w: method %q is not an HTTP token", ErrInvalidRequest, method)
+	}
+	for _, h := range headers {
+		if !httpsyntax.ValidToken(h[0]) {
+			return fmt.Errorf("%w: header name %q is not an HTTP token", ErrInvalidRequest, h[0])
+		}
+		if !httpsyntax.ValidFieldValue(h[1]) {
+			return fmt.Errorf("%w: the value of header %s has a control character", ErrInvalidRequest, h[0])
+		}
+	}
+	return nil
 }
 
 // ErrTimeout is matched (errors.Is) by every timeout error.

@@ -230,6 +230,33 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
+// A method that is not a token, or a header that would inject another one, is refused
+// before anything is sent (fasthttp would send the method as it is and turn CR and LF into
+// spaces).
+func TestInvalidRequestRefused(t *testing.T) {
+	srv, cl := newHTTPBin(t)
+	c := New(Options{})
+	for _, r := range []*Request{
+		{Method: "GET /EVIL", URL: srv.URL + "/p"},
+		{Method: "GET\r\nX-Evil: 1\r\n", URL: srv.URL + "/p"},
+		{URL: srv.URL + "/p", Headers: [][2]string{{"X-A", "a\r\nX-Evil: 1"}}},
+		{URL: srv.URL + "/p", Headers: [][2]string{{"X-A", "a\x00"}}},
+		{URL: srv.URL + "/p", Headers: [][2]string{{"X-A\r\nX-Evil", "1"}}},
+		{URL: srv.URL + "/p", Headers: [][2]string{{"", "1"}}},
+	} {
+		resp, err := c.Do(r)
+		if err == nil {
+			resp.Close()
+			t.Errorf("%q %q: sent", r.Method, r.Headers)
+		} else if !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("%q %q: %v, want ErrInvalidRequest", r.Method, r.Headers, err)
+		}
+	}
+	if n := cl.n.Load(); n != 0 {
+		t.Errorf("%d connections reached the server", n)
+	}
+}
+
 func TestStatus(t *testing.T) {
 	srv, _ := newHTTPBin(t)
 	c := New(Options{})

@@ -4,6 +4,8 @@ local time = require "time"
 
 local addr = arg[1] or "127.0.0.1:0"
 local handled = 0      -- handler invocations on this worker
+local stream_errors = 0 -- write callbacks of abandoned streams that got an error
+local late_cbs = 0      -- callbacks of writes and finishes after a stream was abandoned
 local write_cbs = 0    -- res:write callbacks that fired
 local finish_cbs = 0   -- res:finish callbacks that fired
 
@@ -152,7 +154,8 @@ routes["/writecb-oneshot"] = function(req, res, q)
 end
 
 routes["/stats"] = function(req, res, q)
-  res:write(json_encode({ handled = handled, write_cbs = write_cbs, finish_cbs = finish_cbs }))
+  res:write(json_encode({ handled = handled, write_cbs = write_cbs, finish_cbs = finish_cbs,
+    stream_errors = stream_errors, late_cbs = late_cbs }))
   res:finish()
 end
 
@@ -251,6 +254,40 @@ routes["/stream-forever"] = function(req, res, q)
   step()
 end
 
+-- Streams a chunk every 20 ms until a write fails, and then gives up on the response
+-- without finishing it: the stream must end by itself. With q.late, a write and a finish
+-- follow 30 ms after the error (each callback must get the error, once), and the request
+-- is read in the error's callback (still there: the stream ends after it).
+routes["/stream-abandon"] = function(req, res, q)
+  local n = 0
+  local function step()
+    n = n + 1
+    res:write("chunk " .. n .. "\n", function(err)
+      if not err then
+        time.timeout(20, step)
+        return
+      end
+      stream_errors = stream_errors + 1
+      print("abandoned stream: " .. tostring(err) .. " at " .. req.path)
+      if q.late then
+        time.timeout(30, function()
+          res:write("late", function(err)
+            late_cbs = late_cbs + 1
+            print("late write: " .. tostring(err))
+          end)
+          res:finish(function(err)
+            late_cbs = late_cbs + 1
+            print("late finish: " .. tostring(err))
+          end)
+          local v = res:get("X-Nothing")
+          print("late get: " .. tostring(v))
+        end)
+      end
+    end)
+  end
+  step()
+end
+
 -- Streams 1 MB chunks, the next one from each write's callback, until a write fails or
 -- q.n chunks went out.
 routes["/stream-big"] = function(req, res, q)
@@ -319,6 +356,33 @@ routes["/req-after-finish"] = function(req, res, q)
   print("answered " .. req.method .. " " .. req.request_uri)
 end
 
+-- req.path (decoded, dot segments removed) beside req.request_uri (as sent), as JSON. The
+-- router takes this route for any path when the request says X-Route: /path.
+routes["/path"] = function(req, res, q)
+  res:write(json_encode({path = req.path, request_uri = req.request_uri}))
+  res:finish()
+end
+
+-- Header names and values that would split the response: each must raise, both in the
+-- fast methods (in C) and in the Go method they fall back to (a fourth argument sends the
+-- call there). The errors are the body, one a line; harmless values go out as set.
+routes["/inject"] = function(req, res, q)
+  local bad = {
+    {"X-A", "a\r\nSet-Cookie: evil=1"}, {"X-A", "a\nSet-Cookie: evil=1"}, {"X-A", "a\rb"},
+    {"X-A", "a\0b"}, {"X-A", "a\127b"}, {"X-B\r\nSet-Cookie", "evil=1"}, {"X B", "v"},
+    {"X:B", "v"}, {"", "v"}, {"X\0", "v"}, {"X-\195\169", "v"},
+  }
+  local out = {}
+  for _, h in ipairs(bad) do
+    out[#out + 1] = tostring(select(2, pcall(res.set, res, h[1], h[2])))
+    out[#out + 1] = tostring(select(2, pcall(res.set, res, h[1], h[2], "to Go")))
+  end
+  res:set("X-Tab", "a\tb")
+  res:set("X-Utf8", "\195\169t\195\169")
+  res:write(table.concat(out, "\n"))
+  res:finish()
+end
+
 local server
 -- Stops the server while other requests are in flight.
 routes["/stop"] = function(req, res, q)
@@ -331,7 +395,7 @@ server = http.create_server(addr, function(req, res)
   handled = handled + 1
   local uri = req.request_uri
   local path = uri:match("^[^?]*")
-  local route = routes[path]
+  local route = routes[req.headers["x-route"] or path]
   if not route then
     res:set_status(404)
     res:write("no route " .. path)

@@ -1,0 +1,34 @@
+package http
+
+import (
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/drlee/drlee/bindings/http/deadline"
+)
+
+// BreakListener shuts the listening socket of the server on addr down under its accept
+// loop, so that every later accept fails for good (EINVAL): a listener that really failed,
+// for the tests of what the server does then.
+func BreakListener(addr string) error {
+	sharedMu.Lock()
+	s := shared[addr]
+	sharedMu.Unlock()
+	if s == nil {
+		return fmt.Errorf("no server on %s", addr)
+	}
+	tl, ok := s.ln.(*deadline.Listener[request]).Listener.(*net.TCPListener)
+	if !ok {
+		return fmt.Errorf("the server on %s has no TCP listener", addr)
+	}
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) }); err != nil {
+		return err
+	}
+	return serr
+}
