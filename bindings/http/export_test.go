@@ -32,3 +32,20 @@ func BreakListener(addr string) error {
 	}
 	return serr
 }
+
+// InjectBrokenWorker adds a nil worker to the server on addr, so that picking a worker for
+// a request dereferences nil: a Go panic in the connection goroutine, for the test that it
+// becomes a 500 instead of ending the process.
+func InjectBrokenWorker(addr string) error {
+	sharedMu.Lock()
+	s := shared[addr]
+	sharedMu.Unlock()
+	if s == nil {
+		return fmt.Errorf("no server on %s", addr)
+	}
+	s.mu.Lock()
+	eps := append(append([]*workerEP(nil), *s.handlers.Load()...), nil)
+	s.handlers.Store(&eps)
+	s.mu.Unlock()
+	return nil
+}

@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
+	drhttp "github.com/drlee/drlee/bindings/http"
 	"github.com/drlee/drlee/engine/enginetest"
 )
 
@@ -67,5 +69,35 @@ end):start()
 	wg.Wait()
 	if codes[200] != 40 {
 		t.Fatalf("status codes %v, want 40 of 200 (queue bound 64, each request queues %d completions)", codes, files)
+	}
+}
+
+// TestPanicInTheConnectionGoroutineIs500: fasthttp does not recover a handler's panic; a
+// Go panic in ours (a bug: here a broken worker list) answers 500, is logged with its
+// stack, and the server goes on serving.
+func TestPanicInTheConnectionGoroutineIs500(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, `
+require("http").create_server(arg[1], function(req, res) res:write("ok"); res:finish() end):start()
+`, enginetest.Options{})
+	if err := drhttp.InjectBrokenWorker(srv.addr); err != nil {
+		t.Fatal(err)
+	}
+	codes := map[int]int{}
+	for i := 0; i < 20; i++ {
+		resp, err := http.Get(srv.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	if codes[500] == 0 || codes[200] == 0 || codes[500]+codes[200] != 20 {
+		t.Fatalf("status codes %v, want both 200s and 500s (the broken worker is picked every other time)", codes)
+	}
+	res := srv.stop(t)
+	if !strings.Contains(res.Stderr, "internal error in the HTTP server on "+srv.addr) || !strings.Contains(res.Stderr, "goroutine ") {
+		t.Fatalf("the panic was not logged with its stack:\n%s", res.Stderr)
 	}
 }

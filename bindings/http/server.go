@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ type sharedServer struct {
 	rr       atomic.Uint32               // where the least-busy scan starts, so ties rotate
 	closed   atomic.Bool                 // the last worker left: the listener was closed on purpose
 	shed     *shedStats                  // 503s, counted and logged (overload.go)
+	e        *engine.Engine              // of the worker that opened it: for the log
 }
 
 // workerEP is one worker's side of a shared server.
@@ -110,7 +112,7 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 		}, deadline.Resolution(shortest), (*request).expire)
 		e := ep.w.Engine()
 		dl.Logf = e.Log // accept errors it rides out (out of file descriptors)
-		s = &sharedServer{addr: addr, ln: dl, opts: opts, shed: newShedStats(e, addr)}
+		s = &sharedServer{addr: addr, ln: dl, opts: opts, shed: newShedStats(e, addr), e: e}
 		e.OnClose(s.shed.close) // the 503s of the last second are logged before Run returns
 		empty := []*workerEP{}
 		s.handlers.Store(&empty)
@@ -204,6 +206,16 @@ func (s *sharedServer) pick() *workerEP {
 // does it return, so the worker may use ctx while this goroutine waits (fasthttp forbids
 // touching ctx after the handler returned).
 func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
+	// fasthttp does not recover a handler's panic: a bug here would end the process. What
+	// can panic runs before the request is handed over or after the worker let go of ctx
+	// (waiting for it cannot), so answering 500 here is safe.
+	defer func() {
+		if p := recover(); p != nil {
+			s.e.Log("ERROR", "internal error in the HTTP server on %s: %v\n%s", s.addr, p, debug.Stack())
+			ctx.Error("Internal Server Error", fasthttp.StatusInternalServerError)
+			ctx.SetConnectionClose()
+		}
+	}()
 	ep := s.pick()
 	if ep == nil {
 		s.shed.shed(ctx, shedNoWorker)
@@ -370,6 +382,16 @@ func (rs *request) release() {
 
 // Run is the request's turn on the loop: call the Lua handler with req and res.
 func (rs *request) Run(w *engine.Worker) {
+	// A Go panic on the way (a bug) still answers the client, 500, before the loop reports
+	// it: the client must not wait for the handler timeout.
+	defer func() {
+		if p := recover(); p != nil {
+			if rs.w != nil {
+				rs.internalServerError(w)
+			}
+			panic(p)
+		}
+	}()
 	rs.mu.Lock()
 	abandoned := rs.state == stateAbandoned
 	rs.mu.Unlock()
@@ -394,17 +416,23 @@ func (rs *request) Run(w *engine.Worker) {
 	err := w.CallRef(rs.ep.handler, args.B)
 	rs.takeOver(w)
 	if err != nil {
-		// Plain 500: the traceback went to the log, never to the client.
-		if !rs.finished {
-			rs.mu.Lock()
-			if rs.state == statePending {
-				rs.ctx.Response.Reset()
-				rs.ctx.Error("Internal Server Error", fasthttp.StatusInternalServerError)
-			}
-			rs.mu.Unlock()
-			rs.finish(w, nil)
-		}
+		rs.internalServerError(w) // the traceback went to the log, never to the client
 	}
+}
+
+// internalServerError answers a plain 500 unless the response is finished already (a
+// streaming one is ended). Loop only.
+func (rs *request) internalServerError(w *engine.Worker) {
+	if rs.finished {
+		return
+	}
+	rs.mu.Lock()
+	if rs.state == statePending {
+		rs.ctx.Response.Reset()
+		rs.ctx.Error("Internal Server Error", fasthttp.StatusInternalServerError)
+	}
+	rs.mu.Unlock()
+	rs.finish(w, nil)
 }
 
 // takeOver applies what the fast methods recorded in rs.cbuf to the response, in the order
