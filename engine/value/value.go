@@ -75,9 +75,9 @@ const (
 	SparseRatio = 2
 )
 
-// SparseOK reports whether an array of n elements with entries non-nil ones is dense
+// SparseOK reports whether an array of length n with entries non-nil elements is dense
 // enough to be written as an array.
-func SparseOK(n, entries int) bool { return n <= SparseSafe || n <= SparseRatio*entries }
+func SparseOK(n, entries int64) bool { return n <= SparseSafe || n <= SparseRatio*entries }
 
 var (
 	// ErrMalformed is returned by a Reader for a buffer that does not follow the format.

@@ -26,7 +26,8 @@ check.eq(json_encode("\1<&>"), '"\\u0001<&>"')
 check.eq(json_encode(nil), "null")
 check.eq(json_encode(12), "12")
 check.eq(json_encode(0.1), "0.1")
-check.eq(json_encode({[10] = "ten"}), '{"10":"ten"}')
+check.eq(json_encode({[10] = "ten"}), '[null,null,null,null,null,null,null,null,null,"ten"]', "sparse, within the ratio")
+check.eq(json_encode({[1000] = "k"}), '{"1000":"k"}', "too sparse: an object")
 
 -- null: nil in arrays (positions kept), no entry in objects.
 local v = json_decode('{"a":null,"b":[1,null,3],"c":"\\u00e9\\ud83d\\ude00"}')
