@@ -639,13 +639,29 @@ func (p *jsonParser) value(w *Writer, depth int) error {
 
 func (p *jsonParser) number(w *Writer) error {
 	start := p.i
-	for p.i < len(p.s) {
-		c := p.s[p.i]
-		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			p.i++
-			continue
+	// Fast path: a short integer (most numbers in JSON) is written as is, without
+	// ParseFloat; 15 digits stay below 2^53, where Number would write an Int all the same.
+	i, neg := start, p.s[start] == '-'
+	if neg {
+		i++
+	}
+	digits := i
+	var n int64
+	for i < len(p.s) && p.s[i] >= '0' && p.s[i] <= '9' && i-digits < 16 {
+		n = n*10 + int64(p.s[i]-'0')
+		i++
+	}
+	if nd := i - digits; nd > 0 && nd <= 15 && (p.s[digits] != '0' || nd == 1) &&
+		(i == len(p.s) || !isNumberByte(p.s[i])) {
+		if neg {
+			n = -n
 		}
-		break
+		w.Int(n)
+		p.i = i
+		return nil
+	}
+	for p.i < len(p.s) && isNumberByte(p.s[p.i]) {
+		p.i++
 	}
 	num := p.s[start:p.i]
 	f, err := strconv.ParseFloat(string(num), 64)
@@ -744,23 +760,25 @@ func (p *jsonParser) object(w *Writer, depth int) error {
 }
 
 func (p *jsonParser) str() ([]byte, error) {
-	p.i++ // opening quote
-	start := p.i
-	for p.i < len(p.s) {
-		c := p.s[p.i]
+	start := p.i + 1 // after the opening quote
+	// Fast path, a string without escapes (locals, not p's fields: the loop runs per byte).
+	s, i := p.s, start
+	for i < len(s) {
+		c := s[i]
 		if c == '"' {
-			s := p.s[start:p.i]
-			p.i++
-			return s, nil
+			p.i = i + 1
+			return s[start:i], nil
 		}
 		if c == '\\' {
 			break
 		}
 		if c < 0x20 {
+			p.i = i
 			return nil, p.errorf("control character in string")
 		}
-		p.i++
+		i++
 	}
+	p.i = i
 	// Slow path: escapes.
 	p.buf = append(p.buf[:0], p.s[start:p.i]...)
 	for p.i < len(p.s) {
@@ -836,6 +854,11 @@ func (p *jsonParser) hex4() (rune, bool) {
 	}
 	p.i += 4
 	return rune(v), true
+}
+
+// isNumberByte reports whether c may continue a number (number's slow path reads them all).
+func isNumberByte(c byte) bool {
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
 }
 
 // jsonNumber reports whether b follows JSON's number grammar, which is stricter than
