@@ -1,5 +1,10 @@
 package value
 
+import "errors"
+
+// ErrTableKey is returned by Decode for a table with a table as a key.
+var ErrTableKey = errors.New("value: a table key cannot be decoded")
+
 // NullValue is the type of Null.
 type NullValue struct{}
 
@@ -66,6 +71,11 @@ func decode(r *Reader, depth int) (any, error) {
 		key, err := decode(r, depth+1)
 		if err != nil {
 			return nil, err
+		}
+		switch key.(type) {
+		case []any, map[any]any:
+			// Lua allows it; a Go map cannot hold it (a panic, not an error, otherwise).
+			return nil, ErrTableKey
 		}
 		v, err := decode(r, depth+1)
 		if err != nil {

@@ -361,6 +361,14 @@ func TestDecodeEncode(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(back, want) {
 		t.Fatalf("Decode(Encode(v)) = %#v, %v", back, err)
 	}
+	// A table as a key is an error, not a panic.
+	w2.Reset()
+	w2.Table(0, 1)
+	w2.Table(0, 0)
+	w2.Int(1)
+	if _, err := Decode(w2.B); !errors.Is(err, ErrTableKey) {
+		t.Errorf("table key: %v, want ErrTableKey", err)
+	}
 	// Bad input is an error, never a huge allocation.
 	for _, b := range [][]byte{{TagArray, 0xff, 0xff, 0xff, 0x7f}, {TagTable, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f}, {'o'}} {
 		if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
