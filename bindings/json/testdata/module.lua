@@ -104,4 +104,12 @@ r, msg = json.decode("[" .. deep .. "]")
 check.eq(r, nil)
 check.match(msg, "nesting too deep %(more than 200 levels%)")
 
+-- The README's example.
+local body = json.decode('{"ids":[1,2],"next":null}')
+check.eq(body.next, json.null)
+body.ids[#body.ids + 1] = 3
+check.eq(json.encode(body, {sort_keys = true}), '{"ids":[1,2,3],"next":null}')
+check.eq(json.encode({items = json.empty_array}), '{"items":[]}')
+check.eq(json.encode(body, {indent = "  ", sort_keys = true}), '{\n  "ids": [\n    1,\n    2,\n    3\n  ],\n  "next": null\n}')
+
 print("PASS")
