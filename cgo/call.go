@@ -287,13 +287,16 @@ func (c *Call) Object(i int) (cls uint32, id uint64) {
 	return uint32(c.f.cls[i-1]), uint64(c.f.id[i-1])
 }
 
-// Encode packs argument i (nil, booleans, numbers, strings and tables of them) into the
-// engine/value format. The bytes are valid until the next Encode on this state; copy them to
-// keep them. A function, userdata or cycle raises a Lua error naming the argument.
+// Encode packs argument i (nil, booleans, numbers, strings and tables of them, json.null
+// and json.empty_array) into the engine/value format; a table with the array metatable
+// (RefArrayMeta) is packed as an array when it is one (see engine/value). The bytes are
+// valid until the next Encode on this state; copy them to keep them. A function, userdata
+// or cycle raises a Lua error naming the argument.
 func (c *Call) Encode(i int) []byte {
-	var why *C.char
-	if C.clua_encode(c.l, C.int(i), &c.s.enc, &c.s.encLen, &c.s.encCap, &why) != 0 {
-		reason := C.GoString(why)
+	// why is a State field: a local's address passed to C would escape (one allocation
+	// per call).
+	if C.clua_encode(c.l, C.int(i), &c.s.enc, &c.s.encLen, &c.s.encCap, &c.s.encWhy) != 0 {
+		reason := C.GoString(c.s.encWhy)
 		switch reason {
 		case "cycle", "nesting too deep", "out of memory":
 			c.ArgError(i, "cannot encode a table: "+reason)

@@ -10,6 +10,11 @@
 static uint32_t rd_u32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t rd_u64(const char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
+/* A table's size hint from a count in the buffer: the count itself up to a bound, so that a
+ * header claiming millions of entries does not preallocate them (the table grows as the
+ * entries arrive), and never a negative int. */
+static int size_hint(uint32_t n) { return n > 65536 ? 65536 : (int)n; }
+
 /* Pushes one value starting at buf[*pos]. Runs only where raising is safe (inside a
  * lua_CFunction or a protected call): lua_createtable and lua_pushlstring may raise on
  * memory errors. */
@@ -28,7 +33,7 @@ static void decode_one(lua_State *L, const char *buf, size_t len, size_t *pos) {
 		uint32_t narr = rd_u32(buf + p), nrec = rd_u32(buf + p + 4);
 		p += 8;
 		luaL_checkstack(L, 4, "drlee: value nesting");
-		lua_createtable(L, (int)narr, (int)nrec);
+		lua_createtable(L, size_hint(narr), size_hint(nrec));
 		for (uint32_t i = 1; i <= narr; i++) {
 			decode_one(L, buf, len, &p);
 			lua_rawseti(L, -2, (int)i);
@@ -36,6 +41,14 @@ static void decode_one(lua_State *L, const char *buf, size_t len, size_t *pos) {
 		for (uint32_t i = 0; i < nrec; i++) {
 			decode_one(L, buf, len, &p);
 			decode_one(L, buf, len, &p);
+			/* A key Lua has no room for (nil, NaN), which another writer may send, is
+			 * dropped with its value, as value.Decode drops it: raising here would make
+			 * one odd entry of a message the failure of the whole call. */
+			int kt = lua_type(L, -2);
+			if (kt == LUA_TNIL || (kt == LUA_TNUMBER && lua_tonumber(L, -2) != lua_tonumber(L, -2))) {
+				lua_pop(L, 2);
+				continue;
+			}
 			lua_rawset(L, -3);
 		}
 		break;
@@ -66,6 +79,20 @@ static void decode_one(lua_State *L, const char *buf, size_t len, size_t *pos) {
 		lua_setmetatable(L, -2);
 		break;
 	}
+	case '[': { /* an array: a table with the array metatable; 'n' elements leave holes */
+		uint32_t n = rd_u32(buf + p);
+		p += 4;
+		luaL_checkstack(L, 4, "drlee: value nesting");
+		lua_createtable(L, size_hint(n), 0);
+		for (uint32_t i = 1; i <= n; i++) {
+			decode_one(L, buf, len, &p);
+			lua_rawseti(L, -2, (int)i);
+		}
+		lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_ARRAY);
+		lua_setmetatable(L, -2);
+		break;
+	}
+	case 'N': lua_pushlightuserdata(L, NULL); break; /* json.null, as lua-cjson has it */
 	case 'r': { uint32_t ref = rd_u32(buf + p); p += 4; lua_rawgeti(L, LUA_REGISTRYINDEX, (int)ref); break; }
 	case 'M': { /* prefix: the next value gets this metatable */
 		uint32_t mt = rd_u32(buf + p);
@@ -97,7 +124,7 @@ typedef struct {
 	size_t *len;
 	size_t *cap;
 	const char *err;
-	const void *path[100]; /* tables on the path from the root: a repeat is a cycle */
+	const void *path[CLUA_MAXDEPTH]; /* tables on the path from the root: a repeat is a cycle */
 	int depth;
 } enc;
 
@@ -131,11 +158,55 @@ static int enc_number(enc *e, double d) {
 	return enc_byte(e, 'd') && enc_bytes(e, &d, 8);
 }
 
+static int enc_u32(enc *e, uint32_t v) { return enc_bytes(e, &v, 4); }
+
+/* The address of this byte is json.empty_array (registry[CLUA_REG_EMPTY_ARRAY]). */
+static const char clua_empty_array = 0;
+
+/* Whether the table at idx has the array metatable. Cannot raise: lua_getmetatable,
+ * lua_rawgeti and lua_rawequal never call metamethods or allocate. */
+static int enc_is_array(lua_State *L, int idx) {
+	if (!lua_getmetatable(L, idx)) return 0;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_ARRAY);
+	int r = lua_rawequal(L, -1, -2);
+	lua_pop(L, 2);
+	return r;
+}
+
+/* The length of the array-marked table at idx: its largest key, when every key is an
+ * integer in 1..2^31-1 and the holes are no sparser than CLUA_SPARSE_* allow; -1 otherwise,
+ * and the table is packed as a plain one, so that no key is lost (a script may have set
+ * t.name on a decoded array). Cannot raise: lua_next on keys it returned. */
+static int64_t enc_array_len(lua_State *L, int idx) {
+	double max = 0, count = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		double k = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+		if (!(k >= 1 && k <= 2147483647.0 && k == floor(k))) {
+			lua_pop(L, 1);
+			return -1;
+		}
+		if (k > max) max = k;
+		count++;
+	}
+	if (max > CLUA_SPARSE_SAFE && max > CLUA_SPARSE_RATIO * count) return -1;
+	return (int64_t)max;
+}
+
 /* Encodes the value at idx (absolute index). Uses only Lua API calls that cannot raise
- * (rawget, next on a valid key, type checks), so it is safe to call from Go. */
+ * (rawget, next on a valid key, type checks, getmetatable), so it is safe to call from Go. */
 static int enc_value(lua_State *L, int idx, enc *e) {
 	switch (lua_type(L, idx)) {
 	case LUA_TNIL: return enc_byte(e, 'n');
+	case LUA_TLIGHTUSERDATA: {
+		/* json.null and json.empty_array; any other lightuserdata is an error below. */
+		const void *p = lua_touserdata(L, idx);
+		if (p == NULL) return enc_byte(e, 'N');
+		if (p == &clua_empty_array) return enc_byte(e, '[') && enc_u32(e, 0);
+		e->err = "userdata";
+		return 0;
+	}
 	case LUA_TBOOLEAN: return enc_byte(e, lua_toboolean(L, idx) ? 't' : 'f');
 	case LUA_TNUMBER: return enc_number(e, lua_tonumber(L, idx));
 	case LUA_TSTRING: {
@@ -158,6 +229,20 @@ static int enc_value(lua_State *L, int idx, enc *e) {
 		return 0;
 	}
 	e->path[e->depth++] = self;
+	if (enc_is_array(L, idx)) {
+		int64_t n = enc_array_len(L, idx);
+		if (n >= 0) {
+			if (!enc_byte(e, '[') || !enc_u32(e, (uint32_t)n)) return 0;
+			for (int64_t i = 1; i <= n; i++) {
+				lua_rawgeti(L, idx, (int)i);
+				int ok = enc_value(L, lua_gettop(L), e);
+				lua_pop(L, 1);
+				if (!ok) return 0;
+			}
+			e->depth--;
+			return 1;
+		}
+	}
 	/* Array part: 1..narr with no hole. */
 	uint32_t narr = 0;
 	for (;;) {
@@ -396,6 +481,12 @@ int clua_init(lua_State *L) {
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_CALL);
 	lua_pushcfunction(L, clua_chunk_body);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_CHUNK);
+	/* Here rather than in the json module: enc_value and decode_one need them in every
+	 * state, for RPC messages too. */
+	lua_newtable(L);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_ARRAY);
+	lua_pushlightuserdata(L, (void *)&clua_empty_array);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_EMPTY_ARRAY);
 	return 0;
 }
 

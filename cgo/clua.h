@@ -56,7 +56,20 @@ typedef struct {
 #define CLUA_REG_MSGH (-1)
 #define CLUA_REG_CALL (-2)
 #define CLUA_REG_GUARD (-3) /* lightuserdata: the state's clua_guard, if any */
-#define CLUA_REG_CHUNK (-4) /* the protected load-and-run function of clua_dochunk */
+#define CLUA_REG_CHUNK (-6) /* the protected load-and-run function of clua_dochunk */
+/* The array metatable (json.array_mt): a table that has it is packed as an array ('['), and
+ * '[' is pushed as a table that has it. Set by clua_init, so every state has it. */
+#define CLUA_REG_ARRAY (-4)
+/* json.empty_array: a lightuserdata (immutable, unlike a table), packed as '[' of length 0. */
+#define CLUA_REG_EMPTY_ARRAY (-5)
+
+/* Limits of the packed format, the same numbers as engine/value's MaxDepth, SparseSafe and
+ * SparseRatio (state.go checks that at compile time): tables nest at most CLUA_MAXDEPTH deep,
+ * and an array-marked table with holes is packed as '[' only while its length n is at most
+ * CLUA_SPARSE_SAFE or CLUA_SPARSE_RATIO times its entries. */
+#define CLUA_MAXDEPTH 200
+#define CLUA_SPARSE_SAFE 10
+#define CLUA_SPARSE_RATIO 2
 
 /* Return codes of a Go function called from Lua: n >= 0 results; CLUA_RAISE means the error
  * message is on top of the stack and C must raise it. */

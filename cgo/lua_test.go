@@ -32,6 +32,8 @@ var (
 	fnList   = Register("t.list", false, tList)
 	fnCount  = Register("t.count", false, func(c *Call) int { callsSeen.Add(1); return 0 })
 	fnHuge   = Register("t.huge", false, tHuge)
+	fnPack   = Register("t.pack", false, func(c *Call) int { return c.ReturnBytes(c.Encode(1)) })
+	fnJSONV  = Register("t.jsonvalues", false, tJSONValues)
 	fnMethod = Register("obj:m", true, func(c *Call) int {
 		if cls, _ := c.Object(1); cls != testClass {
 			c.TypeError(1, "obj")
@@ -193,11 +195,21 @@ func tOpt(c *Call) int {
 	return c.Return()
 }
 
+// t.jsonvalues() -> json.null, json.empty_array, json.array_mt, as the json module gets them.
+func tJSONValues(c *Call) int {
+	out := c.Out()
+	out.Null()
+	out.Ref(RefEmptyArray)
+	out.Ref(RefArrayMeta)
+	return c.Return()
+}
+
 var testFuncs = []Export{
 	{"noop", fnNoop}, {"check", fnCheck}, {"add", fnAdd}, {"panic", fnPanic},
 	{"report", fnReport}, {"call", fnCall}, {"keep", fnKeep}, {"echo", fnEcho},
 	{"many", fnMany}, {"newobj", fnNewObj}, {"outcall", fnOutCB}, {"opt", fnOpt},
 	{"list", fnList}, {"count", fnCount}, {"huge", fnHuge},
+	{"pack", fnPack}, {"jsonvalues", fnJSONV},
 }
 
 // Lua helpers every test state has: T (the test module) and regcount() (registry refs in
@@ -574,6 +586,108 @@ same(r, {{1}, {1}, {{1}}})
 `)
 }
 
+// TestEncodeArraysAndNull: json.null, json.empty_array and tables with the array
+// metatable cross C's encoder and decoder as arrays and null; an array-marked table that
+// is not an array (other keys, too sparse) crosses as a plain table with every key.
+func TestEncodeArraysAndNull(t *testing.T) {
+	t.Parallel()
+	s, o := newState(t)
+	top := s.Top()
+	mustDo(t, s, `
+local null, empty, mt = T.jsonvalues()
+assert(type(null) == "userdata" and type(empty) == "userdata" and type(mt) == "table")
+assert(null ~= empty)
+local function tag(v) return string.char(T.pack(v):byte(1)) end
+local function arr(t) return setmetatable(t, mt) end
+local function check(v, want_tag, want_mt, n)
+  assert(tag(v) == want_tag, "tag " .. tag(v) .. ", want " .. want_tag)
+  local back = T.echo(v)
+  if type(v) == "table" then
+    assert(getmetatable(back) == want_mt, "metatable")
+    local keys = 0
+    for k, x in pairs(v) do
+      keys = keys + 1
+      assert(back[k] == x or type(x) == "table", "key " .. tostring(k))
+    end
+    for k in pairs(back) do keys = keys - 1 end
+    assert(keys == 0, "extra or missing keys")
+  end
+  return back
+end
+-- Run once to warm up (interned strings, JIT traces), then again between two measures:
+-- what it leaks per run shows as growth.
+local function run(N)
+  for i = 1, N do
+    assert(tag(null) == "N" and T.echo(null) == null)
+    check(empty, "[")
+    local e = T.echo(empty)
+    assert(type(e) == "table" and next(e) == nil and getmetatable(e) == mt, "empty_array comes back as []")
+    assert(T.pack(empty) == "[\0\0\0\0")
+    check(arr({}), "[", mt)
+    check(arr({1, "two", true}), "[", mt)
+    local holes = check(arr({1, nil, 3, nil, 5}), "[", mt)
+    assert(holes[3] == 3 and holes[5] == 5 and holes[2] == nil)
+    assert(T.pack(arr({[2] = 1})) == "[\2\0\0\0ni\1\0\0\0\0\0\0\0", "length is the largest key")
+    check(arr({null, null}), "[", mt)
+    -- As sparse as allowed: length 10 (safe), or twice the entries.
+    check(arr({[10] = 1}), "[", mt)
+    check(arr({1, 2, 3, [6] = 6, [11] = 11, [12] = 12}), "[", mt)
+    check(arr({1, 2, 3, [6] = 6, [12] = 12}), "{", nil)
+    -- Not arrays: packed plain, every key kept, no metatable on the way back.
+    check(arr({[11] = 1}), "{", nil)
+    check(arr({1, 2, name = "x"}), "{", nil)
+    check(arr({[0] = 1}), "{", nil)
+    check(arr({[-1] = 1}), "{", nil)
+    check(arr({[1.5] = 1}), "{", nil)
+    check(arr({[2^31] = 1, 1, 2}), "{", nil)
+    -- Another metatable is no mark; plain tables stay plain.
+    check(setmetatable({1, 2}, {}), "{", nil)
+    check({1, 2}, "{", nil)
+    -- Nested, and null as a table value.
+    local v = T.echo({list = arr({arr({}), {x = null}}), n = null})
+    assert(v.n == null and getmetatable(v.list) == mt and getmetatable(v.list[1]) == mt)
+    assert(v.list[2].x == null and getmetatable(v.list[2]) == nil)
+  end
+end
+run(200)
+measure("before")
+run(2000)
+-- Cycles through an array are cycles.
+local cyc = arr({})
+cyc[1] = cyc
+local ok, e = pcall(T.echo, cyc)
+assert(not ok and e:find("cycle", 1, true), e)
+measure("after")
+`)
+	if s.Top() != top {
+		t.Errorf("Top went from %d to %d", top, s.Top())
+	}
+	checkNoGrowth(t, o, "before", "after", 32)
+
+	// Go writes arrays and null; Lua receives marked tables and json.null.
+	mustDo(t, s, `T.report("ref", T.keep(function(a, n, e)
+  local null, _, mt = T.jsonvalues()
+  T.report("a", (getmetatable(a) == mt and "marked" or "plain") .. " " .. #a .. " " .. tostring(a[2] == null) .. " " .. tostring(a[3]))
+  T.report("n", tostring(n == null))
+  T.report("e", tostring(getmetatable(e) == mt and next(e) == nil))
+end))`)
+	var w value.Writer
+	w.Array(3)
+	w.String("x")
+	w.Null()
+	w.Nil()
+	w.Null()
+	w.Array(0)
+	if err := s.CallRef(int32(o.num(t, "ref")), false, w.B); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"a": "marked 2 true nil", "n": "true", "e": "true"} {
+		if got := o.str(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestEncodeErrors(t *testing.T) {
 	t.Parallel()
 	s, o := newState(t)
@@ -600,8 +714,11 @@ for i = 1, 1000 do
   is(err(T.newobj(1)), "bad argument #1 to 't.echo' (cannot encode a userdata value)")
   is(err(coroutine.create(print)), "bad argument #1 to 't.echo' (cannot encode a thread value)")
 end
+-- value.MaxDepth tables deep is the most.
 local nested = {}
-for i = 1, 200 do nested = {nested} end
+for i = 1, 199 do nested = {nested} end
+assert(pcall(T.echo, nested))
+nested = {nested}
 is(err(nested), "bad argument #1 to 't.echo' (cannot encode a table: nesting too deep)")
 measure("after")
 `)

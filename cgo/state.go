@@ -39,6 +39,8 @@ import (
 	"unsafe"
 
 	golua "github.com/aarzilli/golua/lua"
+
+	"github.com/drlee/drlee/engine/value"
 )
 
 // maxStates bounds how many states may exist at once in a process. The trampoline finds its
@@ -81,6 +83,7 @@ type State struct {
 	enc    *C.char // C buffer filled by clua_encode
 	encLen C.size_t
 	encCap C.size_t
+	encWhy *C.char // clua_encode's reason for failing; a field so that it does not escape
 
 	closing bool // Close has begun: finalizers may still run Lua, but no Go function may
 	closed  bool
@@ -88,6 +91,26 @@ type State struct {
 
 // ErrClosed is returned when a closed state is used.
 var ErrClosed = errors.New("lua: state closed")
+
+// Registry refs of values every state has from its start, for value.Writer.Ref.
+const (
+	// RefArrayMeta is the array metatable (json.array_mt): C packs a table that has it as
+	// an array (value.TagArray) and pushes an array as a table that has it.
+	RefArrayMeta = int32(C.CLUA_REG_ARRAY)
+	// RefEmptyArray is json.empty_array, a lightuserdata that C packs as an empty array.
+	RefEmptyArray = int32(C.CLUA_REG_EMPTY_ARRAY)
+)
+
+// C's limits of the packed format are engine/value's: these arrays have a negative length,
+// which does not compile, when a number differs.
+var (
+	_ [C.CLUA_MAXDEPTH - value.MaxDepth]struct{}
+	_ [value.MaxDepth - C.CLUA_MAXDEPTH]struct{}
+	_ [C.CLUA_SPARSE_SAFE - value.SparseSafe]struct{}
+	_ [value.SparseSafe - C.CLUA_SPARSE_SAFE]struct{}
+	_ [C.CLUA_SPARSE_RATIO - value.SparseRatio]struct{}
+	_ [value.SparseRatio - C.CLUA_SPARSE_RATIO]struct{}
+)
 
 // New creates a state with the standard libraries open, the real pcall/xpcall, and nothing
 // else. The engine installs its modules next.

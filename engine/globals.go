@@ -14,6 +14,13 @@ const (
 	TypeUserdata = lua.TypeUserdata
 )
 
+// Registry refs of values every state has from its start, to push with value.Writer.Ref:
+// the array metatable (json.array_mt), and json.empty_array (see engine/value).
+const (
+	RefArrayMeta  = lua.RefArrayMeta
+	RefEmptyArray = lua.RefEmptyArray
+)
+
 // SetGlobal sets a global of the worker's state to the first value packed in v. Loop only.
 func (w *Worker) SetGlobal(name string, v []byte) error { return w.st.SetGlobal(name, v) }
 

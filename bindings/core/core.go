@@ -1,7 +1,7 @@
 // Package core provides the globals every Dr.LEE script has: print (whole lines, never
-// interleaved between workers), log, env, arg, __dirname__, json_encode/json_decode, uuid,
-// and the callback helpers parallel_callback, series_callback and readall (also spelled
-// read_all, as the seed's own example does).
+// interleaved between workers), log, env, arg, __dirname__, uuid, and the callback helpers
+// parallel_callback, series_callback and readall (also spelled read_all, as the seed's own
+// example does). The globals json_encode and json_decode are package bindings/json's.
 //
 // require finds modules next to the script (script_dir/?.lua and script_dir/?/init.lua)
 // before the usual places.
@@ -24,8 +24,6 @@ var prelude string
 func init() {
 	engine.Register(&engine.Module{
 		Funcs: []engine.Function{
-			{Name: "json_encode", Fn: jsonEncode},
-			{Name: "json_decode", Fn: jsonDecode},
 			{Name: "uuid", Fn: newUUID},
 			{Name: "__drlee_print", Fn: printLine},
 			{Name: "__drlee_log", Fn: logLine},
@@ -76,34 +74,6 @@ func setGlobals(w *engine.Worker) {
 	v.Reset()
 	v.String(dir)
 	w.SetGlobal("__dirname__", v.B)
-}
-
-// json_encode(value) -> string; raises for values JSON cannot hold.
-func jsonEncode(c *engine.Call) int {
-	if c.Type(1) == engine.TypeNone {
-		c.ArgError(1, "value expected")
-	}
-	src := c.Encode(1)
-	w := engine.WorkerOf(c)
-	buf, err := value.ToJSON(w.Scratch(), src)
-	if err != nil {
-		c.Raise("json_encode: %v", err)
-	}
-	w.KeepScratch(buf)
-	return c.ReturnBytes(buf)
-}
-
-// json_decode(string) -> value, or nil and an error message for invalid JSON (bad input
-// is data, not a programming error).
-func jsonDecode(c *engine.Call) int {
-	src := c.CheckBytes(1)
-	out := c.Out()
-	if err := value.FromJSON(out, src); err != nil {
-		out.Reset()
-		out.Nil()
-		out.String(err.Error())
-	}
-	return c.Return()
 }
 
 func newUUID(c *engine.Call) int { return c.ReturnString(uuid.NewString()) }

@@ -361,3 +361,24 @@ end)
 		t.Errorf("%d warnings for replying after the caller timed out, want 1\nstderr:\n%s", k, res.Stderr)
 	}
 }
+
+// json.null, json.empty_array and decoded arrays travel as they are, both ways (the
+// message and the result are validated as network input, which accepts them).
+func TestJSONValues(t *testing.T) {
+	t.Parallel()
+	res := run(t, `
+local json = require "json"
+rpc.register("echo", function(m, reply)
+  reply(nil, {m = m, null = json.null, empty = json.empty_array, list = json.decode("[1,null,[]]")})
+end)
+rpc.call("echo", {doc = json.decode('{"a":[],"b":[null,2],"c":null}'), n = json.null}, function(err, r)
+  print("err", err)
+  print("null", r.null == json.null, r.m.n == json.null)
+  print("json", json.encode(r.m.doc, {sort_keys = true}), json.encode(r.list), json.encode(r.empty))
+  print("mt", getmetatable(r.list) == json.array_mt, getmetatable(r.m.doc.a) == json.array_mt, getmetatable(r.m) == nil)
+  done()
+end)
+`, 2)
+	res.MustSucceed(t)
+	res.Contains(t, "err\tnil\n", "null\ttrue\ttrue\n", "json\t{\"a\":[],\"b\":[null,2],\"c\":null}\t[1,null,[]]\t[]\n", "mt\ttrue\ttrue\ttrue\n")
+}

@@ -1,123 +1,510 @@
 package value
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// ToJSON appends the JSON text of the first value in src to dst.
+// JSON in and out of the packed format: the codec behind the json module and the
+// json_encode/json_decode globals (bindings/json). The rules, which the README repeats:
 //
-// A table whose keys are exactly 1..n is an array; any other table is an object, with
-// number keys written as strings; an empty table is {}. Strings that are not valid UTF-8
-// have the bad bytes replaced by U+FFFD, as encoding/json does. NaN and infinities, and
-// boolean keys, are errors.
-func ToJSON(dst, src []byte) ([]byte, error) {
-	r := Reader{B: src}
-	return toJSON(dst, &r, 0)
+// Encoding (ToJSON):
+//   - nil and null (TagNull, json.null) are null; booleans, strings and numbers are
+//     themselves. Integers are exact; NaN and the infinities are errors.
+//   - An array (TagArray: a table with json.array_mt, json.empty_array) is a JSON array,
+//     "[]" when empty, null in its holes. (A table with json.array_mt that has other keys,
+//     or holes beyond the ratio below, is packed as a plain table and follows the rules
+//     of plain tables: no key is dropped.)
+//   - A plain table whose keys are 1..n is an array; an empty plain table is "{}".
+//   - A plain table whose keys are all positive integers, with holes, is an array with
+//     null in the holes when it is not excessively sparse: its largest key n is at most
+//     SparseSafe (10), or at most SparseRatio (2) times its number of entries (lua-cjson's
+//     encode_sparse_array defaults). A sparser one is an object, as any other table: keys
+//     are strings, numbers written as strings ({[1000] = 1} is {"1000":1}).
+//   - Strings, keys included, must be valid UTF-8: JSON text is UTF-8 (RFC 8259 §8.1), and
+//     a byte string is not text. An invalid byte is an error naming its offset in the
+//     string; nothing is ever replaced (not by U+FFFD either).
+//   - Errors say where the bad value is, in Lua syntax from the root: "(at .items[3].name)".
+//
+// Decoding (FromJSON):
+//   - Arrays become arrays (TagArray: Lua tables with json.array_mt), so that they encode
+//     as arrays again, "[]" included. Objects become plain tables.
+//   - null is TagNull (json.null) with DecodeOptions.Null; otherwise nil: a hole in an
+//     array, no member in an object.
+//   - Bytes inside strings pass through as they are, invalid UTF-8 included (the encoder
+//     then refuses them, so they are never silently changed); \u escapes are decoded, a
+//     lone surrogate escape becoming U+FFFD as encoding/json has it.
+//   - Nesting is limited (MaxDepth, or DecodeOptions.MaxDepth): the parser recurses once
+//     per level and fails cleanly beyond, whatever the input.
+//   - Errors name the offset: "invalid JSON at offset 7: expected ',' or '}'".
+
+// EncodeOptions adjust ToJSON. The zero value writes compact JSON, members in the tables'
+// own order.
+type EncodeOptions struct {
+	// Indent, when set, pretty-prints: each element and member on its own line, indented
+	// by Indent once per level, and ": " after keys. Only spaces and tabs are allowed, so
+	// that the output stays JSON.
+	Indent string
+	// SortKeys writes each object's members in byte order of their keys, so that the text
+	// does not depend on the order of Lua's tables (for caches, signatures and tests).
+	SortKeys bool
 }
 
-const maxJSONDepth = 200
+// ToJSON appends the compact JSON text of the first value in src to dst (see the rules
+// above). It allocates nothing beyond dst's growth, sparse arrays aside.
+func ToJSON(dst, src []byte) ([]byte, error) { return EncodeOptions{}.ToJSON(dst, src) }
 
-func toJSON(dst []byte, r *Reader, depth int) ([]byte, error) {
-	k, num, str, narr, nrec, err := r.Next()
+// ToJSON appends the JSON text of the first value in src to dst, as o says.
+func (o EncodeOptions) ToJSON(dst, src []byte) ([]byte, error) {
+	if strings.Trim(o.Indent, " \t") != "" {
+		return dst, errors.New("indent must be made of spaces and tabs")
+	}
+	e := jsonEncoder{r: Reader{B: src}, opts: o}
+	return e.value(dst, 0)
+}
+
+type jsonEncoder struct {
+	r    Reader
+	opts EncodeOptions
+	// entries of sparse arrays and sorted objects, a stack shared by the nesting levels:
+	// each level appends its own and truncates back when done.
+	entries []jsonEntry
+}
+
+type jsonEntry struct {
+	index int64  // sparse array: the element's index
+	key   []byte // sorted object: the key as written between the quotes
+	kind  Kind   // sorted object: the key's tag
+	pos   int    // where the value starts in the source
+}
+
+// jsonPathError is an encoding error and where it happened, from the root: the path is
+// added as the recursion unwinds, so that the path costs nothing until there is an error.
+type jsonPathError struct {
+	msg  string
+	path []string // innermost first
+}
+
+func (e *jsonPathError) Error() string {
+	if len(e.path) == 0 {
+		return e.msg
+	}
+	var b strings.Builder
+	b.WriteString(e.msg)
+	b.WriteString(" (at ")
+	for i := len(e.path) - 1; i >= 0; i-- {
+		b.WriteString(e.path[i])
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+func pathErrorf(format string, args ...any) error {
+	return &jsonPathError{msg: fmt.Sprintf(format, args...)}
+}
+
+// atIndex adds "[i]" to the path of err.
+func atIndex(err error, i int64) error {
+	if pe, ok := err.(*jsonPathError); ok {
+		pe.path = append(pe.path, "["+strconv.FormatInt(i, 10)+"]")
+	}
+	return err
+}
+
+// atKey adds the member key (a string or number, as read from the source) to the path.
+func atKey(err error, k Kind, key []byte, num float64) error {
+	pe, ok := err.(*jsonPathError)
+	if !ok {
+		return err
+	}
+	var elem string
+	switch {
+	case k == TagString && isIdentifier(key):
+		elem = "." + string(key)
+	case k == TagString:
+		elem = "[" + strconv.Quote(string(key)) + "]"
+	default:
+		elem = "[" + string(appendFloat(nil, num)) + "]"
+	}
+	pe.path = append(pe.path, elem)
+	return err
+}
+
+func isIdentifier(s []byte) bool {
+	if len(s) == 0 || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// value writes the next value; depth is the number of tables around it. Scalars are
+// written here and tables in table, which keeps this frame small: it runs for every value.
+func (e *jsonEncoder) value(dst []byte, depth int) ([]byte, error) {
+	k, num, str, narr, nrec, err := e.r.Next()
 	if err != nil {
 		return dst, err
 	}
 	switch k {
-	case TagNil:
-		return append(dst, "null"...), nil
+	case TagString:
+		dst, bad := appendJSONString(dst, str)
+		if bad >= 0 {
+			return dst, utf8Error("string", str, bad)
+		}
+		return dst, nil
+	case TagInt:
+		// The exact int64 from the buffer: num, a float64, cannot hold all of them.
+		return strconv.AppendInt(dst, int64(binary.LittleEndian.Uint64(e.r.B[e.r.Pos-8:])), 10), nil
+	case TagFloat:
+		if math.IsNaN(num) || math.IsInf(num, 0) {
+			return dst, pathErrorf("cannot encode %v in JSON", num)
+		}
+		return appendFloat(dst, num), nil
 	case TagTrue:
 		return append(dst, "true"...), nil
 	case TagFalse:
 		return append(dst, "false"...), nil
-	case TagInt:
-		// The exact int64 from the buffer: num, a float64, cannot hold all of them.
-		return strconv.AppendInt(dst, int64(binary.LittleEndian.Uint64(r.B[r.Pos-8:])), 10), nil
-	case TagFloat:
-		if math.IsNaN(num) || math.IsInf(num, 0) {
-			return dst, fmt.Errorf("cannot encode %v in JSON", num)
+	case TagNil, TagNull:
+		return append(dst, "null"...), nil
+	}
+	return e.table(dst, k, narr, nrec, depth)
+}
+
+// table writes a table or an array whose header was just read.
+func (e *jsonEncoder) table(dst []byte, k Kind, narr, nrec, depth int) ([]byte, error) {
+	if depth >= MaxDepth {
+		return dst, pathErrorf("nesting too deep (more than %d levels)", MaxDepth)
+	}
+	depth++
+	switch {
+	case k == TagArray || nrec == 0 && narr > 0:
+		return e.array(dst, narr, depth)
+	case nrec == 0:
+		return append(dst, "{}"...), nil
+	}
+	if n, ok := e.sparseLen(narr, nrec); ok {
+		return e.sparseArray(dst, narr, nrec, n, depth)
+	}
+	if e.opts.SortKeys {
+		return e.sortedObject(dst, narr, nrec, depth)
+	}
+	return e.object(dst, narr, nrec, depth)
+}
+
+// utf8Error is the error for s, which is not UTF-8 from offset bad on; what names it
+// ("string", "key").
+func utf8Error(what string, s []byte, bad int) error {
+	return pathErrorf("%s is not valid UTF-8: byte 0x%02x at offset %d", what, s[bad], bad)
+}
+
+// sep starts element i of a container at depth (its own level: 1 for the root).
+func (e *jsonEncoder) sep(dst []byte, i, depth int) []byte {
+	if i > 0 {
+		dst = append(dst, ',')
+	}
+	if e.opts.Indent != "" {
+		dst = e.newline(dst, depth)
+	}
+	return dst
+}
+
+func (e *jsonEncoder) newline(dst []byte, depth int) []byte {
+	dst = append(dst, '\n')
+	for i := 0; i < depth; i++ {
+		dst = append(dst, e.opts.Indent...)
+	}
+	return dst
+}
+
+// end closes a container of n elements at depth with c.
+func (e *jsonEncoder) end(dst []byte, c byte, n, depth int) []byte {
+	if n > 0 && e.opts.Indent != "" {
+		dst = e.newline(dst, depth-1)
+	}
+	return append(dst, c)
+}
+
+func (e *jsonEncoder) colon(dst []byte) []byte {
+	if e.opts.Indent != "" {
+		return append(dst, ':', ' ')
+	}
+	return append(dst, ':')
+}
+
+func (e *jsonEncoder) array(dst []byte, n, depth int) ([]byte, error) {
+	dst = append(dst, '[')
+	var err error
+	for i := 0; i < n; i++ {
+		dst = e.sep(dst, i, depth)
+		if dst, err = e.value(dst, depth); err != nil {
+			return dst, atIndex(err, int64(i+1))
 		}
-		return strconv.AppendFloat(dst, num, 'g', -1, 64), nil
-	case TagString:
-		return appendJSONString(dst, str), nil
-	case TagTable:
-	default:
-		return dst, ErrMalformed
 	}
-	if depth > maxJSONDepth {
-		return dst, errors.New("nesting too deep")
+	return e.end(dst, ']', n, depth), nil
+}
+
+// sparseLen reports whether a table of narr array entries and nrec others is an array with
+// holes: every other key an integer beyond narr, and not excessively sparse (SparseOK). It
+// reads ahead and leaves the reader where it was. A table with a string key, the usual
+// object, is told apart at its first key.
+//
+// A mixed table's array part is skipped to reach its first key, so nested mixed tables
+// are read more than once: at most MaxDepth times, and only tables built in Lua are mixed
+// (FromJSON never writes one).
+func (e *jsonEncoder) sparseLen(narr, nrec int) (int, bool) {
+	if narr == 0 && e.r.Peek() != TagInt {
+		return 0, false // an object with a string key first: most objects, told at once
 	}
-	if nrec == 0 && narr > 0 {
-		dst = append(dst, '[')
-		for i := 0; i < narr; i++ {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = toJSON(dst, r, depth+1); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
-	}
-	dst = append(dst, '{')
+	start := e.r.Pos
+	n, ok := e.scanSparse(narr, nrec)
+	e.r.Pos = start
+	return n, ok
+}
+
+func (e *jsonEncoder) scanSparse(narr, nrec int) (int, bool) {
 	for i := 0; i < narr; i++ {
-		if i > 0 {
-			dst = append(dst, ',')
+		if e.r.Skip() != nil {
+			return 0, false
 		}
-		dst = append(dst, '"')
-		dst = strconv.AppendInt(dst, int64(i+1), 10)
-		dst = append(dst, '"', ':')
-		if dst, err = toJSON(dst, r, depth+1); err != nil {
+	}
+	maxKey := int64(narr)
+	for i := 0; i < nrec; i++ {
+		k, _, _, _, _, err := e.r.Next()
+		if err != nil || k != TagInt {
+			return 0, false
+		}
+		key := int64(binary.LittleEndian.Uint64(e.r.B[e.r.Pos-8:]))
+		if key <= int64(narr) {
+			return 0, false
+		}
+		maxKey = max(maxKey, key)
+		if e.r.Skip() != nil {
+			return 0, false
+		}
+	}
+	if !SparseOK(maxKey, int64(narr+nrec)) {
+		return 0, false
+	}
+	return int(maxKey), true
+}
+
+// sparseArray writes a table that sparseLen found to be an array of length n.
+func (e *jsonEncoder) sparseArray(dst []byte, narr, nrec, n, depth int) ([]byte, error) {
+	dst = append(dst, '[')
+	var err error
+	for i := 0; i < narr; i++ {
+		dst = e.sep(dst, i, depth)
+		if dst, err = e.value(dst, depth); err != nil {
+			return dst, atIndex(err, int64(i+1))
+		}
+	}
+	base := len(e.entries)
+	defer func() { e.entries = e.entries[:base] }()
+	for i := 0; i < nrec; i++ {
+		e.r.Next() // the key: an int, as sparseLen checked
+		key := int64(binary.LittleEndian.Uint64(e.r.B[e.r.Pos-8:]))
+		e.entries = append(e.entries, jsonEntry{index: key, pos: e.r.Pos})
+		if err := e.r.Skip(); err != nil {
 			return dst, err
 		}
 	}
-	for i := 0; i < nrec; i++ {
-		if i > 0 || narr > 0 {
-			dst = append(dst, ',')
+	end := e.r.Pos
+	// A view of this level's entries: deeper levels append after them (maybe into a new
+	// array) and truncate back, which leaves these as they are.
+	ents := e.entries[base:]
+	slices.SortFunc(ents, func(a, b jsonEntry) int { return cmp.Compare(a.index, b.index) })
+	j := 0
+	for i := int64(narr + 1); i <= int64(n); i++ {
+		dst = e.sep(dst, int(i-1), depth)
+		if j < len(ents) && ents[j].index == i {
+			e.r.Pos = ents[j].pos
+			if dst, err = e.value(dst, depth); err != nil {
+				return dst, atIndex(err, i)
+			}
+			for j < len(ents) && ents[j].index == i { // a key twice (a Go writer's doing)
+				j++
+			}
+		} else {
+			dst = append(dst, "null"...)
 		}
-		k, num, str, _, _, err := r.Next()
+	}
+	e.r.Pos = end
+	return e.end(dst, ']', n, depth), nil
+}
+
+func kindName(k Kind) string {
+	switch k {
+	case TagTrue, TagFalse:
+		return "booleans"
+	case TagTable, TagArray:
+		return "tables"
+	case TagNull:
+		return "null"
+	case TagNil:
+		return "nil"
+	}
+	return fmt.Sprintf("tag %q", byte(k))
+}
+
+func (e *jsonEncoder) object(dst []byte, narr, nrec, depth int) ([]byte, error) {
+	dst = append(dst, '{')
+	var err error
+	for i := 0; i < narr; i++ {
+		dst = e.sep(dst, i, depth)
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, int64(i+1), 10)
+		dst = e.colon(append(dst, '"'))
+		if dst, err = e.value(dst, depth); err != nil {
+			return dst, atIndex(err, int64(i+1))
+		}
+	}
+	for i := 0; i < nrec; i++ {
+		dst = e.sep(dst, narr+i, depth)
+		k, num, str, _, _, err := e.r.Next()
 		if err != nil {
 			return dst, err
 		}
 		switch k {
 		case TagString:
-			dst = appendJSONString(dst, str)
+			var bad int
+			if dst, bad = appendJSONString(dst, str); bad >= 0 {
+				return dst, atKey(utf8Error("key", str, bad), k, str, 0)
+			}
 		case TagInt:
 			dst = append(dst, '"')
-			dst = strconv.AppendInt(dst, int64(num), 10)
+			dst = strconv.AppendInt(dst, int64(binary.LittleEndian.Uint64(e.r.B[e.r.Pos-8:])), 10)
 			dst = append(dst, '"')
 		case TagFloat:
 			dst = append(dst, '"')
-			dst = strconv.AppendFloat(dst, num, 'g', -1, 64)
+			dst = appendFloat(dst, num)
 			dst = append(dst, '"')
 		default:
-			return dst, errors.New("JSON object keys must be strings or numbers")
+			return dst, pathErrorf("JSON object keys must be strings or numbers, not %s", kindName(k))
 		}
-		dst = append(dst, ':')
-		if dst, err = toJSON(dst, r, depth+1); err != nil {
+		if dst, err = e.value(e.colon(dst), depth); err != nil {
+			return dst, atKey(err, k, str, num)
+		}
+	}
+	return e.end(dst, '}', narr+nrec, depth), nil
+}
+
+// sortedObject is object with the members in byte order of their keys.
+func (e *jsonEncoder) sortedObject(dst []byte, narr, nrec, depth int) ([]byte, error) {
+	base := len(e.entries)
+	defer func() { e.entries = e.entries[:base] }()
+	for i := 0; i < narr; i++ {
+		e.entries = append(e.entries, jsonEntry{kind: TagInt, key: strconv.AppendInt(nil, int64(i+1), 10), pos: e.r.Pos})
+		if err := e.r.Skip(); err != nil {
 			return dst, err
 		}
 	}
-	return append(dst, '}'), nil
+	for i := 0; i < nrec; i++ {
+		k, num, str, _, _, err := e.r.Next()
+		if err != nil {
+			return dst, err
+		}
+		ent := jsonEntry{kind: k, key: str}
+		switch k {
+		case TagString:
+		case TagInt:
+			ent.key = strconv.AppendInt(nil, int64(binary.LittleEndian.Uint64(e.r.B[e.r.Pos-8:])), 10)
+		case TagFloat:
+			ent.key = appendFloat(nil, num)
+		default:
+			return dst, pathErrorf("JSON object keys must be strings or numbers, not %s", kindName(k))
+		}
+		ent.pos = e.r.Pos
+		e.entries = append(e.entries, ent)
+		if err := e.r.Skip(); err != nil {
+			return dst, err
+		}
+	}
+	end := e.r.Pos
+	ents := e.entries[base:] // see sparseArray
+	slices.SortStableFunc(ents, func(a, b jsonEntry) int { return bytes.Compare(a.key, b.key) })
+	dst = append(dst, '{')
+	var err error
+	for i, ent := range ents {
+		dst = e.sep(dst, i, depth)
+		if ent.kind == TagString {
+			var bad int
+			if dst, bad = appendJSONString(dst, ent.key); bad >= 0 {
+				return dst, atKey(utf8Error("key", ent.key, bad), ent.kind, ent.key, 0)
+			}
+		} else {
+			dst = append(dst, '"')
+			dst = append(dst, ent.key...)
+			dst = append(dst, '"')
+		}
+		dst = e.colon(dst)
+		e.r.Pos = ent.pos
+		if dst, err = e.value(dst, depth); err != nil {
+			if ent.kind == TagString {
+				return dst, atKey(err, ent.kind, ent.key, 0)
+			}
+			f, _ := strconv.ParseFloat(string(ent.key), 64)
+			return dst, atKey(err, ent.kind, nil, f)
+		}
+	}
+	e.r.Pos = end
+	return e.end(dst, '}', len(ents), depth), nil
+}
+
+// appendFloat writes a finite float as encoding/json does: the shortest text that reads
+// back as the same float, in exponent form only below 1e-6 and from 1e21 (so 1234567.5
+// is not 1.2345675e+06).
+func appendFloat(dst []byte, f float64) []byte {
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// 1e-07 -> 1e-7, as encoding/json writes it.
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
 }
 
 const hexDigits = "0123456789abcdef"
 
-func appendJSONString(dst, s []byte) []byte {
+// plainASCII[b] says that byte b stands for itself inside a JSON string: one table load
+// per byte instead of four comparisons on the hot path of every string.
+var plainASCII = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
+// appendJSONString appends s quoted. It returns the offset of the first byte that is not
+// valid UTF-8, or -1: the caller fails then, so s is never changed on the way.
+func appendJSONString(dst, s []byte) ([]byte, int) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
+		if plainASCII[b] {
+			i++
+			continue
+		}
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '"', '\\':
@@ -137,22 +524,36 @@ func appendJSONString(dst, s []byte) []byte {
 		}
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
+			return dst, i
 		}
 		i += size
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, '"'), -1
 }
 
-// FromJSON parses one JSON text and writes it to w: objects and arrays become tables, null
-// becomes nil (so it disappears from tables, as in most Lua JSON libraries).
-func FromJSON(w *Writer, src []byte) error {
-	p := jsonParser{s: src}
+// DecodeOptions adjust FromJSON. The zero value is json_decode's behaviour.
+type DecodeOptions struct {
+	// Null writes JSON's null as TagNull (json.null in Lua) wherever it is, so that it
+	// survives in arrays and objects. Without it null is nil: a hole in an array, and no
+	// member at all in an object, as assigning nil in Lua.
+	Null bool
+	// MaxDepth limits the nesting of arrays and objects, the root counting as one. Zero,
+	// or more than MaxDepth (the packed format's own limit), means MaxDepth.
+	MaxDepth int
+}
+
+// FromJSON parses one JSON text and writes it to w with the zero DecodeOptions: arrays
+// become arrays, objects tables, null nil (see the rules above).
+func FromJSON(w *Writer, src []byte) error { return DecodeOptions{}.FromJSON(w, src) }
+
+// FromJSON parses one JSON text and writes it to w, as o says. On error, w holds a partial
+// value: reset it.
+func (o DecodeOptions) FromJSON(w *Writer, src []byte) error {
+	p := jsonParser{s: src, null: o.Null, maxDepth: o.MaxDepth}
+	if p.maxDepth <= 0 || p.maxDepth > MaxDepth {
+		p.maxDepth = MaxDepth
+	}
 	p.skipSpace()
 	if err := p.value(w, 0); err != nil {
 		return err
@@ -165,9 +566,11 @@ func FromJSON(w *Writer, src []byte) error {
 }
 
 type jsonParser struct {
-	s   []byte
-	i   int
-	buf []byte
+	s        []byte
+	i        int
+	buf      []byte
+	null     bool
+	maxDepth int
 }
 
 func (p *jsonParser) errorf(format string, args ...any) error {
@@ -193,18 +596,20 @@ func (p *jsonParser) literal(lit string) error {
 	return nil
 }
 
+// value parses the next value; depth is the number of arrays and objects around it.
 func (p *jsonParser) value(w *Writer, depth int) error {
-	if depth > maxJSONDepth {
-		return p.errorf("nesting too deep")
-	}
 	if p.i >= len(p.s) {
 		return p.errorf("unexpected end of input")
 	}
 	switch c := p.s[p.i]; {
-	case c == '{':
-		return p.object(w, depth)
-	case c == '[':
-		return p.array(w, depth)
+	case c == '{' || c == '[':
+		if depth >= p.maxDepth {
+			return p.errorf("nesting too deep (more than %d levels)", p.maxDepth)
+		}
+		if c == '{' {
+			return p.object(w, depth+1)
+		}
+		return p.array(w, depth+1)
 	case c == '"':
 		s, err := p.str()
 		if err != nil {
@@ -219,7 +624,11 @@ func (p *jsonParser) value(w *Writer, depth int) error {
 		w.Bool(false)
 		return p.literal("false")
 	case c == 'n':
-		w.Nil()
+		if p.null {
+			w.Null()
+		} else {
+			w.Nil()
+		}
 		return p.literal("null")
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.number(w)
@@ -230,13 +639,29 @@ func (p *jsonParser) value(w *Writer, depth int) error {
 
 func (p *jsonParser) number(w *Writer) error {
 	start := p.i
-	for p.i < len(p.s) {
-		c := p.s[p.i]
-		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			p.i++
-			continue
+	// Fast path: a short integer (most numbers in JSON) is written as is, without
+	// ParseFloat; 15 digits stay below 2^53, where Number would write an Int all the same.
+	i, neg := start, p.s[start] == '-'
+	if neg {
+		i++
+	}
+	digits := i
+	var n int64
+	for i < len(p.s) && p.s[i] >= '0' && p.s[i] <= '9' && i-digits < 16 {
+		n = n*10 + int64(p.s[i]-'0')
+		i++
+	}
+	if nd := i - digits; nd > 0 && nd <= 15 && (p.s[digits] != '0' || nd == 1) &&
+		(i == len(p.s) || !isNumberByte(p.s[i])) {
+		if neg {
+			n = -n
 		}
-		break
+		w.Int(n)
+		p.i = i
+		return nil
+	}
+	for p.i < len(p.s) && isNumberByte(p.s[p.i]) {
+		p.i++
 	}
 	num := p.s[start:p.i]
 	f, err := strconv.ParseFloat(string(num), 64)
@@ -248,9 +673,11 @@ func (p *jsonParser) number(w *Writer) error {
 	return nil
 }
 
+// array parses an array at depth (its own level) into an array value, whose elements keep
+// their positions: a null is nil or TagNull, never dropped.
 func (p *jsonParser) array(w *Writer, depth int) error {
 	p.i++ // [
-	at := w.TableAt()
+	at := w.ArrayAt()
 	n := 0
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == ']' {
@@ -259,9 +686,7 @@ func (p *jsonParser) array(w *Writer, depth int) error {
 	}
 	for {
 		p.skipSpace()
-		// null elements would leave holes; keep them as nil so positions are preserved
-		// up to the border Lua sees.
-		if err := p.value(w, depth+1); err != nil {
+		if err := p.value(w, depth); err != nil {
 			return err
 		}
 		n++
@@ -275,7 +700,7 @@ func (p *jsonParser) array(w *Writer, depth int) error {
 		}
 		if p.s[p.i] == ']' {
 			p.i++
-			w.SetCounts(at, n, 0)
+			w.SetLen(at, n)
 			return nil
 		}
 		return p.errorf("expected ',' or ']'")
@@ -309,11 +734,11 @@ func (p *jsonParser) object(w *Writer, depth int) error {
 		mark := len(w.B)
 		w.Bytes(k)
 		vmark := len(w.B)
-		if err := p.value(w, depth+1); err != nil {
+		if err := p.value(w, depth); err != nil {
 			return err
 		}
 		if len(w.B) == vmark+1 && w.B[vmark] == TagNil {
-			w.B = w.B[:mark] // {"a": null}: no entry, as assigning nil in Lua
+			w.B = w.B[:mark] // {"a": null} without Null: no entry, as assigning nil in Lua
 		} else {
 			n++
 		}
@@ -335,23 +760,25 @@ func (p *jsonParser) object(w *Writer, depth int) error {
 }
 
 func (p *jsonParser) str() ([]byte, error) {
-	p.i++ // opening quote
-	start := p.i
-	for p.i < len(p.s) {
-		c := p.s[p.i]
+	start := p.i + 1 // after the opening quote
+	// Fast path, a string without escapes (locals, not p's fields: the loop runs per byte).
+	s, i := p.s, start
+	for i < len(s) {
+		c := s[i]
 		if c == '"' {
-			s := p.s[start:p.i]
-			p.i++
-			return s, nil
+			p.i = i + 1
+			return s[start:i], nil
 		}
 		if c == '\\' {
 			break
 		}
 		if c < 0x20 {
+			p.i = i
 			return nil, p.errorf("control character in string")
 		}
-		p.i++
+		i++
 	}
+	p.i = i
 	// Slow path: escapes.
 	p.buf = append(p.buf[:0], p.s[start:p.i]...)
 	for p.i < len(p.s) {
@@ -427,6 +854,11 @@ func (p *jsonParser) hex4() (rune, bool) {
 	}
 	p.i += 4
 	return rune(v), true
+}
+
+// isNumberByte reports whether c may continue a number (number's slow path reads them all).
+func isNumberByte(c byte) bool {
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
 }
 
 // jsonNumber reports whether b follows JSON's number grammar, which is stricter than

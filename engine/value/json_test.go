@@ -2,6 +2,7 @@ package value
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"reflect"
@@ -46,7 +47,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		{`1E-2`, `0.01`},
 		{`-1.25e+2`, `-125`},
 		{`9007199254740991`, `9007199254740991`},
-		{`9007199254740993`, `9.007199254740992e+15`}, // beyond 2^53: nearest float
+		{`9007199254740993`, `9007199254740992`}, // beyond 2^53: nearest float
 		{`1e21`, `1e+21`},
 		{`""`, `""`},
 		{`"abc"`, `"abc"`},
@@ -57,11 +58,13 @@ func TestJSONRoundTrip(t *testing.T) {
 		{`"\ud800"`, `"` + "\uFFFD" + `"`},   // lone high surrogate
 		{`"\udc00x"`, `"` + "\uFFFD" + `x"`}, // lone low surrogate
 		{`"<&>"`, `"<&>"`},
-		{`[]`, `{}`}, // an empty table is an object
+		{`[]`, `[]`}, // arrays stay arrays, empty ones too
 		{`{}`, `{}`},
 		{`[1,"two",true,false]`, `[1,"two",true,false]`},
 		{`[1,null,3]`, `[1,null,3]`},
-		{`[[],[[]],{}]`, `[{},[{}],{}]`},
+		{`[[],[[]],{}]`, `[[],[[]],{}]`},
+		{`[null]`, `[null]`},
+		{`[null,null,1]`, `[null,null,1]`},
 		{`{"a":null}`, `{}`}, // null in an object: no entry
 		{`{"a":null,"b":1,"c":null}`, `{"b":1}`},
 		{`{"a":{"b":{"c":[1,{"d":"e"}]}}}`, `{"a":{"b":{"c":[1,{"d":"e"}]}}}`},
@@ -91,12 +94,14 @@ func TestJSONLoneSurrogateKeepsNext(t *testing.T) {
 
 func TestJSONStructure(t *testing.T) {
 	t.Parallel()
-	// Objects keep their keys and drop nulls; arrays keep nulls (holes) in position.
-	got := readAll(t, mustFromJSON(t, `{"a":null,"b":[null,2],"c":{}}`))
+	// Objects keep their keys and drop nulls; arrays are arrays and keep nulls (holes) in
+	// position.
+	got := readAll(t, mustFromJSON(t, `{"a":null,"b":[null,2],"c":{},"d":[]}`))
 	want := []item{
-		{k: TagTable, nrec: 2},
-		{k: TagString, str: "b"}, {k: TagTable, narr: 2}, {k: TagNil}, {k: TagInt, num: 2},
+		{k: TagTable, nrec: 3},
+		{k: TagString, str: "b"}, {k: TagArray, narr: 2}, {k: TagNil}, {k: TagInt, num: 2},
 		{k: TagString, str: "c"}, {k: TagTable},
+		{k: TagString, str: "d"}, {k: TagArray},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
@@ -121,7 +126,6 @@ func TestToJSON(t *testing.T) {
 		want string
 	}{
 		{"control chars", func(w *Writer) { w.String("\x00\x01\x1f\x7f") }, `"\u0000\u0001\u001f` + "\x7f" + `"`},
-		{"invalid utf8", func(w *Writer) { w.String("a\xffb\xc3") }, `"a\ufffdb\ufffd"`},
 		{"valid utf8", func(w *Writer) { w.String("é😀") }, `"é😀"`},
 		{"quotes", func(w *Writer) { w.String(`"\`) }, `"\"\\"`},
 		{"empty table", func(w *Writer) { w.Table(0, 0) }, `{}`},
@@ -140,8 +144,15 @@ func TestToJSON(t *testing.T) {
 			w.Number(0.5)
 			w.String("half")
 		}, `{"5":"five","0.5":"half"}`},
-		{"large float", func(w *Writer) { w.Number(1 << 60) }, `1.152921504606847e+18`},
-		{"tiny float", func(w *Writer) { w.Number(1e-7) }, `1e-07`},
+		// Floats as encoding/json writes them: the shortest digits that read back the same,
+		// exponents only below 1e-6 and from 1e21.
+		{"large float", func(w *Writer) { w.Number(1 << 60) }, `1152921504606847000`},
+		{"tiny float", func(w *Writer) { w.Number(1e-7) }, `1e-7`},
+		{"float", func(w *Writer) { w.Number(1234567.5) }, `1234567.5`},
+		{"huge float", func(w *Writer) { w.Number(1e21) }, `1e+21`},
+		{"negative zero", func(w *Writer) { // as C writes it: Writer.Number makes it 0
+			w.Raw(binary.LittleEndian.AppendUint64([]byte{TagFloat}, math.Float64bits(math.Copysign(0, -1))))
+		}, `-0`},
 	} {
 		if got := enc(tt.f); got != tt.want {
 			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
@@ -240,8 +251,8 @@ func TestFromJSONErrors(t *testing.T) {
 	}
 }
 
-// normalize turns what encoding/json decodes into what a Lua table round trip gives: nulls
-// in objects disappear and an empty array is an empty object.
+// normalize turns what encoding/json decodes into what a Lua table round trip gives with
+// the default DecodeOptions: nulls in objects disappear (arrays keep theirs).
 func normalize(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
@@ -254,9 +265,6 @@ func normalize(v any) any {
 		}
 		return v
 	case []any:
-		if len(v) == 0 {
-			return map[string]any{}
-		}
 		for i := range v {
 			v[i] = normalize(v[i])
 		}
@@ -273,10 +281,12 @@ func jsonDocs() []string {
 		`{"nulls":null,"arr":[null,null,1],"obj":{"k":null}}`,
 		`"\ud800\u0041"`,
 		`[1e308,-1e-308,123456789012345678901234567890]`,
+		`{"empty":[],"emptyobj":{},"in":[[],{}],"z":1,"a":2,"10":3,"9":4}`,
 	}
 }
 
-// TestJSONAgreesWithEncodingJSON: FromJSON then ToJSON means what encoding/json means.
+// TestJSONAgreesWithEncodingJSON: FromJSON then ToJSON means what encoding/json means, and
+// so do the indented and sorted forms.
 func TestJSONAgreesWithEncodingJSON(t *testing.T) {
 	t.Parallel()
 	for _, doc := range jsonDocs() {
@@ -284,7 +294,8 @@ func TestJSONAgreesWithEncodingJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(doc), &want); err != nil {
 			t.Fatal(err)
 		}
-		out := mustToJSON(t, mustFromJSON(t, doc))
+		packed := mustFromJSON(t, doc)
+		out := mustToJSON(t, packed)
 		var got any
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("%s: ToJSON wrote invalid JSON %s: %v", doc, out, err)
@@ -292,52 +303,285 @@ func TestJSONAgreesWithEncodingJSON(t *testing.T) {
 		if w, g := normalize(want), normalize(got); !reflect.DeepEqual(w, g) {
 			t.Errorf("%s:\n got %#v\nwant %#v", doc, g, w)
 		}
+		// Indented: exactly what encoding/json's Indent makes of the compact text.
+		for _, indent := range []string{"  ", "\t", " \t"} {
+			pretty, err := EncodeOptions{Indent: indent}.ToJSON(nil, packed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ref bytes.Buffer
+			if err := json.Indent(&ref, []byte(out), "", indent); err != nil {
+				t.Fatal(err)
+			}
+			if string(pretty) != ref.String() {
+				t.Errorf("%s indented by %q:\n got %s\nwant %s", doc, indent, pretty, ref.String())
+			}
+		}
+		// Sorted: the same value, and encoding/json (which sorts map keys) agrees on the
+		// order once both are re-encoded from the value.
+		sorted, err := EncodeOptions{SortKeys: true}.ToJSON(nil, packed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sv any
+		if err := json.Unmarshal(sorted, &sv); err != nil || !reflect.DeepEqual(normalize(sv), normalize(want)) {
+			t.Errorf("%s sorted: %s (%v)", doc, sorted, err)
+		}
+		if !sortedKeys(t, sorted) {
+			t.Errorf("%s: SortKeys wrote %s", doc, sorted)
+		}
 	}
 }
 
-func FuzzFromJSON(f *testing.F) {
-	for _, doc := range jsonDocs() {
-		f.Add([]byte(doc))
+// sortedKeys reports whether every object in the JSON text has its keys in byte order.
+func sortedKeys(t *testing.T, text []byte) bool {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(text))
+	type frame struct {
+		object bool
+		last   string
+		key    bool // the next string token is a key
 	}
-	for _, s := range []string{``, `null`, `[]`, `{}`, `"\u"`, `[1,`, `{"a":`, `-`, `01`, `1.`, "\"\xff\"", `[[[[[[1]]]]]]`} {
-		f.Add([]byte(s))
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return true // io.EOF: all read
+		}
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			top := &stack[len(stack)-1]
+			if top.key {
+				if d, ok := tok.(json.Delim); ok && d == '}' {
+					stack = stack[:len(stack)-1]
+					continue
+				}
+				k := tok.(string)
+				if k < top.last {
+					return false
+				}
+				top.last, top.key = k, false
+				continue
+			}
+			top.key = true
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{object: true, key: true})
+		case json.Delim('['):
+			stack = append(stack, frame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
 	}
-	f.Fuzz(func(t *testing.T, src []byte) {
+}
+
+// TestToJSONArraysAndNull: arrays (TagArray) are arrays whatever their length, null is
+// null, and plain tables with integer keys are arrays up to the sparse ratio.
+func TestToJSONArraysAndNull(t *testing.T) {
+	t.Parallel()
+	// sparse writes a plain table with the integer keys given, each value its key.
+	sparse := func(narr int, keys ...int64) func(w *Writer) {
+		return func(w *Writer) {
+			w.Table(narr, len(keys))
+			for i := 1; i <= narr; i++ {
+				w.Int(int64(i))
+			}
+			for _, k := range keys {
+				w.Int(k)
+				w.Int(k)
+			}
+		}
+	}
+	nulls := func(n int) string { return strings.Repeat("null,", n) }
+	for _, tt := range []struct {
+		name string
+		f    func(w *Writer)
+		want string
+	}{
+		{"null", func(w *Writer) { w.Null() }, `null`},
+		{"empty array", func(w *Writer) { w.Array(0) }, `[]`},
+		{"array", func(w *Writer) { w.Array(2); w.String("a"); w.Int(2) }, `["a",2]`},
+		{"array with holes", func(w *Writer) { w.Array(4); w.Nil(); w.Int(2); w.Null(); w.Nil() }, `[null,2,null,null]`},
+		{"null member", func(w *Writer) { w.Table(0, 1); w.String("a"); w.Null() }, `{"a":null}`},
+		{"nested empties", func(w *Writer) { w.Array(2); w.Array(0); w.Table(0, 0) }, `[[],{}]`},
+		{"key 1 only", sparse(0, 1), `[1]`},
+		{"holes", sparse(2, 4), `[1,2,null,4]`},
+		{"unordered keys", sparse(0, 3, 1, 2), `[1,2,3]`},
+		{"safe length", sparse(0, 10), `[` + nulls(9) + `10]`},
+		{"beyond safe", sparse(0, 11), `{"11":11}`},
+		{"ratio", sparse(3, 6, 11, 12), `[1,2,3,null,null,6,` + nulls(4) + `11,12]`},
+		{"beyond ratio", sparse(3, 6, 12), `{"1":1,"2":2,"3":3,"6":6,"12":12}`},
+		{"huge key", sparse(1, 1<<40), `{"1":1,"1099511627776":1099511627776}`},
+		{"zero key", sparse(0, 0, 1), `{"0":0,"1":1}`},
+		{"negative key", sparse(1, -1), `{"1":1,"-1":-1}`},
+		{"string key", func(w *Writer) { w.Table(1, 1); w.Int(1); w.String("x"); w.Int(2) }, `{"1":1,"x":2}`},
+		{"float key", func(w *Writer) { w.Table(0, 1); w.Number(1.5); w.Int(1) }, `{"1.5":1}`},
+		{"nested sparse", func(w *Writer) {
+			w.Table(0, 2)
+			w.Int(3)
+			sparse(0, 2)(w)
+			w.Int(1)
+			w.Array(0)
+		}, `[[],null,[null,2]]`},
+	} {
 		var w Writer
-		err := FromJSON(&w, src)
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "invalid JSON at offset ") {
-				t.Fatalf("error without offset: %v", err)
+		tt.f(&w)
+		if got := mustToJSON(t, w.B); got != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestToJSONUTF8: a string that is not UTF-8 is an error naming the offset of the first
+// bad byte and where the string is; valid text of any script passes unchanged.
+func TestToJSONUTF8(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"é😀☃", "\u2028\u2029", "\x7f", "\uFFFD"} {
+		var w Writer
+		w.String(s)
+		if got, want := mustToJSON(t, w.B), `"`+s+`"`; got != want {
+			t.Errorf("ToJSON(%q) = %s, want %s", s, got, want)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		f    func(w *Writer)
+		want string
+	}{
+		{"root", func(w *Writer) { w.String("ab\xff") }, "string is not valid UTF-8: byte 0xff at offset 2"},
+		{"truncated sequence", func(w *Writer) { w.String("é\xc3") }, "byte 0xc3 at offset 2"},
+		{"encoded surrogate", func(w *Writer) { w.String("\xed\xa0\x80") }, "byte 0xed at offset 0"},
+		{"overlong", func(w *Writer) { w.String("\xc0\xaf") }, "byte 0xc0 at offset 0"},
+		{"in an array", func(w *Writer) { w.Array(2); w.String("ok"); w.String("\xfe") }, "byte 0xfe at offset 0 (at [2])"},
+		{"in an object", func(w *Writer) {
+			w.Table(0, 1)
+			w.String("items")
+			w.Array(1)
+			w.Table(0, 1)
+			w.String("a b")
+			w.String("\x80")
+		}, `string is not valid UTF-8: byte 0x80 at offset 0 (at .items[1]["a b"])`},
+		{"key", func(w *Writer) { w.Table(0, 1); w.String("k\xff"); w.Int(1) }, `key is not valid UTF-8: byte 0xff at offset 1 (at ["k\xff"])`},
+	} {
+		var w Writer
+		tt.f(&w)
+		_, err := ToJSON(nil, w.B)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err %v, want one containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestToJSONErrorPaths: every kind of error says where the bad value is.
+func TestToJSONErrorPaths(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		f    func(w *Writer)
+		want string
+	}{
+		{"root", func(w *Writer) { w.Number(math.NaN()) }, "cannot encode NaN in JSON"},
+		{"number key", func(w *Writer) { w.Table(0, 1); w.Int(1000); w.Number(math.Inf(1)) }, "cannot encode +Inf in JSON (at [1000])"},
+		{"sparse index", func(w *Writer) { w.Table(1, 1); w.Int(1); w.Int(3); w.Number(math.Inf(-1)) }, "cannot encode -Inf in JSON (at [3])"},
+		{"array part of an object", func(w *Writer) {
+			w.Table(1, 1)
+			w.Table(0, 1)
+			w.String("_x1")
+			w.Number(math.NaN())
+			w.String("k")
+			w.Int(1)
+		}, "(at [1]._x1)"},
+		{"sorted", func(w *Writer) {
+			w.Table(0, 2)
+			w.String("b")
+			w.Int(1)
+			w.String("a")
+			w.Table(0, 1)
+			w.Bool(true)
+			w.Int(1)
+		}, "JSON object keys must be strings or numbers, not booleans (at .a)"},
+	} {
+		var w Writer
+		tt.f(&w)
+		_, err := EncodeOptions{SortKeys: tt.name == "sorted"}.ToJSON(nil, w.B)
+		if err == nil || !strings.HasSuffix(err.Error(), tt.want) && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err %v, want one containing %q", tt.name, err, tt.want)
+		}
+	}
+	if _, err := (EncodeOptions{Indent: "  x"}).ToJSON(nil, []byte{TagNil}); err == nil || !strings.Contains(err.Error(), "spaces and tabs") {
+		t.Errorf("bad indent: %v", err)
+	}
+}
+
+// TestJSONDepth: MaxDepth levels of arrays or objects decode and encode; one more is an
+// error on both sides, and DecodeOptions.MaxDepth lowers the limit.
+func TestJSONDepth(t *testing.T) {
+	t.Parallel()
+	nest := func(n int) string {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			if i%2 == 0 {
+				b.WriteString(`[`)
+			} else {
+				b.WriteString(`{"k":`)
 			}
-			// Everything encoding/json accepts is accepted, deep nesting aside.
-			var v any
-			if json.Unmarshal(src, &v) == nil && bytes.Count(src, []byte("["))+bytes.Count(src, []byte("{")) < maxJSONDepth {
-				t.Fatalf("FromJSON rejects valid JSON %q: %v", src, err)
+		}
+		b.WriteString("1")
+		for i := n - 1; i >= 0; i-- {
+			if i%2 == 0 {
+				b.WriteString(`]`)
+			} else {
+				b.WriteString(`}`)
 			}
-			return
 		}
-		if err := Validate(w.B); err != nil {
-			t.Fatalf("FromJSON(%q) wrote an invalid buffer: %v", src, err)
+		return b.String()
+	}
+	doc := nest(MaxDepth)
+	if got := mustToJSON(t, mustFromJSON(t, doc)); got != doc {
+		t.Errorf("%d levels: round trip changed the text", MaxDepth)
+	}
+	var w Writer
+	if err := FromJSON(&w, []byte(nest(MaxDepth+1))); err == nil || !strings.Contains(err.Error(), "nesting too deep (more than 200 levels)") {
+		t.Errorf("%d levels: %v", MaxDepth+1, err)
+	}
+	w.Reset()
+	for i := 0; i < MaxDepth+1; i++ {
+		w.Array(1)
+	}
+	w.Nil()
+	if _, err := ToJSON(nil, w.B); err == nil || !strings.Contains(err.Error(), "nesting too deep") {
+		t.Errorf("ToJSON of %d levels: %v", MaxDepth+1, err)
+	}
+	for _, tt := range []struct {
+		max, levels int
+		ok          bool
+	}{{1, 1, true}, {1, 2, false}, {3, 3, true}, {3, 4, false}, {MaxDepth + 50, MaxDepth + 1, false}, {-1, MaxDepth, true}} {
+		w.Reset()
+		err := DecodeOptions{MaxDepth: tt.max}.FromJSON(&w, []byte(nest(tt.levels)))
+		if (err == nil) != tt.ok {
+			t.Errorf("MaxDepth %d, %d levels: %v", tt.max, tt.levels, err)
 		}
-		out, err := ToJSON(nil, w.B)
-		if err != nil {
-			t.Fatalf("ToJSON of FromJSON(%q): %v", src, err)
-		}
-		if !json.Valid(out) {
-			t.Fatalf("ToJSON of FromJSON(%q) = %q: not valid JSON", src, out)
-		}
-		// Once through, the value is stable: decoding the output again gives the same
-		// value (the first pass may replace invalid UTF-8 with U+FFFD).
-		var w2, w3 Writer
-		if err := FromJSON(&w2, out); err != nil {
-			t.Fatalf("FromJSON(%q) (own output): %v", out, err)
-		}
-		out2, err := ToJSON(nil, w2.B)
-		if err != nil {
-			t.Fatalf("ToJSON: %v", err)
-		}
-		if err := FromJSON(&w3, out2); err != nil || !bytes.Equal(w2.B, w3.B) {
-			t.Fatalf("round trip not stable: %q -> %q (%v)", out, out2, err)
-		}
-	})
+	}
+}
+
+// TestFromJSONNull: with DecodeOptions.Null, null is TagNull everywhere and object members
+// that are null are kept.
+func TestFromJSONNull(t *testing.T) {
+	t.Parallel()
+	var w Writer
+	if err := (DecodeOptions{Null: true}).FromJSON(&w, []byte(`{"a":null,"b":[null,1,null]}`)); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, w.B)
+	want := []item{
+		{k: TagTable, nrec: 2},
+		{k: TagString, str: "a"}, {k: TagNull},
+		{k: TagString, str: "b"}, {k: TagArray, narr: 3}, {k: TagNull}, {k: TagInt, num: 1}, {k: TagNull},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if out := mustToJSON(t, w.B); out != `{"a":null,"b":[null,1,null]}` {
+		t.Errorf("round trip: %s", out)
+	}
 }

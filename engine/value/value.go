@@ -11,6 +11,8 @@
 //	'n' nil            't' true           'f' false
 //	'i' int64          'd' float64        's' u32 length, bytes
 //	'{' u32 narr, u32 nrec, then narr values (keys 1..narr), then nrec key/value pairs
+//	'[' u32 n, then n values: an array, keys 1..n ('n' for a hole)
+//	'N' null: JSON's null, which Lua holds as json.null (a NULL lightuserdata)
 //
 // Push-only tags, which only Go writes and only for C to decode:
 //
@@ -21,6 +23,20 @@
 //
 // Integral numbers below 2^53 are written as 'i' and others as 'd', so integers stay exact
 // when a message is decoded by another language or JSON, and empty tables stay tables.
+//
+// Arrays and null exist so that JSON survives the trip through Lua: a decoded JSON array
+// must encode as an array again, even when it is empty or has null elements. In Lua an
+// array is a table whose metatable is the array metatable (json.array_mt), which every
+// state has in its registry from the start. C pushes '[' as a table with that metatable,
+// and writes '[' for such a table when its keys are exactly integers 1..n, with holes only
+// as sparse as JSON allows (n <= SparseSafe or n <= SparseRatio times the entries); any
+// other table, marked or not, is written as '{' so that no key is ever lost on the way.
+// json.empty_array (a lightuserdata) is written as '[' with n = 0. 'N' and '[' are not
+// push-only: RPC messages carry them, and Validate accepts them.
+//
+// A value nests at most MaxDepth tables deep (the root counts as one): C's encoder refuses
+// deeper values and Validate rejects them, so that C, which decodes recursively, never
+// recurses deeper on input from the network.
 package value
 
 import (
@@ -39,13 +55,37 @@ const (
 	TagFloat  = 'd'
 	TagString = 's'
 	TagTable  = '{'
+	TagArray  = '['
+	TagNull   = 'N'
 	TagObject = 'o'
 	TagRef    = 'r'
 	TagMeta   = 'M'
 )
 
-// ErrMalformed is returned by a Reader for a buffer that does not follow the format.
-var ErrMalformed = errors.New("value: malformed buffer")
+// MaxDepth is how many tables deep a value may nest, the root included (cgo/clua.h's
+// CLUA_MAXDEPTH is the same number).
+const MaxDepth = 200
+
+// SparseSafe and SparseRatio say how sparse an array may be (cgo/clua.h's CLUA_SPARSE_*
+// are the same numbers): a table whose keys are integers 1..n with holes is an array when
+// n <= SparseSafe or n <= SparseRatio times its number of entries, as lua-cjson's
+// encode_sparse_array defaults have it. Beyond, a hole-filled array would be mostly nulls
+// (and {[1e9] = 1} a gigabyte of them).
+const (
+	SparseSafe  = 10
+	SparseRatio = 2
+)
+
+// SparseOK reports whether an array of length n with entries non-nil elements is dense
+// enough to be written as an array.
+func SparseOK(n, entries int64) bool { return n <= SparseSafe || n <= SparseRatio*entries }
+
+var (
+	// ErrMalformed is returned by a Reader for a buffer that does not follow the format.
+	ErrMalformed = errors.New("value: malformed buffer")
+	// ErrTooDeep is returned by Validate and Skip for tables nested deeper than MaxDepth.
+	ErrTooDeep = errors.New("value: tables nested too deep")
+)
 
 // MaxString is the longest string the format carries: LuaJIT's own limit on a string
 // (LJ_MAX_STR, just under 2 GiB). Lengths are 32 bits on the wire; a longer string could
@@ -132,6 +172,9 @@ func (w *Writer) Bytes(b []byte) {
 	w.B = append(w.B, b...)
 }
 
+// Null writes JSON's null (json.null in Lua).
+func (w *Writer) Null() { w.B = append(w.B, TagNull) }
+
 // Table starts a table of narr array values followed by nrec key/value pairs; the caller
 // then writes exactly that many values. Counts beyond 32 bits set Err (the caller writing
 // that many values would have run out of memory first).
@@ -156,6 +199,26 @@ func (w *Writer) TableAt() int {
 func (w *Writer) SetCounts(at, narr, nrec int) {
 	binary.LittleEndian.PutUint32(w.B[at+1:], uint32(narr))
 	binary.LittleEndian.PutUint32(w.B[at+5:], uint32(nrec))
+}
+
+// Array starts an array of n elements (Lua: a table with the array metatable); the caller
+// then writes exactly n values, nil for a hole.
+func (w *Writer) Array(n int) {
+	w.B = append(w.B, TagArray)
+	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(n))
+}
+
+// ArrayAt starts an array whose length is not known yet; SetLen fills it in later. It
+// returns the header's offset.
+func (w *Writer) ArrayAt() int {
+	at := len(w.B)
+	w.Array(0)
+	return at
+}
+
+// SetLen fills in the length of an array started with ArrayAt.
+func (w *Writer) SetLen(at, n int) {
+	binary.LittleEndian.PutUint32(w.B[at+1:], uint32(n))
 }
 
 // Field writes a string key and string value pair (a convenience for records).
@@ -224,7 +287,8 @@ func (r *Reader) need(n int) error {
 }
 
 // Next reads the next scalar or table header. For a table, narr and nrec are set and the
-// caller reads the elements next. The string is a view into the buffer.
+// caller reads the elements next; for an array (TagArray), narr is its length and nrec 0.
+// The string is a view into the buffer.
 func (r *Reader) Next() (k Kind, num float64, str []byte, narr, nrec int, err error) {
 	if err = r.need(1); err != nil {
 		return
@@ -232,7 +296,7 @@ func (r *Reader) Next() (k Kind, num float64, str []byte, narr, nrec int, err er
 	k = Kind(r.B[r.Pos])
 	r.Pos++
 	switch k {
-	case TagNil, TagTrue, TagFalse:
+	case TagNil, TagTrue, TagFalse, TagNull:
 	case TagInt:
 		if err = r.need(8); err != nil {
 			return
@@ -263,29 +327,47 @@ func (r *Reader) Next() (k Kind, num float64, str []byte, narr, nrec int, err er
 		narr = int(binary.LittleEndian.Uint32(r.B[r.Pos:]))
 		nrec = int(binary.LittleEndian.Uint32(r.B[r.Pos+4:]))
 		r.Pos += 8
+	case TagArray:
+		if err = r.need(4); err != nil {
+			return
+		}
+		narr = int(binary.LittleEndian.Uint32(r.B[r.Pos:]))
+		r.Pos += 4
 	default:
 		err = ErrMalformed
 	}
 	return
 }
 
-// Skip skips one whole value.
-func (r *Reader) Skip() error {
+// Skip skips one whole value. It fails with ErrTooDeep for tables nested deeper than
+// MaxDepth, so that hostile input cannot make it recurse without bound.
+func (r *Reader) Skip() error { return r.skip(1) }
+
+// skip skips a value whose tables, if any, are at nesting depth.
+func (r *Reader) skip(depth int) error {
 	k, _, _, narr, nrec, err := r.Next()
-	if err != nil || k != TagTable {
+	if err != nil || (k != TagTable && k != TagArray) {
 		return err
 	}
+	if depth > MaxDepth {
+		return ErrTooDeep
+	}
+	// Every element takes at least one byte: a count beyond what is left is malformed,
+	// found here at once instead of after skipping what there is.
+	if n := narr + 2*nrec; n < 0 || n > len(r.B)-r.Pos {
+		return ErrMalformed
+	}
 	for i := 0; i < narr+2*nrec; i++ {
-		if err := r.Skip(); err != nil {
+		if err := r.skip(depth + 1); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Validate checks that b is a sequence of well-formed values without push-only tags, so
-// that it is safe to hand to C (which trusts its input). Messages from the network are
-// validated before they are pushed.
+// Validate checks that b is a sequence of well-formed values without push-only tags and
+// nested at most MaxDepth deep, so that it is safe to hand to C (which trusts its input).
+// Messages from the network are validated before they are pushed.
 func Validate(b []byte) error {
 	r := Reader{B: b}
 	for !r.Done() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"reflect"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -222,6 +223,9 @@ func TestValidateRejects(t *testing.T) {
 		"missing element":    {TagTable, 1, 0, 0, 0, 0, 0, 0, 0},
 		"missing value":      {TagTable, 0, 0, 0, 0, 1, 0, 0, 0, TagNil},
 		"huge count":         {TagTable, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"short array":        {TagArray, 1, 0},
+		"missing array elem": {TagArray, 2, 0, 0, 0, TagNull},
+		"huge array count":   {TagArray, 0xff, 0xff, 0xff, 0xff},
 		"object (push-only)": obj.B,
 		"ref (push-only)":    ref.B,
 		"meta (push-only)":   meta.B,
@@ -232,6 +236,146 @@ func TestValidateRejects(t *testing.T) {
 	}
 	if err := Validate(nil); err != nil {
 		t.Errorf("Validate(nil) = %v", err)
+	}
+}
+
+// TestArrayAndNull: the two tags JSON needs read back as written and validate.
+func TestArrayAndNull(t *testing.T) {
+	t.Parallel()
+	var w Writer
+	w.Null()
+	w.Array(0) // []
+	w.Array(3) // [1, null, nil]
+	w.Int(1)
+	w.Null()
+	w.Nil()
+	at := w.ArrayAt() // [[], {"k": null}]
+	w.Array(0)
+	w.Table(0, 1)
+	w.String("k")
+	w.Null()
+	w.SetLen(at, 2)
+	if err := Validate(w.B); err != nil {
+		t.Fatal(err)
+	}
+	want := []item{
+		{k: TagNull},
+		{k: TagArray},
+		{k: TagArray, narr: 3}, {k: TagInt, num: 1}, {k: TagNull}, {k: TagNil},
+		{k: TagArray, narr: 2}, {k: TagArray}, {k: TagTable, nrec: 1}, {k: TagString, str: "k"}, {k: TagNull},
+	}
+	if got := readAll(t, w.B); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	r := Reader{B: w.B}
+	n := 0
+	for !r.Done() {
+		if err := r.Skip(); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 4 {
+		t.Errorf("Skip: %d top-level values, want 4", n)
+	}
+}
+
+// TestValidateDepth: MaxDepth tables deep is valid, one more is ErrTooDeep, whether the
+// levels are tables, arrays or both (the guard C relies on for network input).
+func TestValidateDepth(t *testing.T) {
+	t.Parallel()
+	nest := func(levels int, array bool) []byte {
+		var w Writer
+		for i := 0; i < levels; i++ {
+			if array || i%2 == 1 {
+				w.Array(1)
+			} else {
+				w.Table(0, 1)
+				w.String("k")
+			}
+		}
+		w.Nil()
+		return w.B
+	}
+	for _, array := range []bool{false, true} {
+		if err := ValidateOne(nest(MaxDepth, array)); err != nil {
+			t.Errorf("array=%v: %d levels: %v", array, MaxDepth, err)
+		}
+		if err := ValidateOne(nest(MaxDepth+1, array)); !errors.Is(err, ErrTooDeep) {
+			t.Errorf("array=%v: %d levels: %v, want ErrTooDeep", array, MaxDepth+1, err)
+		}
+		if _, err := Decode(nest(MaxDepth+1, array)); !errors.Is(err, ErrTooDeep) {
+			t.Errorf("array=%v: Decode of %d levels: %v, want ErrTooDeep", array, MaxDepth+1, err)
+		}
+	}
+	// A table key counts as nested in its table.
+	var w Writer
+	for i := 0; i < MaxDepth; i++ {
+		w.Table(0, 1)
+	}
+	w.Table(0, 0) // key at level MaxDepth+1
+	w.Nil()
+	if err := Validate(w.B); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("deep key: %v, want ErrTooDeep", err)
+	}
+}
+
+func TestDecodeEncode(t *testing.T) {
+	t.Parallel()
+	var w Writer
+	w.Table(1, 3)
+	w.String("first")
+	w.String("null")
+	w.Null()
+	w.String("list")
+	w.Array(3)
+	w.Int(1)
+	w.Nil()
+	w.Null()
+	w.Number(0.5)
+	w.Table(0, 0)
+	v, err := Decode(w.B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[any]any{
+		float64(1): "first",
+		"null":     Null,
+		"list":     []any{float64(1), nil, Null},
+		0.5:        []any{},
+	}
+	if !reflect.DeepEqual(v, want) {
+		t.Fatalf("Decode = %#v, want %#v", v, want)
+	}
+	// Encode writes what Decode read (arrays as plain tables), and Decode reads it back
+	// the same.
+	var w2 Writer
+	Encode(&w2, v)
+	if err := Validate(w2.B); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range readAll(t, w2.B) {
+		if it.k == TagArray {
+			t.Errorf("Encode wrote an array tag: %q", w2.B)
+		}
+	}
+	back, err := Decode(w2.B)
+	if err != nil || !reflect.DeepEqual(back, want) {
+		t.Fatalf("Decode(Encode(v)) = %#v, %v", back, err)
+	}
+	// A table as a key is an error, not a panic.
+	w2.Reset()
+	w2.Table(0, 1)
+	w2.Table(0, 0)
+	w2.Int(1)
+	if _, err := Decode(w2.B); !errors.Is(err, ErrTableKey) {
+		t.Errorf("table key: %v, want ErrTableKey", err)
+	}
+	// Bad input is an error, never a huge allocation.
+	for _, b := range [][]byte{{TagArray, 0xff, 0xff, 0xff, 0x7f}, {TagTable, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f}, {'o'}} {
+		if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Decode(%q) = %v, want ErrMalformed", b, err)
+		}
 	}
 }
 

@@ -38,13 +38,14 @@ local big = string.rep("\255x", 2^19)
 
 -- The odd values: a list with holes (nil), so it is walked by index up to n.
 local odd = {
-  n = 41,
+  n = 44,
   -- (Huge counts first: a read of 2^63 - 1024 must come while part of a body is unread.)
   nil, true, false, 2^63 - 1024, 2^62, 2^63, -2^63, 2^53, 2^32 + 5, 2^31, 0, -0.0, -1, 0.5, 1.5, 1e300, -1e300, math.huge,
   -math.huge, 0/0, "", "x", "\0\255\n\r", big, "inf", "nan", "-1", "1e309", "GET /EVIL",
   {}, {1, 2, 3}, {a = {b = {}}, [1.5] = true}, cyclic, deep,
   function() error("a callback that raises") end, print,
   coroutine.create(function() end), newproxy(), newproxy(true), time.now(), {read = 5},
+  require("json").null, require("json").empty_array, setmetatable({}, require("json").array_mt),
 }
 
 -- Objects of every class, filled in as they are made (see the phases at the end).
@@ -75,6 +76,8 @@ local plausible = {
   ["rpc.broadcast"] = {"fuzzreg", {1}, {timeout = 200}, CB},
   ["json_encode"] = {{1, "a"}},
   ["json_decode"] = {'[1,"a",{"b":null}]'},
+  ["json.encode"] = {{1, "a", {b = true}}, {indent = 2, sort_keys = true}},
+  ["json.decode"] = {'[1,"a",{"b":null}]', {max_depth = 10}},
   ["uuid"] = {},
   ["parallel_callback"] = {{function(cb) cb(nil, 1) end}, CB},
   ["series_callback"] = {{function(cb) cb(nil, 1) end}, CB},
