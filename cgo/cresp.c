@@ -47,28 +47,49 @@ static int mark_dirty(clua_resp *r) {
 /* The checks of the Go methods (bindings/http), so that what is recorded here is always
  * what Go would have accepted: a header name is a token (RFC 9110 5.6.2), a value holds no
  * control character but HTAB, so that no CR or LF can split the response. */
-static int is_tchar(unsigned char c) {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-		return 1;
-	}
-	return 0;
-}
+static const unsigned char tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
 
+/* A table look-up per byte: on the hello-world path (one res:set per request) a switch per
+ * byte cost ~10 instructions a byte, a tenth of the fast method's whole budget. */
 static int valid_name(const char *s, size_t n) {
 	if (n == 0) return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!is_tchar((unsigned char)s[i])) return 0;
-	return 1;
+	unsigned char ok = 1;
+	for (size_t i = 0; i < n; i++) ok &= tchar[(unsigned char)s[i]];
+	return ok;
 }
 
+static int valid_value_byte(unsigned char c) { return (c >= ' ' || c == '\t') && c != 0x7f; }
+
+/* Eight bytes at a time (a word with no byte below 0x20 and none equal to 0x7f is clean);
+ * a word that may hold one, a tab say, and the tail are looked at byte by byte. A byte loop
+ * cost ~14 instructions a byte here. */
 static int valid_value(const char *s, size_t n) {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c < ' ' && c != '\t') || c == 0x7f) return 0;
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, y;
+		memcpy(&x, s + i, 8);
+		y = x ^ (0x7f * ones);
+		if ((((x - 0x20 * ones) & ~x) | ((y - ones) & ~y)) & highs) {
+			for (size_t j = i; j < i + 8; j++)
+				if (!valid_value_byte((unsigned char)s[j])) return 0;
+		}
 	}
+	for (; i < n; i++)
+		if (!valid_value_byte((unsigned char)s[i])) return 0;
 	return 1;
 }
 

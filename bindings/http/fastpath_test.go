@@ -1,6 +1,8 @@
 package http_test
 
 import (
+	"io"
+	stdhttp "net/http"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +163,39 @@ func TestResponseFastPath(t *testing.T) {
 		"bad header\tfalse", "bad argument #2 to 'httpResponseWriter:set' (string expected, got table)")
 	if strings.Contains(res.Stderr, "internal error") {
 		t.Fatal(res.Stderr)
+	}
+}
+
+// TestFastSetChecksEveryByte: the C fast path of res:set checks header values eight bytes
+// at a time; a control character anywhere (in a word or in the tail) must still be refused
+// exactly as the Go method refuses it, and a tab or a space accepted.
+func TestFastSetChecksEveryByte(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, `
+local http = require "http"
+http.create_server(arg[1], function(req, res)
+  local bad, good = 0, 0
+  for _, c in ipairs({"\t", " ", "\r", "\n", "\0", "\31", "\127", "\128", "\255"}) do
+    for len = 1, 20 do
+      for at = 1, len do
+        local v = string.rep("a", at - 1) .. c .. string.rep("a", len - at)
+        local ok = pcall(res.set, res, "X-T", v)
+        local want = c == "\t" or c == " " or c == "\128" or c == "\255"
+        if ok ~= want then bad = bad + 1; print("wrong", string.byte(c), len, at, ok) else good = good + 1 end
+      end
+    end
+  end
+  res:write(bad .. "/" .. good)
+  res:finish()
+end):start()
+`, enginetest.Options{})
+	resp, err := stdhttp.Get(srv.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "0/1890" {
+		t.Fatalf("wrong verdicts/right ones: %s\n%s", body, srv.stop(t).Stdout)
 	}
 }
