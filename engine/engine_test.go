@@ -93,6 +93,19 @@ func panicOnLoop(c *engine.Call) int {
 		}
 	case "tick end":
 		w.AtTickEnd(boom)
+	case "batch":
+		// Two tasks of one drain: the second runs although the first panicked.
+		for _, t := range []engine.TaskFunc{func(w *engine.Worker) { boom() }, func(w *engine.Worker) { op.Complete(done) }} {
+			if err := w.Submit(t); err != nil {
+				c.Raise("%v", err)
+			}
+		}
+		return 0
+	case "tick end batch":
+		// Two tick-end functions: the second runs although the first panicked.
+		w.AtTickEnd(boom)
+		w.AtTickEnd(func() { op.Complete(done) })
+		return 0
 	case "pool":
 		if err := w.Engine().Pool(func() {
 			defer op.Complete(done)
@@ -494,7 +507,7 @@ func TestGoPanicOnLoop(t *testing.T) {
 	t.Parallel()
 	res := enginetest.Run(t, `
 local a = require "testasync"
-local places = {"completion", "timer", "defer", "task", "tick end", "pool"}
+local places = {"completion", "timer", "defer", "task", "tick end", "pool", "batch", "tick end batch"}
 for _, where in ipairs(places) do
   local calls = 0
   a.panic_on_loop(where, function(err, v)
@@ -506,10 +519,11 @@ end
 `)
 	res.MustFail(t) // the panics count as errors: drlee run exits 1
 	res.Contains(t,
-		"completion:	drlee: internal error (reported in the log)	nil",
-		"timer:	nil	survived", "defer:	nil	survived", "task:	nil	survived",
-		"tick end:	nil	survived", "pool:	nil	survived")
-	for _, where := range []string{"completion", "timer", "defer", "task", "tick end", "pool"} {
+		"completion:\tdrlee: internal error (reported in the log)\tnil",
+		"timer:\tnil\tsurvived", "defer:\tnil\tsurvived", "task:\tnil\tsurvived",
+		"tick end:\tnil\tsurvived", "pool:\tnil\tsurvived",
+		"batch:\tnil\tsurvived", "tick end batch:\tnil\tsurvived")
+	for _, where := range []string{"completion", "timer", "defer", "task", "tick end", "pool", "batch", "tick end batch"} {
 		res.StderrContains(t, "loop exploded in "+where)
 	}
 	res.StderrContains(t, "goroutine ")

@@ -66,12 +66,30 @@ func (t *Timer) Stop() bool {
 }
 
 // runTimers fires every due timer and returns the delay until the next one (-1: none).
+// A timer's function that panics is reported and the others still fire (recover.go).
 func (w *Worker) runTimers() time.Duration {
+	for {
+		if d, ok := w.runTimersFrom(); ok {
+			return d
+		}
+	}
+}
+
+// runTimersFrom fires due timers under one deferred recover; false after a panic, which
+// it reported (and whose tick end it finished).
+func (w *Worker) runTimersFrom() (next time.Duration, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.internalError("a timer", p)
+			w.finishTick()
+			ok = false
+		}
+	}()
 	for len(w.timers) > 0 {
 		now := w.now()
 		t := w.timers[0]
 		if t.when > now {
-			return time.Duration(t.when - now)
+			return time.Duration(t.when - now), true
 		}
 		if t.period > 0 {
 			t.when += t.period
@@ -82,16 +100,10 @@ func (w *Worker) runTimers() time.Duration {
 		} else {
 			heap.Pop(&w.timers)
 		}
-		w.runTimer(t)
+		t.fn(w)
 		w.endTick()
 	}
-	return -1
-}
-
-// runTimer runs a timer's function under recoverTask.
-func (w *Worker) runTimer(t *Timer) {
-	defer w.recoverTask()
-	t.fn(w)
+	return -1, true
 }
 
 func (w *Worker) now() int64 { return int64(time.Since(w.epoch)) }

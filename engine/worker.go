@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +31,9 @@ type Worker struct {
 	local    []func(w *Worker) // deferred to the next turn of the loop (Defer)
 	tickEnd  []func()          // run after the current callback returns (AtTickEnd)
 	shutdown []func()          // run when the engine shuts down (OnShutdown)
+
+	// The tick-end batch endTick is running, and what is left of it to run.
+	tickEndBatch, tickEndRun []func()
 
 	// Spare slices swapped with local and tickEnd on each drain, so that a busy loop does
 	// not allocate a new slice per turn.
@@ -115,10 +117,11 @@ func (a *Args) Error(err error) {
 // Op is a reserved operation: reserved on the loop before the work starts, completed
 // exactly once from any goroutine. While it is outstanding the worker stays alive.
 type Op struct {
-	w    *Worker
-	cb   int32
-	fn   Completion
-	done atomic.Bool
+	w      *Worker
+	cb     int32
+	fn     Completion
+	done   atomic.Bool
+	called bool // the callback was called (loop only)
 }
 
 // Reserve reserves an operation whose callback is the registry ref cb (0: none; the Op then
@@ -143,62 +146,34 @@ func (op *Op) Complete(fn Completion) bool {
 
 // Run is the Op as a Task: runs the completion and calls the callback. A completion that
 // panics (a bug in a binding) is reported with its stack, and the callback still runs,
-// once, with an error: the script learns that the operation failed instead of waiting for
-// ever.
+// once, with an error (Panicked): the script learns that the operation failed instead of
+// waiting for ever.
 func (op *Op) Run(w *Worker) {
 	w.pending--
 	w.args.Reset()
 	w.args.err = ""
-	if op.fn != nil && !w.complete(op.fn) {
-		w.args.Reset()
-		w.args.Error(errInternal)
+	if op.fn != nil {
+		op.fn(w, &w.args)
 	}
+	op.called = true
+	w.Callback(op.cb, &w.args)
+}
+
+// Panicked calls the callback with errInternal when the completion panicked (not when the
+// panic came after the callback was called: it runs once).
+func (op *Op) Panicked(w *Worker) {
+	if op.called {
+		return
+	}
+	op.called = true
+	w.args.Reset()
+	w.args.err = ""
+	w.args.Error(errInternal)
 	w.Callback(op.cb, &w.args)
 }
 
 // errInternal is what a callback gets when the completion of its operation panicked.
 var errInternal = errors.New("drlee: internal error (reported in the log)")
-
-// complete runs a completion, reporting false when it panicked.
-func (w *Worker) complete(fn Completion) (ok bool) {
-	defer func() {
-		if p := recover(); p != nil {
-			w.internalError("a completion", p)
-		}
-	}()
-	fn(w, &w.args)
-	return true
-}
-
-// internalError reports a Go panic that the loop recovered: a bug in the runtime or a
-// binding, never the script's fault. It is logged with its stack and counts as an uncaught
-// error (`drlee run` exits 1), but the worker goes on: a panic on the loop never unwinds
-// through LuaJIT (every crossing into Go recovers its own), so the state is intact.
-func (w *Worker) internalError(where string, p any) {
-	w.uncaught.Add(1)
-	w.engine.failed.Store(true)
-	w.Logf("ERROR", "internal error in %s: %v\n%s", where, p, debug.Stack())
-}
-
-// recoverTask is deferred around everything the loop runs (tasks, timers, deferred and
-// tick-end functions), so that a panic there is reported instead of ending the process.
-func (w *Worker) recoverTask() {
-	if p := recover(); p != nil {
-		w.internalError("a task", p)
-	}
-}
-
-// runTask runs one task of the queue under recoverTask.
-func (w *Worker) runTask(t Task) {
-	defer w.recoverTask()
-	t.Run(w)
-}
-
-// runFunc runs one deferred or tick-end function under recoverTask.
-func (w *Worker) runFunc(fn func()) {
-	defer w.recoverTask()
-	fn()
-}
 
 // Callback calls the function at registry ref cb with args and releases the ref. With no
 // callback, an error in args is reported as uncaught. Arguments the format could not carry
@@ -288,18 +263,31 @@ func (w *Worker) Logf(level, format string, args ...any) { w.engine.logf(w.ID, l
 // MemoryKB is the Lua heap of the worker's state.
 func (w *Worker) MemoryKB() int { return w.st.MemoryKB() }
 
+// endTick runs what waits for the callback that just returned: the fast responses it
+// recorded into are taken over, then the AtTickEnd functions, those they add included. The
+// batch being run stays in tickEndRun, so that after a panic in one of them (recovered by
+// the caller: see recover.go) the next endTick runs the rest.
 func (w *Worker) endTick() {
 	if w.respDirty.Pending() {
 		w.respDirty.Drain(w.respTakeOver)
 	}
-	for len(w.tickEnd) > 0 {
-		fns := w.tickEnd
-		w.tickEnd = w.tickEndSpare[:0]
-		for i, fn := range fns {
-			w.runFunc(fn)
-			fns[i] = nil
+	for {
+		for len(w.tickEndRun) > 0 {
+			fn := w.tickEndRun[0]
+			w.tickEndRun[0] = nil
+			w.tickEndRun = w.tickEndRun[1:]
+			fn()
 		}
-		w.tickEndSpare = fns[:0]
+		if w.tickEndBatch != nil {
+			w.tickEndSpare = w.tickEndBatch[:0]
+			w.tickEndBatch = nil
+		}
+		if len(w.tickEnd) == 0 {
+			return
+		}
+		w.tickEndBatch, w.tickEndRun = w.tickEnd, w.tickEnd
+		w.tickEnd = w.tickEndSpare[:0]
+		w.tickEndSpare = nil
 	}
 }
 
@@ -339,7 +327,7 @@ func (w *Worker) run(script []byte, chunkname string) {
 		w.terminate()
 		return
 	}
-	w.endTick()
+	w.finishTick()
 	w.loop()
 }
 
@@ -366,21 +354,13 @@ func (w *Worker) loop() {
 		for len(w.local) > 0 {
 			fns := w.local
 			w.local = w.localSpare[:0]
-			for i, fn := range fns {
-				w.runLocal(fn)
-				w.endTick()
-				fns[i] = nil
-			}
+			w.runDeferred(fns)
 			w.localSpare = fns[:0]
 			ran = true
 		}
 		next := w.runTimers()
 		items := w.q.swap(spare)
-		for i, t := range items {
-			w.runTask(t)
-			w.endTick()
-			items[i] = nil
-		}
+		w.runTasks(items)
 		spare = items
 		if len(items) > 0 || ran {
 			continue
@@ -461,15 +441,9 @@ func (w *Worker) runShutdown() {
 	fns := w.shutdown
 	w.shutdown = nil
 	for _, fn := range fns {
-		w.runFunc(fn)
-		w.endTick()
+		w.protected("a shutdown function", fn)
+		w.finishTick()
 	}
-}
-
-// runLocal runs one function deferred with Defer under recoverTask.
-func (w *Worker) runLocal(fn func(w *Worker)) {
-	defer w.recoverTask()
-	fn(w)
 }
 
 // terminate ends the loop now: queued tasks are dropped and timers cancelled.

@@ -382,16 +382,6 @@ func (rs *request) release() {
 
 // Run is the request's turn on the loop: call the Lua handler with req and res.
 func (rs *request) Run(w *engine.Worker) {
-	// A Go panic on the way (a bug) still answers the client, 500, before the loop reports
-	// it: the client must not wait for the handler timeout.
-	defer func() {
-		if p := recover(); p != nil {
-			if rs.w != nil {
-				rs.internalServerError(w)
-			}
-			panic(p)
-		}
-	}()
 	rs.mu.Lock()
 	abandoned := rs.state == stateAbandoned
 	rs.mu.Unlock()
@@ -417,6 +407,14 @@ func (rs *request) Run(w *engine.Worker) {
 	rs.takeOver(w)
 	if err != nil {
 		rs.internalServerError(w) // the traceback went to the log, never to the client
+	}
+}
+
+// Panicked answers 500 after a Go panic in Run (a bug; the loop reports it): the client
+// must not wait for the handler timeout.
+func (rs *request) Panicked(w *engine.Worker) {
+	if rs.w != nil {
+		rs.internalServerError(w)
 	}
 }
 

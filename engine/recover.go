@@ -1,0 +1,113 @@
+package engine
+
+import "runtime/debug"
+
+// Go panics on the loop. Everything the loop runs (queued tasks, completions, timers,
+// deferred and tick-end functions) is Go code that may hold a bug; a panic there must not
+// end the process. It never unwinds through LuaJIT (every crossing into Go recovers its
+// own: cgo's dispatcher and finalizer export), so the state is intact and the worker goes
+// on: the panic is logged with its stack and counts as an uncaught error (`drlee run`
+// exits 1).
+//
+// One deferred recover covers a whole batch of work run back to back (the tasks of one
+// drain, the functions deferred to a turn, the due timers), not one per item: a defer and
+// recover per task and per tick-end function cost ~120 instructions on a hello-world
+// request. After a panic the batch resumes with the item after the one that panicked, and
+// that item's tick end still runs (finishTick).
+
+// PanicAware is a Task that must answer someone when its Run panics: an HTTP request
+// answers 500, an operation calls its callback with an error. The loop calls Panicked
+// after reporting the panic, under protection of its own.
+type PanicAware interface {
+	Panicked(w *Worker)
+}
+
+// internalError reports a Go panic that the loop recovered: a bug in the runtime or a
+// binding, never the script's fault.
+func (w *Worker) internalError(where string, p any) {
+	w.uncaught.Add(1)
+	w.engine.failed.Store(true)
+	w.Logf("ERROR", "internal error in %s: %v\n%s", where, p, debug.Stack())
+}
+
+// runTasks runs the tasks of one drain, each followed by its tick end.
+func (w *Worker) runTasks(items []Task) {
+	for i := 0; i < len(items); {
+		i = w.runTasksFrom(items, i)
+	}
+}
+
+// runTasksFrom runs items[i:] under one deferred recover and returns where to go on: the
+// end, or the task after one that panicked.
+func (w *Worker) runTasksFrom(items []Task, i int) (next int) {
+	defer func() {
+		if p := recover(); p != nil {
+			t := items[next] // nil when the panic came from the tick end
+			items[next] = nil
+			next++
+			w.internalError("a task", p)
+			if pa, ok := t.(PanicAware); ok {
+				w.protected("a task's recovery", func() { pa.Panicked(w) })
+			}
+			w.finishTick()
+		}
+	}()
+	for next = i; next < len(items); next++ {
+		items[next].Run(w)
+		items[next] = nil
+		w.endTick()
+	}
+	return next
+}
+
+// runDeferred runs one batch of functions deferred with Defer, each followed by its tick
+// end, as runTasks does.
+func (w *Worker) runDeferred(fns []func(w *Worker)) {
+	for i := 0; i < len(fns); {
+		i = w.runDeferredFrom(fns, i)
+	}
+}
+
+func (w *Worker) runDeferredFrom(fns []func(w *Worker), i int) (next int) {
+	defer func() {
+		if p := recover(); p != nil {
+			fns[next] = nil
+			next++
+			w.internalError("a deferred function", p)
+			w.finishTick()
+		}
+	}()
+	for next = i; next < len(fns); next++ {
+		fns[next](w)
+		fns[next] = nil
+		w.endTick()
+	}
+	return next
+}
+
+// finishTick runs endTick to its end: after a panic in a tick-end function (reported),
+// the ones after it still run.
+func (w *Worker) finishTick() {
+	for !w.tryEndTick() {
+	}
+}
+
+func (w *Worker) tryEndTick() (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.internalError("a tick-end function", p)
+		}
+	}()
+	w.endTick()
+	return true
+}
+
+// protected runs fn, reporting a panic in it (for work off the hot path).
+func (w *Worker) protected(where string, fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.internalError(where, p)
+		}
+	}()
+	fn()
+}
