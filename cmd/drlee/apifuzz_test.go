@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -11,10 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drlee/drlee/engine/enginetest"
 )
 
 //go:embed testdata/apifuzz.lua
@@ -45,7 +45,7 @@ func TestLuaAPIFuzz(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, drleeBin, "run", "-w", "1", "--shutdown-timeout", "2s", path, addr)
 	cmd.Dir = dir
-	var stdout, stderr lockedBuffer // read while the process writes
+	var stdout, stderr enginetest.SyncBuffer // read while the process writes
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -102,24 +102,6 @@ func TestLuaAPIFuzz(t *testing.T) {
 			t.Errorf("the log has %q:\n%s", bad, grepLines(log, bad))
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that may be read while another goroutine writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // tail is the end of a long output, for failure messages.

@@ -169,7 +169,16 @@ func TestScalarsAndTables(t *testing.T) {
 	}
 
 	// Skip steps over whole values, nested tables included.
-	r := Reader{B: w.B}
+	if n := countValues(t, w.B); n != 6 {
+		t.Errorf("Skip: %d top-level values, want 6", n)
+	}
+}
+
+// countValues counts the top-level values of b with Skip, which steps over whole values,
+// nested tables included.
+func countValues(t *testing.T, b []byte) int {
+	t.Helper()
+	r := Reader{B: b}
 	n := 0
 	for !r.Done() {
 		if err := r.Skip(); err != nil {
@@ -177,9 +186,7 @@ func TestScalarsAndTables(t *testing.T) {
 		}
 		n++
 	}
-	if n != 6 {
-		t.Errorf("Skip: %d top-level values, want 6", n)
-	}
+	return n
 }
 
 // TestWriterReset is not parallel: AllocsPerRun refuses to run in parallel tests.
@@ -267,15 +274,7 @@ func TestArrayAndNull(t *testing.T) {
 	if got := readAll(t, w.B); !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
-	r := Reader{B: w.B}
-	n := 0
-	for !r.Done() {
-		if err := r.Skip(); err != nil {
-			t.Fatal(err)
-		}
-		n++
-	}
-	if n != 4 {
+	if n := countValues(t, w.B); n != 4 {
 		t.Errorf("Skip: %d top-level values, want 4", n)
 	}
 }
