@@ -3,7 +3,7 @@ package lua
 import (
 	"testing"
 
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 // benchLoop runs the Lua function body (which receives the iteration count n) once, with
@@ -12,7 +12,7 @@ func benchLoop(b *testing.B, body string) {
 	s, o := newState(b)
 	mustDo(b, s, `T.report("ref", T.keep(`+body+`))`)
 	ref := int32(o.num(b, "ref"))
-	var args value.Writer
+	var args packed.Writer
 	args.Int(int64(b.N))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -43,7 +43,7 @@ func BenchmarkGoToLua(b *testing.B) {
 	mustDo(b, s, `count = 0
 T.report("ref", T.keep(function(err, result) count = count + 1 end))`)
 	ref := int32(o.num(b, "ref"))
-	var args value.Writer
+	var args packed.Writer
 	args.Nil()
 	args.String("result")
 	b.ReportAllocs()

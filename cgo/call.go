@@ -14,7 +14,7 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 // Func is a Go function callable from Lua. It reads its arguments from c and returns
@@ -92,7 +92,7 @@ type Call struct {
 	l     *C.lua_State
 	f     *C.clua_frame
 	entry *funcEntry
-	out   value.Writer // this call's results; a nested call has its own
+	out   packed.Writer // this call's results; a nested call has its own
 }
 
 // raised is the panic value of an error to raise in Lua.
@@ -288,8 +288,8 @@ func (c *Call) Object(i int) (cls uint32, id uint64) {
 }
 
 // Encode packs argument i (nil, booleans, numbers, strings and tables of them, json.null
-// and json.empty_array) into the engine/value format; a table with the array metatable
-// (RefArrayMeta) is packed as an array when it is one (see engine/value). The bytes are
+// and json.empty_array) into the packed format (package packed); a table with the array metatable
+// (RefArrayMeta) is packed as an array when it is one (see package packed). The bytes are
 // valid until the next Encode on this state; copy them to keep them. A function, userdata
 // or cycle raises a Lua error naming the argument.
 func (c *Call) Encode(i int) []byte {
@@ -308,7 +308,7 @@ func (c *Call) Encode(i int) []byte {
 }
 
 // Out returns the writer for this call's results (emptied).
-func (c *Call) Out() *value.Writer {
+func (c *Call) Out() *packed.Writer {
 	c.out.Reset()
 	return &c.out
 }

@@ -5,7 +5,7 @@
 #include "clua.h"
 #include "_cgo_export.h"
 
-/* ---- packed values (format documented in engine/value/value.go) ---- */
+/* ---- packed values (the format: package packed, packed/packed.go) ---- */
 
 static uint32_t rd_u32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t rd_u64(const char *p) { uint64_t v; memcpy(&v, p, 8); return v; }

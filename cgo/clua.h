@@ -3,7 +3,7 @@
  * Every Lua error is raised here, in C, never from a Go frame, and Lua is entered from Go
  * only through lua_pcall inside one helper per operation (DESIGN.md §2). Values cross the
  * boundary in bulk: Go encodes callback arguments into one packed buffer that C decodes, and
- * C encodes Lua values into a packed buffer that Go reads (see engine/value for the format).
+ * C encodes Lua values into a packed buffer that Go reads (package packed has the format).
  */
 #ifndef CLUA_H
 #define CLUA_H
@@ -63,7 +63,7 @@ typedef struct {
 /* json.empty_array: a lightuserdata (immutable, unlike a table), packed as '[' of length 0. */
 #define CLUA_REG_EMPTY_ARRAY (-5)
 
-/* Limits of the packed format, the same numbers as engine/value's MaxDepth, SparseSafe and
+/* Limits of the packed format, the same numbers as package packed's MaxDepth, SparseSafe and
  * SparseRatio (state.go checks that at compile time): tables nest at most CLUA_MAXDEPTH deep,
  * and an array-marked table with holes is packed as '[' only while its length n is at most
  * CLUA_SPARSE_SAFE or CLUA_SPARSE_RATIO times its entries. */

@@ -2,7 +2,7 @@ package lua
 
 // Fuzz targets of package lua (make fuzz runs each for a bounded time):
 //
-//	FuzzPackedValues   whatever value.Validate accepts, C decodes without a crash, and
+//	FuzzPackedValues   whatever packed.Validate accepts, C decodes without a crash, and
 //	                   Lua values encoded back by C decode to the same Go values.
 
 import (
@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 var (
@@ -58,13 +58,13 @@ func fuzzSetup(tb testing.TB) {
 }
 
 func FuzzPackedValues(f *testing.F) {
-	var w value.Writer
-	seed := func(build func(w *value.Writer)) {
+	var w packed.Writer
+	seed := func(build func(w *packed.Writer)) {
 		w.Reset()
 		build(&w)
 		f.Add(append([]byte(nil), w.B...))
 	}
-	seed(func(w *value.Writer) {
+	seed(func(w *packed.Writer) {
 		w.Nil()
 		w.Bool(true)
 		w.Bool(false)
@@ -72,13 +72,13 @@ func FuzzPackedValues(f *testing.F) {
 		w.Number(1.5)
 		w.String("s\x00\xff")
 	})
-	seed(func(w *value.Writer) {
+	seed(func(w *packed.Writer) {
 		w.Number(math.NaN())
 		w.Number(math.Inf(-1))
 		w.Number(math.Copysign(0, -1))
 		w.Int(1 << 62)
 	})
-	seed(func(w *value.Writer) {
+	seed(func(w *packed.Writer) {
 		w.Table(3, 2)
 		w.Int(1)
 		w.Nil()
@@ -88,19 +88,19 @@ func FuzzPackedValues(f *testing.F) {
 		w.Int(2) // overlaps the array part: the record wins, as in Lua
 		w.String("two")
 	})
-	seed(func(w *value.Writer) { w.Table(0, 1); w.Number(math.NaN()); w.Int(1) }) // NaN key
-	seed(func(w *value.Writer) { w.Table(0, 1); w.Nil(); w.Int(1) })              // nil key
-	seed(func(w *value.Writer) { w.Table(0, 1); w.Table(0, 0); w.Int(1) })        // table key
-	seed(func(w *value.Writer) { w.Table(0, 2); w.Bool(true); w.Int(1); w.Number(-0.0); w.Int(2) })
-	seed(func(w *value.Writer) { // deeper than MaxDepth: Validate refuses it
+	seed(func(w *packed.Writer) { w.Table(0, 1); w.Number(math.NaN()); w.Int(1) }) // NaN key
+	seed(func(w *packed.Writer) { w.Table(0, 1); w.Nil(); w.Int(1) })              // nil key
+	seed(func(w *packed.Writer) { w.Table(0, 1); w.Table(0, 0); w.Int(1) })        // table key
+	seed(func(w *packed.Writer) { w.Table(0, 2); w.Bool(true); w.Int(1); w.Number(-0.0); w.Int(2) })
+	seed(func(w *packed.Writer) { // deeper than MaxDepth: Validate refuses it
 		for i := 0; i < 300; i++ {
 			w.Table(1, 0)
 		}
 		w.Int(1)
 	})
-	seed(func(w *value.Writer) { w.Null(); w.Array(3); w.Nil(); w.Null(); w.Array(0) }) // json.null, arrays with holes
-	seed(func(w *value.Writer) {
-		for i := 0; i < value.MaxDepth; i++ {
+	seed(func(w *packed.Writer) { w.Null(); w.Array(3); w.Nil(); w.Null(); w.Array(0) }) // json.null, arrays with holes
+	seed(func(w *packed.Writer) {
+		for i := 0; i < packed.MaxDepth; i++ {
 			w.Array(1)
 		}
 		w.Null()
@@ -110,7 +110,7 @@ func FuzzPackedValues(f *testing.F) {
 	f.Add([]byte("s\xff\xff\xff\x7f"))                 // a huge length with nothing behind it
 	f.Add([]byte("o\x00\x00\x00\x00"))                 // a push-only tag
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if value.Validate(b) != nil {
+		if packed.Validate(b) != nil {
 			return
 		}
 		fuzzSetup(t)
@@ -125,7 +125,7 @@ func FuzzPackedValues(f *testing.F) {
 			t.Fatalf("the stack went from %d to %d", top, s.Top())
 		}
 		want, err := decodeAll(b)
-		if errors.Is(err, value.ErrTableKey) {
+		if errors.Is(err, packed.ErrTableKey) {
 			return // fine in Lua, beyond what Go's Decode holds: nothing to compare with
 		}
 		if err != nil {
@@ -150,13 +150,13 @@ func FuzzPackedValues(f *testing.F) {
 // decodeAll decodes every value of a buffer into Go values.
 func decodeAll(b []byte) ([]any, error) {
 	var vs []any
-	r := value.Reader{B: b}
+	r := packed.Reader{B: b}
 	for !r.Done() {
 		start := r.Pos
 		if err := r.Skip(); err != nil {
 			return nil, err
 		}
-		v, err := value.Decode(b[start:r.Pos])
+		v, err := packed.Decode(b[start:r.Pos])
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +187,7 @@ func appendCanonical(b []byte, v any) []byte {
 		return fmt.Appendf(b, "%v", v)
 	case string:
 		return fmt.Appendf(b, "%q", v)
-	case value.NullValue:
+	case packed.NullValue:
 		return append(b, "null"...)
 	case []any:
 		m := map[any]any{}

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 // Go functions of the tests. Registration must happen before the first state exists, so
@@ -56,7 +56,7 @@ var panicsSeen, callsSeen atomic.Int64
 
 // t.huge() returns a string longer than Lua can hold (address space no memory backs).
 func tHuge(c *Call) int {
-	m, err := syscall.Mmap(-1, 0, value.MaxString+1, syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+	m, err := syscall.Mmap(-1, 0, packed.MaxString+1, syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
 	if err != nil {
 		c.Raise("mmap: %v", err)
 	}
@@ -142,7 +142,7 @@ func tCall(c *Call) int {
 // t.echo(v): v encoded by C into the packed format and decoded back.
 func tEcho(c *Call) int {
 	b := c.Encode(1)
-	if err := value.Validate(b); err != nil {
+	if err := packed.Validate(b); err != nil {
 		c.Raise("Encode wrote an invalid buffer: %v", err)
 	}
 	out := c.Out()
@@ -464,7 +464,7 @@ T.report("ref4", T.keep(function() error() end))
 measure("kept")
 `)
 	top := s.Top()
-	var args value.Writer
+	var args packed.Writer
 	args.String("arg")
 	err := s.CallRef(int32(o.num(t, "ref")), false, args.B)
 	var le *Error
@@ -516,7 +516,7 @@ func TestCallRefArgs(t *testing.T) {
   T.report("e", type(e) .. tostring(next(e)))
   T.report("f", f == nil and "nil" or "?")
 end))`)
-	var w value.Writer
+	var w packed.Writer
 	w.Number(0.5)
 	w.String("a\x00b\xff")
 	w.Bool(false)
@@ -549,7 +549,7 @@ end))`)
 		t.Errorf("malformed args: %v", err)
 	}
 	// (A truncated payload is not tried: C checks tags, not lengths, and trusts buffers
-	// written by a Writer or checked by value.Validate.)
+	// written by a Writer or checked by packed.Validate.)
 }
 
 // TestEncodeRoundTrip: values encoded by C (clua_encode) and decoded back by C.
@@ -671,7 +671,7 @@ measure("after")
   T.report("n", tostring(n == null))
   T.report("e", tostring(getmetatable(e) == mt and next(e) == nil))
 end))`)
-	var w value.Writer
+	var w packed.Writer
 	w.Array(3)
 	w.String("x")
 	w.Null()
@@ -714,7 +714,7 @@ for i = 1, 1000 do
   is(err(T.newobj(1)), "bad argument #1 to 't.echo' (cannot encode a userdata value)")
   is(err(coroutine.create(print)), "bad argument #1 to 't.echo' (cannot encode a thread value)")
 end
--- value.MaxDepth tables deep is the most.
+-- packed.MaxDepth tables deep is the most.
 local nested = {}
 for i = 1, 199 do nested = {nested} end
 assert(pcall(T.echo, nested))
@@ -824,7 +824,7 @@ func TestDoChunkErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "stack traceback:") {
 		t.Errorf("no traceback: %v", err)
 	}
-	if err := s.SetGlobal("g", []byte{value.TagInt, 5, 0, 0, 0, 0, 0, 0, 0}); err != nil {
+	if err := s.SetGlobal("g", []byte{packed.TagInt, 5, 0, 0, 0, 0, 0, 0, 0}); err != nil {
 		t.Fatal(err)
 	}
 	mustDo(t, s, `assert(g == 5)`)

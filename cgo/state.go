@@ -9,7 +9,7 @@
 //   - Lua is entered from Go only through lua_pcall inside one C helper per operation, with
 //     a traceback message handler.
 //   - Values cross in bulk: arguments are read by the trampoline into a C frame, results and
-//     callback arguments are packed buffers (package engine/value).
+//     callback arguments are packed buffers (package packed).
 //
 // golua (github.com/aarzilli/golua, tag luajit) is used only to create and close states.
 //
@@ -40,7 +40,7 @@ import (
 
 	golua "github.com/aarzilli/golua/lua"
 
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 // maxStates bounds how many states may exist at once in a process. The trampoline finds its
@@ -92,24 +92,24 @@ type State struct {
 // ErrClosed is returned when a closed state is used.
 var ErrClosed = errors.New("lua: state closed")
 
-// Registry refs of values every state has from its start, for value.Writer.Ref.
+// Registry refs of values every state has from its start, for packed.Writer.Ref.
 const (
 	// RefArrayMeta is the array metatable (json.array_mt): C packs a table that has it as
-	// an array (value.TagArray) and pushes an array as a table that has it.
+	// an array (packed.TagArray) and pushes an array as a table that has it.
 	RefArrayMeta = int32(C.CLUA_REG_ARRAY)
 	// RefEmptyArray is json.empty_array, a lightuserdata that C packs as an empty array.
 	RefEmptyArray = int32(C.CLUA_REG_EMPTY_ARRAY)
 )
 
-// C's limits of the packed format are engine/value's: these arrays have a negative length,
+// C's limits of the packed format are package packed's: these arrays have a negative length,
 // which does not compile, when a number differs.
 var (
-	_ [C.CLUA_MAXDEPTH - value.MaxDepth]struct{}
-	_ [value.MaxDepth - C.CLUA_MAXDEPTH]struct{}
-	_ [C.CLUA_SPARSE_SAFE - value.SparseSafe]struct{}
-	_ [value.SparseSafe - C.CLUA_SPARSE_SAFE]struct{}
-	_ [C.CLUA_SPARSE_RATIO - value.SparseRatio]struct{}
-	_ [value.SparseRatio - C.CLUA_SPARSE_RATIO]struct{}
+	_ [C.CLUA_MAXDEPTH - packed.MaxDepth]struct{}
+	_ [packed.MaxDepth - C.CLUA_MAXDEPTH]struct{}
+	_ [C.CLUA_SPARSE_SAFE - packed.SparseSafe]struct{}
+	_ [packed.SparseSafe - C.CLUA_SPARSE_SAFE]struct{}
+	_ [C.CLUA_SPARSE_RATIO - packed.SparseRatio]struct{}
+	_ [packed.SparseRatio - C.CLUA_SPARSE_RATIO]struct{}
 )
 
 // New creates a state with the standard libraries open, the real pcall/xpcall, and nothing
@@ -208,7 +208,7 @@ func (s *State) errorFromStack() error {
 }
 
 // CallRef calls the function held at registry ref fn with the packed arguments args
-// (engine/value format), releasing the ref first when unref is set. A Lua error comes back
+// (package packed), releasing the ref first when unref is set. A Lua error comes back
 // as *Error with a traceback.
 func (s *State) CallRef(fn int32, unref bool, args []byte) error {
 	u := C.int(0)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/engine/enginetest"
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 const continuation = "    " // engine.continuation
@@ -126,7 +126,7 @@ func panicOnLoop(c *engine.Call) int {
 func tooLarge(c *engine.Call) int {
 	engine.WorkerOf(c).Async(c.OptFunc(1), func() engine.Completion {
 		return func(w *engine.Worker, a *engine.Args) {
-			m, err := syscall.Mmap(-1, 0, value.MaxString+1, syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+			m, err := syscall.Mmap(-1, 0, packed.MaxString+1, syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
 			if err != nil {
 				panic(err)
 			}
@@ -535,7 +535,7 @@ func TestResultTooLargeForACallback(t *testing.T) {
 	t.Parallel()
 	res := enginetest.Run(t, `require("testasync").too_large(function(err, v) print(err, v) end)`)
 	res.MustSucceed(t)
-	res.Contains(t, "value: too large for a Lua value: a string of 2147483393 bytes (at most 2147483392)\tnil")
+	res.Contains(t, "packed: too large for a Lua value: a string of 2147483393 bytes (at most 2147483392)\tnil")
 }
 
 func TestPanicLoggedByOwnEngine(t *testing.T) {

@@ -15,7 +15,7 @@ const (
 )
 
 // Registry refs of values every state has from its start, to push with value.Writer.Ref:
-// the array metatable (json.array_mt), and json.empty_array (see engine/value).
+// the array metatable (json.array_mt), and json.empty_array (see package packed).
 const (
 	RefArrayMeta  = lua.RefArrayMeta
 	RefEmptyArray = lua.RefEmptyArray

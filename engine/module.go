@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	lua "github.com/drlee/drlee/cgo"
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 // Call is one call of a Go function from Lua: arguments in, results out. It is valid only
@@ -141,7 +141,7 @@ func (w *Worker) install() error {
 
 // NewObject adds v to the worker's objects as an instance of cls and writes it to out (so
 // that the Lua side receives a userdata with the class's methods). Loop only.
-func (w *Worker) NewObject(out *value.Writer, cls *Class, v any) uint64 {
+func (w *Worker) NewObject(out *packed.Writer, cls *Class, v any) uint64 {
 	id := w.objs.add(cls, v)
 	out.Object(w.classMeta[cls.id], cls.id, id)
 	return id
@@ -217,7 +217,7 @@ func (w *Worker) ReleaseRespBuffer(b RespBuffer) {
 }
 
 // NewObjectWithBuffer is NewObject for an object whose fast methods use buf.
-func (w *Worker) NewObjectWithBuffer(out *value.Writer, cls *Class, v any, buf RespBuffer) uint64 {
+func (w *Worker) NewObjectWithBuffer(out *packed.Writer, cls *Class, v any, buf RespBuffer) uint64 {
 	id := w.objs.add(cls, v)
 	out.ObjectData(w.classMeta[cls.id], cls.id, id, buf.Data())
 	return id

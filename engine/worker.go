@@ -8,7 +8,7 @@ import (
 	"time"
 
 	lua "github.com/drlee/drlee/cgo"
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 // Worker owns one LuaJIT state and runs its event loop. Exactly one goroutine, the loop,
@@ -100,7 +100,7 @@ type Completion func(w *Worker, args *Args)
 
 // Args are the arguments of a Lua callback, built on the loop.
 type Args struct {
-	value.Writer
+	packed.Writer
 	err string // set by Error with a non-nil error: reported if no callback receives it
 }
 

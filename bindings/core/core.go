@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/drlee/drlee/engine"
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 //go:embed core.lua
@@ -39,7 +39,7 @@ func setGlobals(w *engine.Worker) {
 	dir := filepath.Dir(cfg.Script)
 	wd, _ := os.Getwd()
 
-	var v value.Writer
+	var v packed.Writer
 	v.Table(0, 6)
 	v.String("worker_id")
 	v.Int(int64(w.ID))

@@ -49,7 +49,7 @@ import (
 
 	ltime "github.com/drlee/drlee/bindings/time"
 	"github.com/drlee/drlee/engine"
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 //go:embed fs.lua
@@ -161,7 +161,7 @@ func pathOnly(do func(path string) error) engine.Func {
 }
 
 // writeStat writes the stat table of info.
-func writeStat(w *engine.Worker, out *value.Writer, info os.FileInfo) {
+func writeStat(w *engine.Worker, out *packed.Writer, info os.FileInfo) {
 	out.Table(0, 5)
 	out.String("name")
 	out.String(info.Name())
@@ -222,14 +222,14 @@ func readDir(c *engine.Call) int {
 
 // fs.readfile(path, cb): cb(nil, content). os.ReadFile stats the file for its size first
 // and reads it into a buffer of that size, as the seed describes. A file larger than a Lua
-// string can be (value.MaxString, just under 2 GiB) is an error before anything is read.
+// string can be (packed.MaxString, just under 2 GiB) is an error before anything is read.
 func readFile(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	path := c.CheckString(1)
 	cb := c.OptFunc(2)
 	w.Async(cb, func() engine.Completion {
-		if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() && info.Size() > value.MaxString {
-			return failed(fmt.Errorf("fs.readfile: %s is %d bytes, more than a Lua string can hold (%d): read it in parts with file:read", path, info.Size(), value.MaxString))
+		if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() && info.Size() > packed.MaxString {
+			return failed(fmt.Errorf("fs.readfile: %s is %d bytes, more than a Lua string can hold (%d): read it in parts with file:read", path, info.Size(), packed.MaxString))
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/drlee/drlee/bindings/http/httpclient"
 	"github.com/drlee/drlee/bindings/http/internal/httpsyntax"
 	"github.com/drlee/drlee/engine"
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 // The client half of the module:
@@ -96,7 +96,7 @@ func doRequest(c *engine.Call, method string, i int) int {
 }
 
 func parseOptions(c *engine.Call, i int, req *httpclient.Request) {
-	v, err := value.Decode(c.Encode(i))
+	v, err := packed.Decode(c.Encode(i))
 	if err != nil {
 		c.ArgError(i, err.Error())
 	}

@@ -34,7 +34,7 @@ import (
 
 	"github.com/drlee/drlee/bindings/http/internal/httpsyntax"
 	"github.com/drlee/drlee/engine"
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 //go:embed http.lua
@@ -91,7 +91,7 @@ var contentType = []byte("Content-Type")
 
 // writeHeaders writes a header table: names lower-cased, repeated names joined with ", "
 // (Set-Cookie, which must not be joined, with "\n"), and the case-insensitive metatable.
-func writeHeaders(w *engine.Worker, out *value.Writer, pairs [][2][]byte) {
+func writeHeaders(w *engine.Worker, out *packed.Writer, pairs [][2][]byte) {
 	if mt, ok := w.Metatable(headersMetaKey{}); ok {
 		out.Meta(mt)
 	}

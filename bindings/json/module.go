@@ -32,6 +32,7 @@ import (
 
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 //go:embed json.lua
@@ -118,7 +119,7 @@ func values(c *engine.Call) int {
 
 // options reads the options table at argument i (nil or absent: none) and calls set with
 // each name and value; set returns false for a value it does not accept.
-func options(c *engine.Call, i int, set func(name string, k value.Kind, str []byte, num float64) bool) {
+func options(c *engine.Call, i int, set func(name string, k packed.Kind, str []byte, num float64) bool) {
 	switch c.Type(i) {
 	case engine.TypeNil, engine.TypeNone:
 		return
@@ -126,18 +127,18 @@ func options(c *engine.Call, i int, set func(name string, k value.Kind, str []by
 	default:
 		c.TypeError(i, "table")
 	}
-	r := value.Reader{B: c.Encode(i)}
+	r := packed.Reader{B: c.Encode(i)}
 	k, _, _, narr, nrec, err := r.Next()
-	if err != nil || k != value.TagTable || narr > 0 {
+	if err != nil || k != packed.TagTable || narr > 0 {
 		c.ArgError(i, "options must be a table of named options")
 	}
 	for j := 0; j < nrec; j++ {
 		k, _, name, _, _, err := r.Next()
-		if err != nil || k != value.TagString {
+		if err != nil || k != packed.TagString {
 			c.ArgError(i, "options must be a table of named options")
 		}
 		vk, num, str, vnarr, vnrec, err := r.Next()
-		if vk == value.TagTable || vk == value.TagArray {
+		if vk == packed.TagTable || vk == packed.TagArray {
 			// No option takes a table: step over its elements, set says it is wrong.
 			for n := 0; n < vnarr+2*vnrec && err == nil; n++ {
 				err = r.Skip()
@@ -154,22 +155,22 @@ func options(c *engine.Call, i int, set func(name string, k value.Kind, str []by
 
 func encodeOptions(c *engine.Call, i int) value.EncodeOptions {
 	var o value.EncodeOptions
-	options(c, i, func(name string, k value.Kind, str []byte, num float64) bool {
+	options(c, i, func(name string, k packed.Kind, str []byte, num float64) bool {
 		switch name {
 		case "indent":
 			switch {
-			case k == value.TagString && len(str) <= maxIndent && strings.Trim(string(str), " \t") == "":
+			case k == packed.TagString && len(str) <= maxIndent && strings.Trim(string(str), " \t") == "":
 				o.Indent = string(str)
-			case (k == value.TagInt || k == value.TagFloat) && num >= 0 && num <= maxIndent && num == float64(int(num)):
+			case (k == packed.TagInt || k == packed.TagFloat) && num >= 0 && num <= maxIndent && num == float64(int(num)):
 				o.Indent = strings.Repeat(" ", int(num))
 			default:
 				c.ArgError(i, fmt.Sprintf("option 'indent' must be a string of at most %d spaces and tabs, or a number of spaces from 0 to %d", maxIndent, maxIndent))
 			}
 		case "sort_keys":
-			if k != value.TagTrue && k != value.TagFalse {
+			if k != packed.TagTrue && k != packed.TagFalse {
 				c.ArgError(i, "option 'sort_keys' must be a boolean")
 			}
-			o.SortKeys = k == value.TagTrue
+			o.SortKeys = k == packed.TagTrue
 		default:
 			return false
 		}
@@ -180,11 +181,11 @@ func encodeOptions(c *engine.Call, i int) value.EncodeOptions {
 
 func decodeOptions(c *engine.Call, i int) value.DecodeOptions {
 	var o value.DecodeOptions
-	options(c, i, func(name string, k value.Kind, str []byte, num float64) bool {
+	options(c, i, func(name string, k packed.Kind, str []byte, num float64) bool {
 		switch name {
 		case "max_depth":
-			if k != value.TagInt || num < 1 || num > value.MaxDepth {
-				c.ArgError(i, fmt.Sprintf("option 'max_depth' must be an integer from 1 to %d", value.MaxDepth))
+			if k != packed.TagInt || num < 1 || num > packed.MaxDepth {
+				c.ArgError(i, fmt.Sprintf("option 'max_depth' must be an integer from 1 to %d", packed.MaxDepth))
 			}
 			o.MaxDepth = int(num)
 		default:

@@ -9,7 +9,7 @@
 // anywhere in the cluster answers a call (no handler anywhere: an immediate error, not a
 // timeout); every handler answers a broadcast, and replies lists those that answered before
 // the timeout (default 5000 ms), each {node, worker_id, result} or {node, worker_id, error}.
-// Messages are nil, booleans, numbers, strings and tables of them, in the engine/value format
+// Messages are nil, booleans, numbers, strings and tables of them, in the packed format (package packed)
 // (integers, floats, binary strings and empty tables stay apart); a function, userdata or a
 // cycle raises at the call. Replying twice, or after the caller gave up, is harmless and
 // logged once.
@@ -30,7 +30,7 @@ import (
 	ltime "github.com/drlee/drlee/bindings/time"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/engine/cluster"
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 var replyClass = &engine.Class{Name: "rpcReply"}
@@ -167,7 +167,7 @@ type replyState struct {
 // Run calls the Lua handler with (message, reply).
 func (d *delivery) Run(w *engine.Worker) {
 	// The message came from the network: C trusts what it decodes, so check it first.
-	if err := value.ValidateOne(d.req.Payload); err != nil {
+	if err := packed.ValidateOne(d.req.Payload); err != nil {
 		d.req.Reply(nil, "rpc: malformed message")
 		return
 	}
@@ -244,7 +244,7 @@ func callArgs(c *engine.Call) (name string, payload []byte, timeout time.Duratio
 	case engine.TypeFunction:
 		cbArg = 3
 	case engine.TypeTable:
-		opts, _ := value.Decode(append([]byte(nil), c.Encode(3)...))
+		opts, _ := packed.Decode(append([]byte(nil), c.Encode(3)...))
 		if m, ok := opts.(map[any]any); ok {
 			if v, present := m["timeout"]; present {
 				ms, ok := v.(float64)
@@ -285,7 +285,7 @@ func call(c *engine.Call) int {
 				a.Error(callError(name, err))
 			case errMsg != "":
 				a.Error(errors.New(errMsg))
-			case len(result) > 0 && value.ValidateOne(result) != nil:
+			case len(result) > 0 && packed.ValidateOne(result) != nil:
 				a.Error(errors.New("rpc: malformed result"))
 			default:
 				a.Nil()
@@ -331,7 +331,7 @@ func broadcast(c *engine.Call) int {
 				case r.Err != "":
 					a.String("error")
 					a.String(r.Err)
-				case len(r.Result) == 0 || value.ValidateOne(r.Result) != nil:
+				case len(r.Result) == 0 || packed.ValidateOne(r.Result) != nil:
 					a.String("result")
 					a.Nil()
 				default:

@@ -16,7 +16,7 @@ import (
 	gotime "time"
 
 	"github.com/drlee/drlee/engine"
-	"github.com/drlee/drlee/engine/value"
+	"github.com/drlee/drlee/packed"
 )
 
 //go:embed time.lua
@@ -64,7 +64,7 @@ func init() {
 type metaKey struct{}
 
 // WriteTimestamp writes t as a Timestamp table (with its methods). Loop only.
-func WriteTimestamp(w *engine.Worker, out *value.Writer, t gotime.Time) {
+func WriteTimestamp(w *engine.Worker, out *packed.Writer, t gotime.Time) {
 	t = t.Local()
 	if mt, ok := w.Metatable(metaKey{}); ok {
 		out.Meta(mt)

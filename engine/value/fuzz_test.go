@@ -5,7 +5,7 @@
 //	              means what encoding/json reads and survives a second round trip
 //	FuzzToJSON    arbitrary valid buffers: valid JSON or an error, options never change
 //	              the value, and the text decodes and encodes to itself
-//	FuzzValidate  arbitrary bytes (RPC input): what Validate accepts, Skip, Decode, Encode
+//	FuzzValidate  arbitrary bytes (RPC input): what packed.Validate accepts, Skip, packed.Decode, packed.Encode
 //	              and ToJSON read without a panic
 package value
 
@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/drlee/drlee/packed"
 )
 
 // FuzzFromJSON: whatever the input, FromJSON fails with an offset or writes a valid buffer
@@ -31,7 +33,7 @@ func FuzzFromJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		for _, null := range []bool{false, true} {
 			opts := DecodeOptions{Null: null}
-			var w Writer
+			var w packed.Writer
 			err := opts.FromJSON(&w, src)
 			if err != nil {
 				if !strings.HasPrefix(err.Error(), "invalid JSON at offset ") {
@@ -39,12 +41,12 @@ func FuzzFromJSON(f *testing.F) {
 				}
 				// Everything encoding/json accepts is accepted, deep nesting aside.
 				var v any
-				if json.Unmarshal(src, &v) == nil && bytes.Count(src, []byte("["))+bytes.Count(src, []byte("{")) <= MaxDepth {
+				if json.Unmarshal(src, &v) == nil && bytes.Count(src, []byte("["))+bytes.Count(src, []byte("{")) <= packed.MaxDepth {
 					t.Fatalf("FromJSON rejects valid JSON %q: %v", src, err)
 				}
 				return
 			}
-			if err := Validate(w.B); err != nil {
+			if err := packed.Validate(w.B); err != nil {
 				t.Fatalf("FromJSON(%q) wrote an invalid buffer: %v", src, err)
 			}
 			out, err := ToJSON(nil, w.B)
@@ -71,7 +73,7 @@ func FuzzFromJSON(f *testing.F) {
 				}
 			}
 			// Once through, the value is stable.
-			var w2 Writer
+			var w2 packed.Writer
 			if err := opts.FromJSON(&w2, out); err != nil || !bytes.Equal(w.B, w2.B) {
 				t.Fatalf("round trip not stable: %q -> %q (%v)", src, out, err)
 			}
@@ -104,26 +106,31 @@ func inexact(v any) bool {
 
 // packedInexact is inexact for a packed value: an integer beyond 2^53 or a -0.
 func packedInexact(t *testing.T, b []byte) bool {
-	for _, it := range readAll(t, b) {
-		if it.k == TagInt && math.Abs(it.num) >= 1<<53 || it.k == TagFloat && it.num == 0 && math.Signbit(it.num) {
+	r := packed.Reader{B: b}
+	for !r.Done() {
+		k, num, _, _, _, err := r.Next()
+		if err != nil {
+			t.Fatalf("Next at %d: %v", r.Pos, err)
+		}
+		if k == packed.TagInt && math.Abs(num) >= 1<<53 || k == packed.TagFloat && num == 0 && math.Signbit(num) {
 			return true
 		}
 	}
 	return false
 }
 
-// FuzzToJSON: any buffer that Validate accepts encodes to valid JSON or fails with an
+// FuzzToJSON: any buffer that packed.Validate accepts encodes to valid JSON or fails with an
 // error, never a panic; what it writes decodes to the same packed value when the input
-// holds only what JSON can express exactly (Writer-made tables of the fuzzed values).
+// holds only what JSON can express exactly (packed.Writer-made tables of the fuzzed values).
 func FuzzToJSON(f *testing.F) {
-	seed := func(fn func(w *Writer)) {
-		var w Writer
+	seed := func(fn func(w *packed.Writer)) {
+		var w packed.Writer
 		fn(&w)
 		f.Add(w.B, false, false)
 	}
-	seed(func(w *Writer) { w.Null() })
-	seed(func(w *Writer) { w.Array(3); w.Int(1); w.Nil(); w.String("x") })
-	seed(func(w *Writer) {
+	seed(func(w *packed.Writer) { w.Null() })
+	seed(func(w *packed.Writer) { w.Array(3); w.Int(1); w.Nil(); w.String("x") })
+	seed(func(w *packed.Writer) {
 		w.Table(2, 2)
 		w.Int(1)
 		w.Int(2)
@@ -132,13 +139,13 @@ func FuzzToJSON(f *testing.F) {
 		w.String("k")
 		w.Array(0)
 	})
-	seed(func(w *Writer) { w.Table(0, 2); w.Number(0.5); w.Null(); w.String("a\xff"); w.Int(1) })
-	seed(func(w *Writer) { w.Table(0, 1); w.Int(40); w.Number(math.NaN()) })
+	seed(func(w *packed.Writer) { w.Table(0, 2); w.Number(0.5); w.Null(); w.String("a\xff"); w.Int(1) })
+	seed(func(w *packed.Writer) { w.Table(0, 1); w.Int(40); w.Number(math.NaN()) })
 	for _, doc := range jsonDocs() {
 		f.Add(mustFromJSON(f, doc), true, true)
 	}
 	f.Fuzz(func(t *testing.T, src []byte, indent, sortKeys bool) {
-		if ValidateOne(src) != nil {
+		if packed.ValidateOne(src) != nil {
 			return
 		}
 		o := EncodeOptions{SortKeys: sortKeys}
@@ -161,8 +168,8 @@ func FuzzToJSON(f *testing.F) {
 		if json.Unmarshal(out, &a) != nil || json.Unmarshal(plain, &b) != nil || !reflect.DeepEqual(a, b) {
 			t.Fatalf("%q: %s and %s differ", src, out, plain)
 		}
-		// The text decodes (Null kept) and encodes to itself again.
-		var w Writer
+		// The text decodes (packed.Null kept) and encodes to itself again.
+		var w packed.Writer
 		if err := (DecodeOptions{Null: true}).FromJSON(&w, plain); err != nil {
 			t.Fatalf("FromJSON(%s): %v", plain, err)
 		}
@@ -173,16 +180,16 @@ func FuzzToJSON(f *testing.F) {
 	})
 }
 
-// FuzzValidate: Validate never panics; a buffer it accepts is read to its end by Skip,
-// each value by Decode (and what Encode writes of it is valid again), and ToJSON, which may
+// FuzzValidate: packed.Validate never panics; a buffer it accepts is read to its end by Skip,
+// each value by packed.Decode (and what packed.Encode writes of it is valid again), and ToJSON, which may
 // only fail with an error.
 func FuzzValidate(f *testing.F) {
-	seed := func(fn func(w *Writer)) {
-		var w Writer
+	seed := func(fn func(w *packed.Writer)) {
+		var w packed.Writer
 		fn(&w)
 		f.Add(w.B)
 	}
-	seed(func(w *Writer) {
+	seed(func(w *packed.Writer) {
 		w.Nil()
 		w.Null()
 		w.Bool(true)
@@ -190,7 +197,7 @@ func FuzzValidate(f *testing.F) {
 		w.Number(0.25)
 		w.String("s")
 	})
-	seed(func(w *Writer) {
+	seed(func(w *packed.Writer) {
 		w.Array(2)
 		w.Null()
 		w.Table(1, 1)
@@ -198,30 +205,30 @@ func FuzzValidate(f *testing.F) {
 		w.String("k")
 		w.Array(0)
 	})
-	seed(func(w *Writer) { w.Table(0, 1); w.Table(0, 0); w.Int(1) }) // a table as a key
-	seed(func(w *Writer) { w.Object(1, 2, 3) })
+	seed(func(w *packed.Writer) { w.Table(0, 1); w.Table(0, 0); w.Int(1) }) // a table as a key
+	seed(func(w *packed.Writer) { w.Object(1, 2, 3) })
 	for _, doc := range jsonDocs() {
 		f.Add(mustFromJSON(f, doc))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if Validate(b) != nil {
+		if packed.Validate(b) != nil {
 			return
 		}
-		r := Reader{B: b}
+		r := packed.Reader{B: b}
 		for !r.Done() {
 			start := r.Pos
 			if err := r.Skip(); err != nil {
-				t.Fatalf("Validate accepts %q, Skip fails at %d: %v", b, start, err)
+				t.Fatalf("packed.Validate accepts %q, Skip fails at %d: %v", b, start, err)
 			}
 			one := b[start:r.Pos]
-			if err := ValidateOne(one); err != nil {
-				t.Fatalf("ValidateOne(%q): %v", one, err)
+			if err := packed.ValidateOne(one); err != nil {
+				t.Fatalf("packed.ValidateOne(%q): %v", one, err)
 			}
-			if v, err := Decode(one); err == nil {
-				var w Writer
-				Encode(&w, v)
-				if err := ValidateOne(w.B); err != nil {
-					t.Fatalf("Encode(Decode(%q)) = %q: %v", one, w.B, err)
+			if v, err := packed.Decode(one); err == nil {
+				var w packed.Writer
+				packed.Encode(&w, v)
+				if err := packed.ValidateOne(w.B); err != nil {
+					t.Fatalf("packed.Encode(packed.Decode(%q)) = %q: %v", one, w.B, err)
 				}
 			}
 			if out, err := ToJSON(nil, one); err == nil && !json.Valid(out) {

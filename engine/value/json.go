@@ -12,22 +12,24 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/drlee/drlee/packed"
 )
 
 // JSON in and out of the packed format: the codec behind the json module and the
 // json_encode/json_decode globals (bindings/json). The rules, which the README repeats:
 //
 // Encoding (ToJSON):
-//   - nil and null (TagNull, json.null) are null; booleans, strings and numbers are
+//   - nil and null (packed.TagNull, json.null) are null; booleans, strings and numbers are
 //     themselves. Integers are exact; NaN and the infinities are errors.
-//   - An array (TagArray: a table with json.array_mt, json.empty_array) is a JSON array,
+//   - An array (packed.TagArray: a table with json.array_mt, json.empty_array) is a JSON array,
 //     "[]" when empty, null in its holes. (A table with json.array_mt that has other keys,
 //     or holes beyond the ratio below, is packed as a plain table and follows the rules
 //     of plain tables: no key is dropped.)
 //   - A plain table whose keys are 1..n is an array; an empty plain table is "{}".
 //   - A plain table whose keys are all positive integers, with holes, is an array with
 //     null in the holes when it is not excessively sparse: its largest key n is at most
-//     SparseSafe (10), or at most SparseRatio (2) times its number of entries (lua-cjson's
+//     packed.SparseSafe (10), or at most packed.SparseRatio (2) times its number of entries (lua-cjson's
 //     encode_sparse_array defaults). A sparser one is an object, as any other table: keys
 //     are strings, numbers written as strings ({[1000] = 1} is {"1000":1}).
 //   - Strings, keys included, must be valid UTF-8: JSON text is UTF-8 (RFC 8259 §8.1), and
@@ -36,14 +38,14 @@ import (
 //   - Errors say where the bad value is, in Lua syntax from the root: "(at .items[3].name)".
 //
 // Decoding (FromJSON):
-//   - Arrays become arrays (TagArray: Lua tables with json.array_mt), so that they encode
+//   - Arrays become arrays (packed.TagArray: Lua tables with json.array_mt), so that they encode
 //     as arrays again, "[]" included. Objects become plain tables.
-//   - null is TagNull (json.null) with DecodeOptions.Null; otherwise nil: a hole in an
+//   - null is packed.TagNull (json.null) with DecodeOptions.Null; otherwise nil: a hole in an
 //     array, no member in an object.
 //   - Bytes inside strings pass through as they are, invalid UTF-8 included (the encoder
 //     then refuses them, so they are never silently changed); \u escapes are decoded, a
 //     lone surrogate escape becoming U+FFFD as encoding/json has it.
-//   - Nesting is limited (MaxDepth, or DecodeOptions.MaxDepth): the parser recurses once
+//   - Nesting is limited (packed.MaxDepth, or DecodeOptions.MaxDepth): the parser recurses once
 //     per level and fails cleanly beyond, whatever the input.
 //   - Errors name the offset: "invalid JSON at offset 7: expected ',' or '}'".
 
@@ -68,12 +70,12 @@ func (o EncodeOptions) ToJSON(dst, src []byte) ([]byte, error) {
 	if strings.Trim(o.Indent, " \t") != "" {
 		return dst, errors.New("indent must be made of spaces and tabs")
 	}
-	e := jsonEncoder{r: Reader{B: src}, opts: o}
+	e := jsonEncoder{r: packed.Reader{B: src}, opts: o}
 	return e.value(dst, 0)
 }
 
 type jsonEncoder struct {
-	r    Reader
+	r    packed.Reader
 	opts EncodeOptions
 	// entries of sparse arrays and sorted objects, a stack shared by the nesting levels:
 	// each level appends its own and truncates back when done.
@@ -81,10 +83,10 @@ type jsonEncoder struct {
 }
 
 type jsonEntry struct {
-	index int64  // sparse array: the element's index
-	key   []byte // sorted object: the key as written between the quotes
-	kind  Kind   // sorted object: the key's tag
-	pos   int    // where the value starts in the source
+	index int64       // sparse array: the element's index
+	key   []byte      // sorted object: the key as written between the quotes
+	kind  packed.Kind // sorted object: the key's tag
+	pos   int         // where the value starts in the source
 }
 
 // jsonPathError is an encoding error and where it happened, from the root: the path is
@@ -121,16 +123,16 @@ func atIndex(err error, i int64) error {
 }
 
 // atKey adds the member key (a string or number, as read from the source) to the path.
-func atKey(err error, k Kind, key []byte, num float64) error {
+func atKey(err error, k packed.Kind, key []byte, num float64) error {
 	pe, ok := err.(*jsonPathError)
 	if !ok {
 		return err
 	}
 	var elem string
 	switch {
-	case k == TagString && isIdentifier(key):
+	case k == packed.TagString && isIdentifier(key):
 		elem = "." + string(key)
-	case k == TagString:
+	case k == packed.TagString:
 		elem = "[" + strconv.Quote(string(key)) + "]"
 	default:
 		elem = "[" + string(appendFloat(nil, num)) + "]"
@@ -159,38 +161,38 @@ func (e *jsonEncoder) value(dst []byte, depth int) ([]byte, error) {
 		return dst, err
 	}
 	switch k {
-	case TagString:
+	case packed.TagString:
 		dst, bad := appendJSONString(dst, str)
 		if bad >= 0 {
 			return dst, utf8Error("string", str, bad)
 		}
 		return dst, nil
-	case TagInt:
+	case packed.TagInt:
 		// The exact int64 from the buffer: num, a float64, cannot hold all of them.
 		return strconv.AppendInt(dst, int64(binary.LittleEndian.Uint64(e.r.B[e.r.Pos-8:])), 10), nil
-	case TagFloat:
+	case packed.TagFloat:
 		if math.IsNaN(num) || math.IsInf(num, 0) {
 			return dst, pathErrorf("cannot encode %v in JSON", num)
 		}
 		return appendFloat(dst, num), nil
-	case TagTrue:
+	case packed.TagTrue:
 		return append(dst, "true"...), nil
-	case TagFalse:
+	case packed.TagFalse:
 		return append(dst, "false"...), nil
-	case TagNil, TagNull:
+	case packed.TagNil, packed.TagNull:
 		return append(dst, "null"...), nil
 	}
 	return e.table(dst, k, narr, nrec, depth)
 }
 
 // table writes a table or an array whose header was just read.
-func (e *jsonEncoder) table(dst []byte, k Kind, narr, nrec, depth int) ([]byte, error) {
-	if depth >= MaxDepth {
-		return dst, pathErrorf("nesting too deep (more than %d levels)", MaxDepth)
+func (e *jsonEncoder) table(dst []byte, k packed.Kind, narr, nrec, depth int) ([]byte, error) {
+	if depth >= packed.MaxDepth {
+		return dst, pathErrorf("nesting too deep (more than %d levels)", packed.MaxDepth)
 	}
 	depth++
 	switch {
-	case k == TagArray || nrec == 0 && narr > 0:
+	case k == packed.TagArray || nrec == 0 && narr > 0:
 		return e.array(dst, narr, depth)
 	case nrec == 0:
 		return append(dst, "{}"...), nil
@@ -257,15 +259,15 @@ func (e *jsonEncoder) array(dst []byte, n, depth int) ([]byte, error) {
 }
 
 // sparseLen reports whether a table of narr array entries and nrec others is an array with
-// holes: every other key an integer beyond narr, and not excessively sparse (SparseOK). It
+// holes: every other key an integer beyond narr, and not excessively sparse (packed.SparseOK). It
 // reads ahead and leaves the reader where it was. A table with a string key, the usual
 // object, is told apart at its first key.
 //
 // A mixed table's array part is skipped to reach its first key, so nested mixed tables
-// are read more than once: at most MaxDepth times, and only tables built in Lua are mixed
+// are read more than once: at most packed.MaxDepth times, and only tables built in Lua are mixed
 // (FromJSON never writes one).
 func (e *jsonEncoder) sparseLen(narr, nrec int) (int, bool) {
-	if narr == 0 && e.r.Peek() != TagInt {
+	if narr == 0 && e.r.Peek() != packed.TagInt {
 		return 0, false // an object with a string key first: most objects, told at once
 	}
 	start := e.r.Pos
@@ -283,7 +285,7 @@ func (e *jsonEncoder) scanSparse(narr, nrec int) (int, bool) {
 	maxKey := int64(narr)
 	for i := 0; i < nrec; i++ {
 		k, _, _, _, _, err := e.r.Next()
-		if err != nil || k != TagInt {
+		if err != nil || k != packed.TagInt {
 			return 0, false
 		}
 		key := int64(binary.LittleEndian.Uint64(e.r.B[e.r.Pos-8:]))
@@ -295,7 +297,7 @@ func (e *jsonEncoder) scanSparse(narr, nrec int) (int, bool) {
 			return 0, false
 		}
 	}
-	if !SparseOK(maxKey, int64(narr+nrec)) {
+	if !packed.SparseOK(maxKey, int64(narr+nrec)) {
 		return 0, false
 	}
 	return int(maxKey), true
@@ -345,15 +347,15 @@ func (e *jsonEncoder) sparseArray(dst []byte, narr, nrec, n, depth int) ([]byte,
 	return e.end(dst, ']', n, depth), nil
 }
 
-func kindName(k Kind) string {
+func kindName(k packed.Kind) string {
 	switch k {
-	case TagTrue, TagFalse:
+	case packed.TagTrue, packed.TagFalse:
 		return "booleans"
-	case TagTable, TagArray:
+	case packed.TagTable, packed.TagArray:
 		return "tables"
-	case TagNull:
+	case packed.TagNull:
 		return "null"
-	case TagNil:
+	case packed.TagNil:
 		return "nil"
 	}
 	return fmt.Sprintf("tag %q", byte(k))
@@ -378,16 +380,16 @@ func (e *jsonEncoder) object(dst []byte, narr, nrec, depth int) ([]byte, error) 
 			return dst, err
 		}
 		switch k {
-		case TagString:
+		case packed.TagString:
 			var bad int
 			if dst, bad = appendJSONString(dst, str); bad >= 0 {
 				return dst, atKey(utf8Error("key", str, bad), k, str, 0)
 			}
-		case TagInt:
+		case packed.TagInt:
 			dst = append(dst, '"')
 			dst = strconv.AppendInt(dst, int64(binary.LittleEndian.Uint64(e.r.B[e.r.Pos-8:])), 10)
 			dst = append(dst, '"')
-		case TagFloat:
+		case packed.TagFloat:
 			dst = append(dst, '"')
 			dst = appendFloat(dst, num)
 			dst = append(dst, '"')
@@ -406,7 +408,7 @@ func (e *jsonEncoder) sortedObject(dst []byte, narr, nrec, depth int) ([]byte, e
 	base := len(e.entries)
 	defer func() { e.entries = e.entries[:base] }()
 	for i := 0; i < narr; i++ {
-		e.entries = append(e.entries, jsonEntry{kind: TagInt, key: strconv.AppendInt(nil, int64(i+1), 10), pos: e.r.Pos})
+		e.entries = append(e.entries, jsonEntry{kind: packed.TagInt, key: strconv.AppendInt(nil, int64(i+1), 10), pos: e.r.Pos})
 		if err := e.r.Skip(); err != nil {
 			return dst, err
 		}
@@ -418,10 +420,10 @@ func (e *jsonEncoder) sortedObject(dst []byte, narr, nrec, depth int) ([]byte, e
 		}
 		ent := jsonEntry{kind: k, key: str}
 		switch k {
-		case TagString:
-		case TagInt:
+		case packed.TagString:
+		case packed.TagInt:
 			ent.key = strconv.AppendInt(nil, int64(binary.LittleEndian.Uint64(e.r.B[e.r.Pos-8:])), 10)
-		case TagFloat:
+		case packed.TagFloat:
 			ent.key = appendFloat(nil, num)
 		default:
 			return dst, pathErrorf("JSON object keys must be strings or numbers, not %s", kindName(k))
@@ -439,7 +441,7 @@ func (e *jsonEncoder) sortedObject(dst []byte, narr, nrec, depth int) ([]byte, e
 	var err error
 	for i, ent := range ents {
 		dst = e.sep(dst, i, depth)
-		if ent.kind == TagString {
+		if ent.kind == packed.TagString {
 			var bad int
 			if dst, bad = appendJSONString(dst, ent.key); bad >= 0 {
 				return dst, atKey(utf8Error("key", ent.key, bad), ent.kind, ent.key, 0)
@@ -452,7 +454,7 @@ func (e *jsonEncoder) sortedObject(dst []byte, narr, nrec, depth int) ([]byte, e
 		dst = e.colon(dst)
 		e.r.Pos = ent.pos
 		if dst, err = e.value(dst, depth); err != nil {
-			if ent.kind == TagString {
+			if ent.kind == packed.TagString {
 				return dst, atKey(err, ent.kind, ent.key, 0)
 			}
 			f, _ := strconv.ParseFloat(string(ent.key), 64)
@@ -534,25 +536,25 @@ func appendJSONString(dst, s []byte) ([]byte, int) {
 
 // DecodeOptions adjust FromJSON. The zero value is json_decode's behaviour.
 type DecodeOptions struct {
-	// Null writes JSON's null as TagNull (json.null in Lua) wherever it is, so that it
-	// survives in arrays and objects. Without it null is nil: a hole in an array, and no
+	// Null writes JSON's null as packed.TagNull (json.null in Lua) wherever it is, so that
+	// it survives in arrays and objects. Without it null is nil: a hole in an array, and no
 	// member at all in an object, as assigning nil in Lua.
 	Null bool
-	// MaxDepth limits the nesting of arrays and objects, the root counting as one. Zero,
-	// or more than MaxDepth (the packed format's own limit), means MaxDepth.
+	// MaxDepth limits the nesting of arrays and objects, the root counting as one. Zero, or
+	// more than packed.MaxDepth (the packed format's own limit), means packed.MaxDepth.
 	MaxDepth int
 }
 
 // FromJSON parses one JSON text and writes it to w with the zero DecodeOptions: arrays
 // become arrays, objects tables, null nil (see the rules above).
-func FromJSON(w *Writer, src []byte) error { return DecodeOptions{}.FromJSON(w, src) }
+func FromJSON(w *packed.Writer, src []byte) error { return DecodeOptions{}.FromJSON(w, src) }
 
 // FromJSON parses one JSON text and writes it to w, as o says. On error, w holds a partial
 // value: reset it.
-func (o DecodeOptions) FromJSON(w *Writer, src []byte) error {
+func (o DecodeOptions) FromJSON(w *packed.Writer, src []byte) error {
 	p := jsonParser{s: src, null: o.Null, maxDepth: o.MaxDepth}
-	if p.maxDepth <= 0 || p.maxDepth > MaxDepth {
-		p.maxDepth = MaxDepth
+	if p.maxDepth <= 0 || p.maxDepth > packed.MaxDepth {
+		p.maxDepth = packed.MaxDepth
 	}
 	p.skipSpace()
 	if err := p.value(w, 0); err != nil {
@@ -597,7 +599,7 @@ func (p *jsonParser) literal(lit string) error {
 }
 
 // value parses the next value; depth is the number of arrays and objects around it.
-func (p *jsonParser) value(w *Writer, depth int) error {
+func (p *jsonParser) value(w *packed.Writer, depth int) error {
 	if p.i >= len(p.s) {
 		return p.errorf("unexpected end of input")
 	}
@@ -637,7 +639,7 @@ func (p *jsonParser) value(w *Writer, depth int) error {
 	}
 }
 
-func (p *jsonParser) number(w *Writer) error {
+func (p *jsonParser) number(w *packed.Writer) error {
 	start := p.i
 	// Fast path: a short integer (most numbers in JSON) is written as is, without
 	// ParseFloat; 15 digits stay below 2^53, where Number would write an Int all the same.
@@ -674,8 +676,8 @@ func (p *jsonParser) number(w *Writer) error {
 }
 
 // array parses an array at depth (its own level) into an array value, whose elements keep
-// their positions: a null is nil or TagNull, never dropped.
-func (p *jsonParser) array(w *Writer, depth int) error {
+// their positions: a null is nil or packed.TagNull, never dropped.
+func (p *jsonParser) array(w *packed.Writer, depth int) error {
 	p.i++ // [
 	at := w.ArrayAt()
 	n := 0
@@ -707,7 +709,7 @@ func (p *jsonParser) array(w *Writer, depth int) error {
 	}
 }
 
-func (p *jsonParser) object(w *Writer, depth int) error {
+func (p *jsonParser) object(w *packed.Writer, depth int) error {
 	p.i++ // {
 	at := w.TableAt()
 	n := 0
@@ -737,7 +739,7 @@ func (p *jsonParser) object(w *Writer, depth int) error {
 		if err := p.value(w, depth); err != nil {
 			return err
 		}
-		if len(w.B) == vmark+1 && w.B[vmark] == TagNil {
+		if len(w.B) == vmark+1 && w.B[vmark] == packed.TagNil {
 			w.B = w.B[:mark] // {"a": null} without Null: no entry, as assigning nil in Lua
 		} else {
 			n++

@@ -8,15 +8,17 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/drlee/drlee/packed"
 )
 
 func mustFromJSON(t testing.TB, src string) []byte {
 	t.Helper()
-	var w Writer
+	var w packed.Writer
 	if err := FromJSON(&w, []byte(src)); err != nil {
 		t.Fatalf("FromJSON(%q): %v", src, err)
 	}
-	if err := Validate(w.B); err != nil {
+	if err := packed.Validate(w.B); err != nil {
 		t.Fatalf("FromJSON(%q) wrote an invalid buffer: %v", src, err)
 	}
 	return w.B
@@ -98,10 +100,10 @@ func TestJSONStructure(t *testing.T) {
 	// position.
 	got := readAll(t, mustFromJSON(t, `{"a":null,"b":[null,2],"c":{},"d":[]}`))
 	want := []item{
-		{k: TagTable, nrec: 3},
-		{k: TagString, str: "b"}, {k: TagArray, narr: 2}, {k: TagNil}, {k: TagInt, num: 2},
-		{k: TagString, str: "c"}, {k: TagTable},
-		{k: TagString, str: "d"}, {k: TagArray},
+		{k: packed.TagTable, nrec: 3},
+		{k: packed.TagString, str: "b"}, {k: packed.TagArray, narr: 2}, {k: packed.TagNil}, {k: packed.TagInt, num: 2},
+		{k: packed.TagString, str: "c"}, {k: packed.TagTable},
+		{k: packed.TagString, str: "d"}, {k: packed.TagArray},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
@@ -115,29 +117,29 @@ func TestJSONStructure(t *testing.T) {
 
 func TestToJSON(t *testing.T) {
 	t.Parallel()
-	enc := func(f func(w *Writer)) string {
-		var w Writer
+	enc := func(f func(w *packed.Writer)) string {
+		var w packed.Writer
 		f(&w)
 		return mustToJSON(t, w.B)
 	}
 	for _, tt := range []struct {
 		name string
-		f    func(w *Writer)
+		f    func(w *packed.Writer)
 		want string
 	}{
-		{"control chars", func(w *Writer) { w.String("\x00\x01\x1f\x7f") }, `"\u0000\u0001\u001f` + "\x7f" + `"`},
-		{"valid utf8", func(w *Writer) { w.String("é😀") }, `"é😀"`},
-		{"quotes", func(w *Writer) { w.String(`"\`) }, `"\"\\"`},
-		{"empty table", func(w *Writer) { w.Table(0, 0) }, `{}`},
-		{"array", func(w *Writer) { w.Table(2, 0); w.Int(1); w.Number(2.5) }, `[1,2.5]`},
-		{"mixed table", func(w *Writer) {
+		{"control chars", func(w *packed.Writer) { w.String("\x00\x01\x1f\x7f") }, `"\u0000\u0001\u001f` + "\x7f" + `"`},
+		{"valid utf8", func(w *packed.Writer) { w.String("é😀") }, `"é😀"`},
+		{"quotes", func(w *packed.Writer) { w.String(`"\`) }, `"\"\\"`},
+		{"empty table", func(w *packed.Writer) { w.Table(0, 0) }, `{}`},
+		{"array", func(w *packed.Writer) { w.Table(2, 0); w.Int(1); w.Number(2.5) }, `[1,2.5]`},
+		{"mixed table", func(w *packed.Writer) {
 			w.Table(2, 1)
 			w.Int(10)
 			w.Int(20)
 			w.String("x")
 			w.Bool(true)
 		}, `{"1":10,"2":20,"x":true}`},
-		{"number keys", func(w *Writer) {
+		{"number keys", func(w *packed.Writer) {
 			w.Table(0, 2)
 			w.Int(5)
 			w.String("five")
@@ -146,12 +148,12 @@ func TestToJSON(t *testing.T) {
 		}, `{"5":"five","0.5":"half"}`},
 		// Floats as encoding/json writes them: the shortest digits that read back the same,
 		// exponents only below 1e-6 and from 1e21.
-		{"large float", func(w *Writer) { w.Number(1 << 60) }, `1152921504606847000`},
-		{"tiny float", func(w *Writer) { w.Number(1e-7) }, `1e-7`},
-		{"float", func(w *Writer) { w.Number(1234567.5) }, `1234567.5`},
-		{"huge float", func(w *Writer) { w.Number(1e21) }, `1e+21`},
-		{"negative zero", func(w *Writer) { // as C writes it: Writer.Number makes it 0
-			w.Raw(binary.LittleEndian.AppendUint64([]byte{TagFloat}, math.Float64bits(math.Copysign(0, -1))))
+		{"large float", func(w *packed.Writer) { w.Number(1 << 60) }, `1152921504606847000`},
+		{"tiny float", func(w *packed.Writer) { w.Number(1e-7) }, `1e-7`},
+		{"float", func(w *packed.Writer) { w.Number(1234567.5) }, `1234567.5`},
+		{"huge float", func(w *packed.Writer) { w.Number(1e21) }, `1e+21`},
+		{"negative zero", func(w *packed.Writer) { // as C writes it: packed.Writer.Number makes it 0
+			w.Raw(binary.LittleEndian.AppendUint64([]byte{packed.TagFloat}, math.Float64bits(math.Copysign(0, -1))))
 		}, `-0`},
 	} {
 		if got := enc(tt.f); got != tt.want {
@@ -163,12 +165,12 @@ func TestToJSON(t *testing.T) {
 	}
 }
 
-// TestToJSONLargeInt: an int64 written with Writer.Int is written to JSON with its sign
-// (the Reader hands ints over as float64, and float64(MaxInt64) does not fit back).
+// TestToJSONLargeInt: an int64 written with packed.Writer.Int is written to JSON with its sign
+// (the packed.Reader hands ints over as float64, and float64(MaxInt64) does not fit back).
 func TestToJSONLargeInt(t *testing.T) {
 	t.Parallel()
 	for _, v := range []int64{math.MaxInt64, 1<<62 + 1, math.MinInt64 + 1} {
-		var w Writer
+		var w packed.Writer
 		w.Int(v)
 		got := mustToJSON(t, w.B)
 		if (v > 0) != !strings.HasPrefix(got, "-") {
@@ -181,24 +183,24 @@ func TestToJSONErrors(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name string
-		f    func(w *Writer)
+		f    func(w *packed.Writer)
 		want string
 	}{
-		{"NaN", func(w *Writer) { w.Number(math.NaN()) }, "NaN"},
-		{"Inf", func(w *Writer) { w.Number(math.Inf(1)) }, "Inf"},
-		{"nested NaN", func(w *Writer) { w.Table(1, 0); w.Number(math.NaN()) }, "NaN"},
-		{"boolean key", func(w *Writer) { w.Table(0, 1); w.Bool(true); w.Int(1) }, "keys"},
-		{"table key", func(w *Writer) { w.Table(0, 1); w.Table(0, 0); w.Int(1) }, "keys"},
-		{"truncated", func(w *Writer) { w.Table(2, 0); w.Int(1) }, "malformed"},
-		{"push-only tag", func(w *Writer) { w.Object(1, 1, 1) }, "malformed"},
-		{"too deep", func(w *Writer) {
+		{"NaN", func(w *packed.Writer) { w.Number(math.NaN()) }, "NaN"},
+		{"Inf", func(w *packed.Writer) { w.Number(math.Inf(1)) }, "Inf"},
+		{"nested NaN", func(w *packed.Writer) { w.Table(1, 0); w.Number(math.NaN()) }, "NaN"},
+		{"boolean key", func(w *packed.Writer) { w.Table(0, 1); w.Bool(true); w.Int(1) }, "keys"},
+		{"table key", func(w *packed.Writer) { w.Table(0, 1); w.Table(0, 0); w.Int(1) }, "keys"},
+		{"truncated", func(w *packed.Writer) { w.Table(2, 0); w.Int(1) }, "malformed"},
+		{"push-only tag", func(w *packed.Writer) { w.Object(1, 1, 1) }, "malformed"},
+		{"too deep", func(w *packed.Writer) {
 			for i := 0; i < 300; i++ {
 				w.Table(1, 0)
 			}
 			w.Nil()
 		}, "deep"},
 	} {
-		var w Writer
+		var w packed.Writer
 		tt.f(&w)
 		_, err := ToJSON(nil, w.B)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -240,7 +242,7 @@ func TestFromJSONErrors(t *testing.T) {
 		{`"\ud800\u12"`, "bad \\u escape"},
 		{strings.Repeat("[", 300) + strings.Repeat("]", 300), "nesting too deep"},
 	} {
-		var w Writer
+		var w packed.Writer
 		err := FromJSON(&w, []byte(tt.in))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("FromJSON(%q): err %v, want one containing %q", tt.in, err, tt.want)
@@ -375,13 +377,13 @@ func sortedKeys(t *testing.T, text []byte) bool {
 	}
 }
 
-// TestToJSONArraysAndNull: arrays (TagArray) are arrays whatever their length, null is
+// TestToJSONArraysAndNull: arrays (packed.TagArray) are arrays whatever their length, null is
 // null, and plain tables with integer keys are arrays up to the sparse ratio.
 func TestToJSONArraysAndNull(t *testing.T) {
 	t.Parallel()
 	// sparse writes a plain table with the integer keys given, each value its key.
-	sparse := func(narr int, keys ...int64) func(w *Writer) {
-		return func(w *Writer) {
+	sparse := func(narr int, keys ...int64) func(w *packed.Writer) {
+		return func(w *packed.Writer) {
 			w.Table(narr, len(keys))
 			for i := 1; i <= narr; i++ {
 				w.Int(int64(i))
@@ -395,15 +397,15 @@ func TestToJSONArraysAndNull(t *testing.T) {
 	nulls := func(n int) string { return strings.Repeat("null,", n) }
 	for _, tt := range []struct {
 		name string
-		f    func(w *Writer)
+		f    func(w *packed.Writer)
 		want string
 	}{
-		{"null", func(w *Writer) { w.Null() }, `null`},
-		{"empty array", func(w *Writer) { w.Array(0) }, `[]`},
-		{"array", func(w *Writer) { w.Array(2); w.String("a"); w.Int(2) }, `["a",2]`},
-		{"array with holes", func(w *Writer) { w.Array(4); w.Nil(); w.Int(2); w.Null(); w.Nil() }, `[null,2,null,null]`},
-		{"null member", func(w *Writer) { w.Table(0, 1); w.String("a"); w.Null() }, `{"a":null}`},
-		{"nested empties", func(w *Writer) { w.Array(2); w.Array(0); w.Table(0, 0) }, `[[],{}]`},
+		{"null", func(w *packed.Writer) { w.Null() }, `null`},
+		{"empty array", func(w *packed.Writer) { w.Array(0) }, `[]`},
+		{"array", func(w *packed.Writer) { w.Array(2); w.String("a"); w.Int(2) }, `["a",2]`},
+		{"array with holes", func(w *packed.Writer) { w.Array(4); w.Nil(); w.Int(2); w.Null(); w.Nil() }, `[null,2,null,null]`},
+		{"null member", func(w *packed.Writer) { w.Table(0, 1); w.String("a"); w.Null() }, `{"a":null}`},
+		{"nested empties", func(w *packed.Writer) { w.Array(2); w.Array(0); w.Table(0, 0) }, `[[],{}]`},
 		{"key 1 only", sparse(0, 1), `[1]`},
 		{"holes", sparse(2, 4), `[1,2,null,4]`},
 		{"unordered keys", sparse(0, 3, 1, 2), `[1,2,3]`},
@@ -414,9 +416,9 @@ func TestToJSONArraysAndNull(t *testing.T) {
 		{"huge key", sparse(1, 1<<40), `{"1":1,"1099511627776":1099511627776}`},
 		{"zero key", sparse(0, 0, 1), `{"0":0,"1":1}`},
 		{"negative key", sparse(1, -1), `{"1":1,"-1":-1}`},
-		{"string key", func(w *Writer) { w.Table(1, 1); w.Int(1); w.String("x"); w.Int(2) }, `{"1":1,"x":2}`},
-		{"float key", func(w *Writer) { w.Table(0, 1); w.Number(1.5); w.Int(1) }, `{"1.5":1}`},
-		{"nested sparse", func(w *Writer) {
+		{"string key", func(w *packed.Writer) { w.Table(1, 1); w.Int(1); w.String("x"); w.Int(2) }, `{"1":1,"x":2}`},
+		{"float key", func(w *packed.Writer) { w.Table(0, 1); w.Number(1.5); w.Int(1) }, `{"1.5":1}`},
+		{"nested sparse", func(w *packed.Writer) {
 			w.Table(0, 2)
 			w.Int(3)
 			sparse(0, 2)(w)
@@ -424,7 +426,7 @@ func TestToJSONArraysAndNull(t *testing.T) {
 			w.Array(0)
 		}, `[[],null,[null,2]]`},
 	} {
-		var w Writer
+		var w packed.Writer
 		tt.f(&w)
 		if got := mustToJSON(t, w.B); got != tt.want {
 			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
@@ -437,7 +439,7 @@ func TestToJSONArraysAndNull(t *testing.T) {
 func TestToJSONUTF8(t *testing.T) {
 	t.Parallel()
 	for _, s := range []string{"é😀☃", "\u2028\u2029", "\x7f", "\uFFFD"} {
-		var w Writer
+		var w packed.Writer
 		w.String(s)
 		if got, want := mustToJSON(t, w.B), `"`+s+`"`; got != want {
 			t.Errorf("ToJSON(%q) = %s, want %s", s, got, want)
@@ -445,15 +447,15 @@ func TestToJSONUTF8(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
-		f    func(w *Writer)
+		f    func(w *packed.Writer)
 		want string
 	}{
-		{"root", func(w *Writer) { w.String("ab\xff") }, "string is not valid UTF-8: byte 0xff at offset 2"},
-		{"truncated sequence", func(w *Writer) { w.String("é\xc3") }, "byte 0xc3 at offset 2"},
-		{"encoded surrogate", func(w *Writer) { w.String("\xed\xa0\x80") }, "byte 0xed at offset 0"},
-		{"overlong", func(w *Writer) { w.String("\xc0\xaf") }, "byte 0xc0 at offset 0"},
-		{"in an array", func(w *Writer) { w.Array(2); w.String("ok"); w.String("\xfe") }, "byte 0xfe at offset 0 (at [2])"},
-		{"in an object", func(w *Writer) {
+		{"root", func(w *packed.Writer) { w.String("ab\xff") }, "string is not valid UTF-8: byte 0xff at offset 2"},
+		{"truncated sequence", func(w *packed.Writer) { w.String("é\xc3") }, "byte 0xc3 at offset 2"},
+		{"encoded surrogate", func(w *packed.Writer) { w.String("\xed\xa0\x80") }, "byte 0xed at offset 0"},
+		{"overlong", func(w *packed.Writer) { w.String("\xc0\xaf") }, "byte 0xc0 at offset 0"},
+		{"in an array", func(w *packed.Writer) { w.Array(2); w.String("ok"); w.String("\xfe") }, "byte 0xfe at offset 0 (at [2])"},
+		{"in an object", func(w *packed.Writer) {
 			w.Table(0, 1)
 			w.String("items")
 			w.Array(1)
@@ -461,9 +463,9 @@ func TestToJSONUTF8(t *testing.T) {
 			w.String("a b")
 			w.String("\x80")
 		}, `string is not valid UTF-8: byte 0x80 at offset 0 (at .items[1]["a b"])`},
-		{"key", func(w *Writer) { w.Table(0, 1); w.String("k\xff"); w.Int(1) }, `key is not valid UTF-8: byte 0xff at offset 1 (at ["k\xff"])`},
+		{"key", func(w *packed.Writer) { w.Table(0, 1); w.String("k\xff"); w.Int(1) }, `key is not valid UTF-8: byte 0xff at offset 1 (at ["k\xff"])`},
 	} {
-		var w Writer
+		var w packed.Writer
 		tt.f(&w)
 		_, err := ToJSON(nil, w.B)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -477,13 +479,13 @@ func TestToJSONErrorPaths(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name string
-		f    func(w *Writer)
+		f    func(w *packed.Writer)
 		want string
 	}{
-		{"root", func(w *Writer) { w.Number(math.NaN()) }, "cannot encode NaN in JSON"},
-		{"number key", func(w *Writer) { w.Table(0, 1); w.Int(1000); w.Number(math.Inf(1)) }, "cannot encode +Inf in JSON (at [1000])"},
-		{"sparse index", func(w *Writer) { w.Table(1, 1); w.Int(1); w.Int(3); w.Number(math.Inf(-1)) }, "cannot encode -Inf in JSON (at [3])"},
-		{"array part of an object", func(w *Writer) {
+		{"root", func(w *packed.Writer) { w.Number(math.NaN()) }, "cannot encode NaN in JSON"},
+		{"number key", func(w *packed.Writer) { w.Table(0, 1); w.Int(1000); w.Number(math.Inf(1)) }, "cannot encode +Inf in JSON (at [1000])"},
+		{"sparse index", func(w *packed.Writer) { w.Table(1, 1); w.Int(1); w.Int(3); w.Number(math.Inf(-1)) }, "cannot encode -Inf in JSON (at [3])"},
+		{"array part of an object", func(w *packed.Writer) {
 			w.Table(1, 1)
 			w.Table(0, 1)
 			w.String("_x1")
@@ -491,7 +493,7 @@ func TestToJSONErrorPaths(t *testing.T) {
 			w.String("k")
 			w.Int(1)
 		}, "(at [1]._x1)"},
-		{"sorted", func(w *Writer) {
+		{"sorted", func(w *packed.Writer) {
 			w.Table(0, 2)
 			w.String("b")
 			w.Int(1)
@@ -501,19 +503,19 @@ func TestToJSONErrorPaths(t *testing.T) {
 			w.Int(1)
 		}, "JSON object keys must be strings or numbers, not booleans (at .a)"},
 	} {
-		var w Writer
+		var w packed.Writer
 		tt.f(&w)
 		_, err := EncodeOptions{SortKeys: tt.name == "sorted"}.ToJSON(nil, w.B)
 		if err == nil || !strings.HasSuffix(err.Error(), tt.want) && !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err %v, want one containing %q", tt.name, err, tt.want)
 		}
 	}
-	if _, err := (EncodeOptions{Indent: "  x"}).ToJSON(nil, []byte{TagNil}); err == nil || !strings.Contains(err.Error(), "spaces and tabs") {
+	if _, err := (EncodeOptions{Indent: "  x"}).ToJSON(nil, []byte{packed.TagNil}); err == nil || !strings.Contains(err.Error(), "spaces and tabs") {
 		t.Errorf("bad indent: %v", err)
 	}
 }
 
-// TestJSONDepth: MaxDepth levels of arrays or objects decode and encode; one more is an
+// TestJSONDepth: packed.MaxDepth levels of arrays or objects decode and encode; one more is an
 // error on both sides, and DecodeOptions.MaxDepth lowers the limit.
 func TestJSONDepth(t *testing.T) {
 	t.Parallel()
@@ -536,47 +538,47 @@ func TestJSONDepth(t *testing.T) {
 		}
 		return b.String()
 	}
-	doc := nest(MaxDepth)
+	doc := nest(packed.MaxDepth)
 	if got := mustToJSON(t, mustFromJSON(t, doc)); got != doc {
-		t.Errorf("%d levels: round trip changed the text", MaxDepth)
+		t.Errorf("%d levels: round trip changed the text", packed.MaxDepth)
 	}
-	var w Writer
-	if err := FromJSON(&w, []byte(nest(MaxDepth+1))); err == nil || !strings.Contains(err.Error(), "nesting too deep (more than 200 levels)") {
-		t.Errorf("%d levels: %v", MaxDepth+1, err)
+	var w packed.Writer
+	if err := FromJSON(&w, []byte(nest(packed.MaxDepth+1))); err == nil || !strings.Contains(err.Error(), "nesting too deep (more than 200 levels)") {
+		t.Errorf("%d levels: %v", packed.MaxDepth+1, err)
 	}
 	w.Reset()
-	for i := 0; i < MaxDepth+1; i++ {
+	for i := 0; i < packed.MaxDepth+1; i++ {
 		w.Array(1)
 	}
 	w.Nil()
 	if _, err := ToJSON(nil, w.B); err == nil || !strings.Contains(err.Error(), "nesting too deep") {
-		t.Errorf("ToJSON of %d levels: %v", MaxDepth+1, err)
+		t.Errorf("ToJSON of %d levels: %v", packed.MaxDepth+1, err)
 	}
 	for _, tt := range []struct {
 		max, levels int
 		ok          bool
-	}{{1, 1, true}, {1, 2, false}, {3, 3, true}, {3, 4, false}, {MaxDepth + 50, MaxDepth + 1, false}, {-1, MaxDepth, true}} {
+	}{{1, 1, true}, {1, 2, false}, {3, 3, true}, {3, 4, false}, {packed.MaxDepth + 50, packed.MaxDepth + 1, false}, {-1, packed.MaxDepth, true}} {
 		w.Reset()
 		err := DecodeOptions{MaxDepth: tt.max}.FromJSON(&w, []byte(nest(tt.levels)))
 		if (err == nil) != tt.ok {
-			t.Errorf("MaxDepth %d, %d levels: %v", tt.max, tt.levels, err)
+			t.Errorf("packed.MaxDepth %d, %d levels: %v", tt.max, tt.levels, err)
 		}
 	}
 }
 
-// TestFromJSONNull: with DecodeOptions.Null, null is TagNull everywhere and object members
+// TestFromJSONNull: with DecodeOptions.Null, null is packed.TagNull everywhere and object members
 // that are null are kept.
 func TestFromJSONNull(t *testing.T) {
 	t.Parallel()
-	var w Writer
+	var w packed.Writer
 	if err := (DecodeOptions{Null: true}).FromJSON(&w, []byte(`{"a":null,"b":[null,1,null]}`)); err != nil {
 		t.Fatal(err)
 	}
 	got := readAll(t, w.B)
 	want := []item{
-		{k: TagTable, nrec: 2},
-		{k: TagString, str: "a"}, {k: TagNull},
-		{k: TagString, str: "b"}, {k: TagArray, narr: 3}, {k: TagNull}, {k: TagInt, num: 1}, {k: TagNull},
+		{k: packed.TagTable, nrec: 2},
+		{k: packed.TagString, str: "a"}, {k: packed.TagNull},
+		{k: packed.TagString, str: "b"}, {k: packed.TagArray, narr: 3}, {k: packed.TagNull}, {k: packed.TagInt, num: 1}, {k: packed.TagNull},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)

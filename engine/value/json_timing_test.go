@@ -3,6 +3,8 @@ package value
 import (
 	"strings"
 	"testing"
+
+	"github.com/drlee/drlee/packed"
 )
 
 // Benchmarks of the JSON codec alone (no Lua): a small request body like the bench
@@ -30,7 +32,7 @@ func BenchmarkFromJSON(b *testing.B) {
 	for _, d := range benchDocs() {
 		b.Run("doc="+d.name, func(b *testing.B) {
 			src := []byte(d.doc)
-			var w Writer
+			var w packed.Writer
 			b.SetBytes(int64(len(src)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -46,7 +48,7 @@ func BenchmarkFromJSON(b *testing.B) {
 func BenchmarkToJSON(b *testing.B) {
 	for _, d := range benchDocs() {
 		b.Run("doc="+d.name, func(b *testing.B) {
-			var w Writer
+			var w packed.Writer
 			if err := FromJSON(&w, []byte(d.doc)); err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-// Package value is the packed format in which Lua values cross the cgo boundary, and in which
+// Package packed is the format in which Lua values cross the cgo boundary, and in which
 // they travel between nodes.
 //
 // Crossing cgo costs ~27 ns a call, so a callback's arguments are not pushed one Lua API call
@@ -37,7 +37,7 @@
 // A value nests at most MaxDepth tables deep (the root counts as one): C's encoder refuses
 // deeper values and Validate rejects them, so that C, which decodes recursively, never
 // recurses deeper on input from the network.
-package value
+package packed
 
 import (
 	"encoding/binary"
@@ -82,9 +82,9 @@ func SparseOK(n, entries int64) bool { return n <= SparseSafe || n <= SparseRati
 
 var (
 	// ErrMalformed is returned by a Reader for a buffer that does not follow the format.
-	ErrMalformed = errors.New("value: malformed buffer")
+	ErrMalformed = errors.New("packed: malformed buffer")
 	// ErrTooDeep is returned by Validate and Skip for tables nested deeper than MaxDepth.
-	ErrTooDeep = errors.New("value: tables nested too deep")
+	ErrTooDeep = errors.New("packed: tables nested too deep")
 )
 
 // MaxString is the longest string the format carries: LuaJIT's own limit on a string
@@ -93,7 +93,7 @@ var (
 const MaxString = 0x7fffff00
 
 // ErrTooLarge is the cause of a Writer's error for a value the format cannot carry.
-var ErrTooLarge = errors.New("value: too large for a Lua value")
+var ErrTooLarge = errors.New("packed: too large for a Lua value")
 
 // Writer appends values to a buffer. The zero value is ready to use; Reset keeps the
 // buffer's memory, so a Writer reused per call allocates nothing once warm.

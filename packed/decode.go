@@ -1,9 +1,9 @@
-package value
+package packed
 
 import "errors"
 
 // ErrTableKey is returned by Decode for a table with a table as a key.
-var ErrTableKey = errors.New("value: a table key cannot be decoded")
+var ErrTableKey = errors.New("packed: a table key cannot be decoded")
 
 // NullValue is the type of Null.
 type NullValue struct{}
