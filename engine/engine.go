@@ -66,6 +66,7 @@ type Engine struct {
 	workers []*Worker
 
 	failed   atomic.Bool
+	started  chan struct{} // closed once Run has created the workers
 	stopping chan struct{} // closed by Shutdown: servers stop accepting
 	stopFlag atomic.Bool   // the same, as the loops read it
 	killFlag atomic.Bool   // the shutdown timeout ran out: loops end now
@@ -112,7 +113,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	// Never blocking: a burst waits in the pool's bounded backlog, and beyond that is an
 	// error the binding reports to Lua, never a loop that blocks waiting for a slot.
-	e := &Engine{cfg: cfg, stopping: make(chan struct{})}
+	e := &Engine{cfg: cfg, started: make(chan struct{}), stopping: make(chan struct{})}
 	pool, err := newIOPool(cfg.PoolSize, 64*cfg.PoolSize, func(p any, stack []byte) {
 		e.failed.Store(true)
 		e.logf(0, "ERROR", "internal error in an I/O task: %v\n%s", p, stack)
@@ -181,6 +182,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	for _, w := range e.workers {
 		go w.run(code, chunk)
 	}
+	close(e.started)
 	if e.cfg.CallbackTimeout > 0 {
 		stop, done := make(chan struct{}), make(chan struct{})
 		go e.watchdog(stop, done)
@@ -251,6 +253,11 @@ func (e *Engine) pokeAll() {
 		w.poke()
 	}
 }
+
+// Started is closed once Run has created the workers (they may still be loading the
+// script): from then on Workers is set and Shutdown reaches every worker. A Run that fails
+// before (the script cannot be read) never closes it.
+func (e *Engine) Started() <-chan struct{} { return e.started }
 
 // Stopping is closed when shutdown begins.
 func (e *Engine) Stopping() <-chan struct{} { return e.stopping }

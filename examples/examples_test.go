@@ -10,18 +10,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // hello.lua serves "hello world" on the port given as its argument, from every worker, and
 // shuts down cleanly.
 func TestHello(t *testing.T) {
-	port := enginetest.FreePort(t)
+	port := drleetest.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan enginetest.Result, 1)
+	done := make(chan drleetest.Result, 1)
 	go func() {
-		done <- enginetest.RunFile(t, "hello.lua", enginetest.Options{
+		done <- drleetest.RunFile(t, "hello.lua", drleetest.Options{
 			Workers: 2, Args: []string{strconv.Itoa(port)}, Ctx: ctx, Timeout: 20 * time.Second,
 		})
 	}()
@@ -58,7 +58,7 @@ func TestHello(t *testing.T) {
 	}
 	c.CloseIdleConnections()
 	cancel()
-	var res enginetest.Result
+	var res drleetest.Result
 	select {
 	case res = <-done:
 	case <-time.After(15 * time.Second):
@@ -73,7 +73,7 @@ func TestHello(t *testing.T) {
 func TestJournal(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	res := enginetest.RunFile(t, "journal.lua", enginetest.Options{Args: []string{dir}, Timeout: 20 * time.Second})
+	res := drleetest.RunFile(t, "journal.lua", drleetest.Options{Args: []string{dir}, Timeout: 20 * time.Second})
 	res.MustSucceed(t)
 	for i := 1; i <= 5; i++ {
 		res.Contains(t, strconv.Itoa(i)+" ")

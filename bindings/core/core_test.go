@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 //go:embed testdata/*.lua
@@ -31,9 +31,9 @@ func files(t *testing.T) map[string]string {
 }
 
 // runLua runs testdata/name through the real engine; the script prints PASS when done.
-func runLua(t *testing.T, name string) enginetest.Result {
+func runLua(t *testing.T, name string) drleetest.Result {
 	t.Helper()
-	res := enginetest.Run(t, file(t, name), enginetest.Options{Files: files(t)})
+	res := drleetest.Run(t, file(t, name), drleetest.Options{Files: files(t)})
 	res.MustSucceed(t)
 	res.Contains(t, "PASS\n")
 	return res
@@ -79,7 +79,7 @@ func TestUncaughtHelperErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			// In a callback: in the main chunk, the error would end the main chunk.
-			res := enginetest.Run(t, `local time = require "time"
+			res := drleetest.Run(t, `local time = require "time"
 time.timeout(1, function()
 `+tt.script+`
 end)
@@ -94,10 +94,10 @@ time.timeout(50, function() print("went on") end)`)
 // TestWorkers: each worker has its own globals.
 func TestWorkers(t *testing.T) {
 	t.Parallel()
-	res := enginetest.Run(t, `
+	res := drleetest.Run(t, `
 counter = (counter or 0) + 1
 print("worker " .. env.worker_id .. " of " .. env.workers .. " counter " .. counter)
-`, enginetest.Options{Workers: 3})
+`, drleetest.Options{Workers: 3})
 	res.MustSucceed(t)
 	res.Contains(t, "worker 1 of 3 counter 1", "worker 2 of 3 counter 1", "worker 3 of 3 counter 1")
 }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 //go:embed testdata/*.lua
@@ -28,7 +28,7 @@ func script(t testing.TB, name string) string {
 }
 
 // equalLines fails unless got is want, line by line.
-func equalLines(t *testing.T, res enginetest.Result, want string) {
+func equalLines(t *testing.T, res drleetest.Result, want string) {
 	t.Helper()
 	if got := res.Stdout; got != want {
 		t.Fatalf("stdout:\n%s\nwant:\n%s\nstderr:\n%s", got, want, res.Stderr)
@@ -36,7 +36,7 @@ func equalLines(t *testing.T, res enginetest.Result, want string) {
 }
 
 func TestHappyPaths(t *testing.T) {
-	res := enginetest.Run(t, script(t, "basic.lua"))
+	res := drleetest.Run(t, script(t, "basic.lua"))
 	res.MustSucceed(t)
 	dir := filepath.Join(res.Dir, "work")
 	equalLines(t, res, strings.Join([]string{
@@ -77,7 +77,7 @@ func TestHappyPaths(t *testing.T) {
 }
 
 func TestIOErrors(t *testing.T) {
-	res := enginetest.Run(t, script(t, "errors.lua"))
+	res := drleetest.Run(t, script(t, "errors.lua"))
 	res.MustSucceed(t)
 	// Each line: name, then type(err) == "string", then the Go error text.
 	want := [][2]string{
@@ -105,7 +105,7 @@ func TestIOErrors(t *testing.T) {
 }
 
 func TestArgumentErrors(t *testing.T) {
-	res := enginetest.Run(t, script(t, "args.lua"))
+	res := drleetest.Run(t, script(t, "args.lua"))
 	res.MustSucceed(t)
 	equalLines(t, res, `open nil	false	bad argument #1 to 'fs.open' (string expected, got nil)
 open table	false	bad argument #1 to 'fs.open' (string expected, got table)
@@ -161,7 +161,7 @@ func orderContent(n int, fill string) string {
 
 func TestWriteOrder(t *testing.T) {
 	const n = 200
-	res := enginetest.Run(t, script(t, "order.lua"), enginetest.Options{Args: []string{strconv.Itoa(n)}})
+	res := drleetest.Run(t, script(t, "order.lua"), drleetest.Options{Args: []string{strconv.Itoa(n)}})
 	res.MustSucceed(t)
 	want := orderContent(n, "x")
 	equalLines(t, res, fmt.Sprintf("close\tnil\tcallbacks before close\t%d\tin order\ttrue\tbytes\t%d\n", n, len(want)))
@@ -183,7 +183,7 @@ func TestReadAllBigFile(t *testing.T) {
 	for i := range data {
 		data[i] = byte(rng.Uint32())
 	}
-	res := enginetest.Run(t, script(t, "readall.lua"), enginetest.Options{
+	res := drleetest.Run(t, script(t, "readall.lua"), drleetest.Options{
 		Args:  []string{strconv.Itoa(size)},
 		Files: map[string]string{"big.bin": string(data)},
 	})
@@ -199,7 +199,7 @@ func TestReadAllBigFile(t *testing.T) {
 }
 
 func TestCallbackErrorIsReported(t *testing.T) {
-	res := enginetest.Run(t, script(t, "raise.lua"))
+	res := drleetest.Run(t, script(t, "raise.lua"))
 	if res.Err != nil {
 		t.Fatalf("the main chunk failed: %v\n%s", res.Err, res.Stderr)
 	}
@@ -230,7 +230,7 @@ func countFDs(t *testing.T) int {
 func TestUnclosedFilesAreClosedWhenCollected(t *testing.T) {
 	const n = 100
 	before := countFDs(t)
-	res := enginetest.Run(t, script(t, "gc.lua"), enginetest.Options{Args: []string{strconv.Itoa(n)}})
+	res := drleetest.Run(t, script(t, "gc.lua"), drleetest.Options{Args: []string{strconv.Itoa(n)}})
 	res.MustSucceed(t)
 	res.Contains(t, "opened\ttrue\tafter gc\ttrue", "pending writes done")
 	if after := countFDs(t); after > before+2 {
@@ -255,7 +255,7 @@ func TestRelativePaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := enginetest.Run(t, script(t, "relative.lua"), enginetest.Options{Args: []string{rel}})
+	res := drleetest.Run(t, script(t, "relative.lua"), drleetest.Options{Args: []string{rel}})
 	res.MustSucceed(t)
 	equalLines(t, res, "stat\tnil\trel.txt\t8\n")
 	if b, err := os.ReadFile(filepath.Join(dir, "rel.txt")); err != nil || string(b) != "relative" {
@@ -265,7 +265,7 @@ func TestRelativePaths(t *testing.T) {
 
 func TestWorkers(t *testing.T) {
 	const workers = 4
-	res := enginetest.Run(t, script(t, "workers.lua"), enginetest.Options{Workers: workers})
+	res := drleetest.Run(t, script(t, "workers.lua"), drleetest.Options{Workers: workers})
 	res.MustSucceed(t)
 	for id := 1; id <= workers; id++ {
 		res.Contains(t, fmt.Sprintf("worker\t%d\tlines\t100\n", id))
@@ -289,7 +289,7 @@ func BenchmarkStat(b *testing.B) {
 	for _, window := range []int{1, 64} {
 		b.Run(fmt.Sprintf("inflight=%d", window), func(b *testing.B) {
 			b.ReportAllocs()
-			res := enginetest.Run(b, script(b, "bench_stat.lua"), enginetest.Options{
+			res := drleetest.Run(b, script(b, "bench_stat.lua"), drleetest.Options{
 				Args: []string{strconv.Itoa(b.N), strconv.Itoa(window)},
 			})
 			if res.Failed || res.Stdout != fmt.Sprintf("completed %d\n", b.N) {
@@ -313,10 +313,10 @@ func TestReadFileLargerThanALuaString(t *testing.T) {
 		t.Skipf("this file system has no sparse files: %v", err)
 	}
 	f.Close()
-	res := enginetest.Run(t, `
+	res := drleetest.Run(t, `
 local fs = require "fs"
 fs.readfile(__dirname__ .. "/huge.bin", function(err, data) print("readfile", err ~= nil, data, err) end)
-`, enginetest.Options{Dir: dir, Timeout: 20 * time.Second})
+`, drleetest.Options{Dir: dir, Timeout: 20 * time.Second})
 	res.MustSucceed(t)
 	res.Contains(t, "readfile\ttrue\tnil\tfs.readfile: ", "/huge.bin is 4294967360 bytes, more than a Lua string can hold (2147483392)")
 }

@@ -17,7 +17,7 @@ import (
 
 	drhttp "github.com/drlee/drlee/bindings/http"
 	"github.com/drlee/drlee/engine"
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // okScript answers "ok" to everything on arg[1].
@@ -54,7 +54,7 @@ func TestServerAcceptEMFILE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr enginetest.SyncBuffer
+	var stderr drleetest.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func (l *lineWatch) Write(p []byte) (int, error) {
 // engine ends with the error instead of staying up deaf: `drlee run` exits non-zero.
 func TestServerListenerFailureAborts(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, okScript, enginetest.Options{Timeout: 20 * time.Second})
+	s := startServer(t, okScript, drleetest.Options{Timeout: 20 * time.Second})
 	c := newClient()
 	wantStatus(t, get(t, c, s.url+"/"), 200)
 	c.CloseIdleConnections()

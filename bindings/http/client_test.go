@@ -8,7 +8,7 @@ import (
 
 	"github.com/mccutchen/go-httpbin/v2/httpbin"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // The client's Lua API against go-httpbin, a widely used server no one here wrote, started
@@ -26,7 +26,7 @@ func httpbinServers(t *testing.T) (plain, tls string) {
 func TestClientAgainstHTTPBin(t *testing.T) {
 	t.Parallel()
 	plain, tls := httpbinServers(t)
-	res := enginetest.Run(t, `
+	res := drleetest.Run(t, `
 local http = require "http"
 local base, tlsbase = arg[1], arg[2]
 
@@ -137,7 +137,7 @@ series_callback({
     end)
   end,
 }, function(err) assert(err == nil, err) print("all done") end)
-`, enginetest.Options{Args: []string{plain, tls}})
+`, drleetest.Options{Args: []string{plain, tls}})
 	res.MustSucceed(t)
 	res.Contains(t,
 		"method\tGET  v-get", "method\tPOST body-post v-post", "method\tPUT body-put v-put",
@@ -154,7 +154,7 @@ series_callback({
 
 func TestClientArgumentErrors(t *testing.T) {
 	t.Parallel()
-	res := enginetest.Run(t, `
+	res := drleetest.Run(t, `
 local http = require "http"
 print(select(2, pcall(http.get, nil)))
 print(select(2, pcall(http.get, "http://x/", 5)))
@@ -177,7 +177,7 @@ print(select(2, pcall(http.get, "http://x/", {timeout = "soon"})))
 // requests were answered.
 func TestServerAndClientInOneScript(t *testing.T) {
 	t.Parallel()
-	res := enginetest.Run(t, `
+	res := drleetest.Run(t, `
 local http = require "http"
 local server = http.create_server("127.0.0.1:0", function(req, res)
   readall(req, function(err, body)
@@ -207,7 +207,7 @@ server:start(function(err)
     server:stop()
   end)
 end)
-`, enginetest.Options{Workers: 2, Timeout: 20 * time.Second})
+`, drleetest.Options{Workers: 2, Timeout: 20 * time.Second})
 	res.MustSucceed(t)
 	res.Contains(t, "POST 1|hello /n/1\tPOST 20|hello /n/20\t20")
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // The response's set_status, set, write and finish record into a C buffer, in any
@@ -95,7 +95,7 @@ server:start(function(err) assert(not err, err) end)
 
 func TestResponseFastPath(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, fastPathScript, enginetest.Options{})
+	s := startServer(t, fastPathScript, drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 
@@ -188,7 +188,7 @@ http.create_server(arg[1], function(req, res)
   res:write(bad .. "/" .. good)
   res:finish()
 end):start()
-`, enginetest.Options{})
+`, drleetest.Options{})
 	resp, err := stdhttp.Get(srv.url)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // fuzzScript reads every field of the request, reads its body, echoes a request header
@@ -64,7 +64,7 @@ server:start(function(err) assert(not err, err) end)
 // checked for script errors and internal errors, when the target's test ends.
 func fuzzTarget(f *testing.F) *running {
 	f.Helper()
-	s := startServer(f, fuzzScript, enginetest.Options{
+	s := startServer(f, fuzzScript, drleetest.Options{
 		Timeout: 24 * time.Hour, // as long as fuzzing lasts
 		Engine: map[string]any{
 			"http.read_timeout": 2 * time.Second, "http.handler_timeout": 2 * time.Second,

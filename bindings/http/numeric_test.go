@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // numbersScript tries every numeric argument of req and res with values that are not what
@@ -51,7 +51,7 @@ server:start(function(err) assert(not err, err) end)
 
 func TestServerNumericArguments(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, numbersScript, enginetest.Options{})
+	s := startServer(t, numbersScript, drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	r := do(t, c, "POST", s.url+"/", bytes.Repeat([]byte("b"), 2048), nil)
@@ -99,7 +99,7 @@ func TestClientNumericArguments(t *testing.T) {
 		io.WriteString(w, strings.Repeat("z", 3000))
 	}))
 	defer srv.Close()
-	res := enginetest.Run(t, `
+	res := drleetest.Run(t, `
 local http = require "http"
 local url = arg[1]
 local function try(what, ...)
@@ -145,7 +145,7 @@ parallel_callback(list, function(err, results)
   assert(not err, err)
   for _, r in ipairs(results) do print(r) end
 end)
-`, enginetest.Options{Args: []string{srv.URL}})
+`, drleetest.Options{Args: []string{srv.URL}})
 	res.MustSucceed(t)
 	res.Contains(t,
 		"timeout nan: bad argument #2 to 'http.get' (options.timeout must be a number of milliseconds, 0 or more",

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	drhttp "github.com/drlee/drlee/bindings/http"
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // TestManyOperationsPerRequestAreNotShed: handlers that start many operations of their own
@@ -40,7 +40,7 @@ http.create_server(arg[1], function(req, res)
     end)
   end
 end):start()
-`, dir, files), enginetest.Options{QueueSize: 64})
+`, dir, files), drleetest.Options{QueueSize: 64})
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -79,7 +79,7 @@ func TestPanicInTheConnectionGoroutineIs500(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, `
 require("http").create_server(arg[1], function(req, res) res:write("ok"); res:finish() end):start()
-`, enginetest.Options{})
+`, drleetest.Options{})
 	if err := drhttp.InjectBrokenWorker(srv.addr); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // shedLine is the log line of the 503s of one reason.
@@ -20,7 +20,7 @@ var shedLine = regexp.MustCompile(`(?m)^(\S+) WARN  http: \S+: (\d+) requests? a
 // per reason that add up to the 503s the clients got.
 func TestServerQueueFull503sLogged(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{QueueSize: 1})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{QueueSize: 1})
 	const n = 40
 	var got503 atomic.Int64
 	var wg sync.WaitGroup
@@ -78,7 +78,7 @@ func TestServerQueueFull503sLogged(t *testing.T) {
 // second counts what came since the one before.
 func TestServerLong503FloodRateLimited(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{QueueSize: 1})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{QueueSize: 1})
 	busy := goGet(t, newClient(), s.url+"/busy?ms=2500") // holds the only worker
 	// Clients that ask again as soon as they are answered: one of them waits in the
 	// queue, the others get 503 after 503.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // rawRequest sends raw on a new connection and reads one response.
@@ -39,7 +39,7 @@ func rawRequest(t testing.TB, addr, raw string) *http.Response {
 // removed and never above "/", and without the query.
 func TestServerRequestPath(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	for _, tc := range []struct{ target, path, uri string }{
 		{"/plain?x=1", "/plain", "/plain?x=1"},
 		{"/a/../../etc/passwd", "/etc/passwd", "/a/../../etc/passwd"},
@@ -96,7 +96,7 @@ local server = http.create_server(arg[1], function(req, res)
   end)
 end)
 server:start(function(err) assert(not err, err) end)
-`, enginetest.Options{})
+`, drleetest.Options{})
 	resp := rawRequest(t, s.addr, "GET http://h/a/%2e%2e/b?q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -110,7 +110,7 @@ server:start(function(err) assert(not err, err) end)
 // response, whatever it copies into a header.
 func TestServerResponseHeaderInjection(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c, err := net.DialTimeout("tcp", s.addr, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestClientRefusesInjection(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	res := enginetest.Run(t, `
+	res := drleetest.Run(t, `
 local http = require "http"
 local url = arg[1] .. "/p"
 local function try(...)
@@ -184,7 +184,7 @@ http.request("purge", url .. "?ok", {headers = {["X-Ok"] = "tab\tand é"}}, func
   print("status", res.status_code)
   res:close()
 end)
-`, enginetest.Options{Args: []string{srv.URL}})
+`, drleetest.Options{Args: []string{srv.URL}})
 	res.MustSucceed(t)
 	res.Contains(t,
 		"bad argument #1 to 'http.request' (method must be an HTTP token",

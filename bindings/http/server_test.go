@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/drlee/drlee/engine"
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 //go:embed testdata/server_*.lua
@@ -57,16 +57,16 @@ func freeAddr(t testing.TB) string {
 type running struct {
 	addr, url string
 	cancel    context.CancelFunc
-	done      chan enginetest.Result
+	done      chan drleetest.Result
 	engine    chan *engine.Engine
 
 	once sync.Once
-	res  enginetest.Result
+	res  drleetest.Result
 }
 
 // startServer runs script with arg[1] = a free 127.0.0.1 address and waits until the
 // address accepts connections. The script is shut down at the end of the test.
-func startServer(t testing.TB, script string, o enginetest.Options) *running {
+func startServer(t testing.TB, script string, o drleetest.Options) *running {
 	t.Helper()
 	addr := freeAddr(t)
 	o.Args = append([]string{addr}, o.Args...)
@@ -80,10 +80,10 @@ func startServer(t testing.TB, script string, o enginetest.Options) *running {
 	o.Ctx = ctx
 	r := &running{
 		addr: addr, url: "http://" + addr, cancel: cancel,
-		done: make(chan enginetest.Result, 1), engine: make(chan *engine.Engine, 1),
+		done: make(chan drleetest.Result, 1), engine: make(chan *engine.Engine, 1),
 	}
 	o.Started = func(e *engine.Engine) { r.engine <- e }
-	go func() { r.done <- enginetest.Run(t, script, o) }()
+	go func() { r.done <- drleetest.Run(t, script, o) }()
 	t.Cleanup(func() { r.stop(t) })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -105,13 +105,13 @@ func startServer(t testing.TB, script string, o enginetest.Options) *running {
 }
 
 // stop shuts the engine down (ctx cancelled) and returns what the script did.
-func (r *running) stop(t testing.TB) enginetest.Result {
+func (r *running) stop(t testing.TB) drleetest.Result {
 	r.cancel()
 	return r.wait(t, 15*time.Second)
 }
 
 // wait waits for the script to end by itself.
-func (r *running) wait(t testing.TB, d time.Duration) enginetest.Result {
+func (r *running) wait(t testing.TB, d time.Duration) drleetest.Result {
 	r.once.Do(func() {
 		select {
 		case r.res = <-r.done:
@@ -275,7 +275,7 @@ type echoed struct {
 // Every method reaches the handler, with req.method, request_uri, url and remote_addr.
 func TestServerMethods(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	for _, m := range methods {
@@ -332,7 +332,7 @@ func TestServerMethods(t *testing.T) {
 // Request headers: look-ups work whatever the case; repeated headers are joined.
 func TestServerRequestHeaders(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	hdr := http.Header{}
@@ -359,7 +359,7 @@ func TestServerRequestHeaders(t *testing.T) {
 // Response headers: set before and after set_status count; get reads them back.
 func TestServerResponseHeaders(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	r := get(t, c, s.url+"/headers")
@@ -391,7 +391,7 @@ func TestServerResponseHeaders(t *testing.T) {
 // req:read(n, cb) streams the body in pieces of at most n bytes; readall gets it whole.
 func TestServerRequestBodyStreamed(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	for _, tc := range []struct{ n, size int }{{1, 100}, {7, 1000}, {4096, 100000}} {
@@ -435,7 +435,7 @@ func TestServerRequestBodyStreamed(t *testing.T) {
 // A 10 MB body goes through the handler and back intact.
 func TestServerLargeBody(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	body := randomBytes(t, 10<<20)
@@ -453,7 +453,7 @@ func TestServerLargeBody(t *testing.T) {
 // Writes spanning several callbacks stream as chunks: the first arrives before the last is
 // written. Timing-sensitive: not parallel.
 func TestServerStreamingChunked(t *testing.T) {
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	get(t, c, s.url+"/oneshot") // warm the connection
@@ -492,7 +492,7 @@ func TestServerStreamingChunked(t *testing.T) {
 // A response written and finished in one callback has Content-Length.
 func TestServerContentLength(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	r := get(t, c, s.url+"/oneshot")
@@ -511,7 +511,7 @@ func TestServerContentLength(t *testing.T) {
 // res:write and res:finish callbacks fire, buffered and streaming.
 func TestServerWriteCallbacks(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	r := get(t, c, s.url+"/writecb")
@@ -542,7 +542,7 @@ func TestServerWriteCallbacks(t *testing.T) {
 // 1000 concurrent requests over 2 workers: each gets its own answer, both workers serve.
 func TestServerConcurrent(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{Workers: 2})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{Workers: 2})
 	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1000}}
 	defer c.CloseIdleConnections()
 	const n = 1000
@@ -603,7 +603,7 @@ func TestServerConcurrent(t *testing.T) {
 // A handler that raises: plain 500, traceback in the log only, the worker goes on.
 func TestServerHandlerError(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	for _, path := range []string{"/error", "/error-after-write"} {
@@ -628,7 +628,7 @@ func TestServerHandlerError(t *testing.T) {
 // A handler that never finishes: 504 after the handler timeout; the worker goes on and
 // the response is released (later writes raise). Timing-sensitive: not parallel.
 func TestServerHandlerTimeout(t *testing.T) {
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
 		Engine: map[string]any{"http.handler_timeout": 300 * time.Millisecond},
 	})
 	c := newClient()
@@ -658,7 +658,7 @@ func TestServerHandlerTimeout(t *testing.T) {
 // (res:set on the abandoned response must not raise), and the worker goes on.
 // Timing-sensitive: not parallel.
 func TestServerHandlerTimeoutBusy(t *testing.T) {
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
 		Engine: map[string]any{"http.handler_timeout": 300 * time.Millisecond},
 	})
 	c := newClient()
@@ -679,7 +679,7 @@ func TestServerHandlerTimeoutBusy(t *testing.T) {
 // A full queue answers 503 with Retry-After at once; no request hangs.
 func TestServerQueueFull(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{QueueSize: 1})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{QueueSize: 1})
 	const n = 20
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -722,7 +722,7 @@ func TestServerQueueFull(t *testing.T) {
 // Malformed requests get 400 and never reach Lua.
 func TestServerMalformedRequest(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	for _, req := range []string{
 		"GARBAGE\r\n\r\n",
 		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
@@ -752,7 +752,7 @@ func firstLine(s string) string {
 // Bodies over --max-body-size get 413 and never reach Lua.
 func TestServerOversizeBody(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
 		Engine: map[string]any{"http.max_body_size": 1024},
 	})
 	c := newClient()
@@ -783,7 +783,7 @@ func TestServerOversizeBody(t *testing.T) {
 // A client that sends half its headers and stalls is disconnected by the read timeout;
 // other requests are served meanwhile. Timing-sensitive: not parallel.
 func TestServerSlowClient(t *testing.T) {
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
 		Engine: map[string]any{"http.read_timeout": 500 * time.Millisecond},
 	})
 	type result struct {
@@ -823,7 +823,7 @@ func TestServerSlowClient(t *testing.T) {
 
 // A keep-alive connection left idle is closed after --idle-timeout, not before.
 func TestServerIdleTimeout(t *testing.T) {
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
 		Engine: map[string]any{"http.idle_timeout": 300 * time.Millisecond},
 	})
 	c, err := net.Dial("tcp", s.addr)
@@ -859,7 +859,7 @@ func TestServerIdleTimeout(t *testing.T) {
 // A client that does not read its response is cut off after --write-timeout, and the
 // server goes on serving others.
 func TestServerWriteTimeout(t *testing.T) {
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
 		Engine: map[string]any{"http.write_timeout": 300 * time.Millisecond},
 	})
 	c, err := net.Dial("tcp", s.addr)
@@ -895,7 +895,7 @@ func TestServerWriteTimeout(t *testing.T) {
 
 // A streamed response is exempt from --write-timeout: a stream may last as long as it likes.
 func TestServerStreamOutlivesWriteTimeout(t *testing.T) {
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
 		Engine: map[string]any{"http.write_timeout": 200 * time.Millisecond},
 	})
 	c := newClient()
@@ -911,7 +911,7 @@ func TestServerStreamOutlivesWriteTimeout(t *testing.T) {
 // A stream whose client stops reading is cut off once a write has been stuck for
 // --write-timeout, and the script's write callback gets the error.
 func TestServerStalledStreamIsCut(t *testing.T) {
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
 		Engine: map[string]any{"http.write_timeout": 300 * time.Millisecond},
 	})
 	conn, err := net.Dial("tcp", s.addr)
@@ -932,7 +932,7 @@ func TestServerStalledStreamIsCut(t *testing.T) {
 // A handler stuck in a loop is interrupted at the callback timeout: its client gets 500
 // and the worker, the only one, serves the next request.
 func TestServerRunawayHandlerInterrupted(t *testing.T) {
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
 		CallbackTimeout: 200 * time.Millisecond,
 	})
 	c := newClient()
@@ -953,7 +953,7 @@ func TestServerStartPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	res := enginetest.Run(t, serverScript(t, "server_routes.lua"), enginetest.Options{
+	res := drleetest.Run(t, serverScript(t, "server_routes.lua"), drleetest.Options{
 		Args: []string{ln.Addr().String()}, Timeout: 10 * time.Second,
 	})
 	res.MustSucceed(t)
@@ -964,7 +964,7 @@ func TestServerStartPortTaken(t *testing.T) {
 // the script ends by itself.
 func TestServerStopInFlight(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	const n = 3
 	results := make(chan string, n)
 	for i := range n {
@@ -1016,7 +1016,7 @@ func TestServerStopInFlight(t *testing.T) {
 // itself.
 func TestServerScriptStopsItself(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_selfstop.lua"), enginetest.Options{Args: []string{"5"}})
+	s := startServer(t, serverScript(t, "server_selfstop.lua"), drleetest.Options{Args: []string{"5"}})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	for i := 1; i <= 5; i++ {
@@ -1034,7 +1034,7 @@ func TestServerScriptStopsItself(t *testing.T) {
 // Engine shutdown closes the server and Run returns.
 func TestServerEngineShutdown(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{Workers: 2})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{Workers: 2})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	wantStatus(t, get(t, c, s.url+"/oneshot"), 200)
@@ -1058,7 +1058,7 @@ func TestServerEngineShutdown(t *testing.T) {
 // --lock-threads serves correctly too.
 func TestServerLockThreads(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{Workers: 2, LockThreads: true})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{Workers: 2, LockThreads: true})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	r := get(t, c, s.url+"/oneshot")
@@ -1103,7 +1103,7 @@ func TestServerCurl(t *testing.T) {
 	if err != nil {
 		t.Skip("curl not installed")
 	}
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	run := func(args ...string) (headers map[string]string, status string, body []byte) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -1191,7 +1191,7 @@ func TestServerCurl(t *testing.T) {
 // still readable from later callbacks.
 func TestServerStreamThenReadBody(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	body := randomBytes(t, 200000)
@@ -1214,7 +1214,7 @@ func TestServerStreamThenReadBody(t *testing.T) {
 // still works, and the worker goes on.
 func TestServerClientGoneMidStream(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	conn, err := net.DialTimeout("tcp", s.addr, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -1248,7 +1248,7 @@ func TestServerClientGoneMidStream(t *testing.T) {
 // closed, not left open.
 func TestServerShutdownWithOpenStream(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	resp, err := newClient().Get(s.url + "/stream-forever")
 	if err != nil {
 		t.Fatal(err)
@@ -1279,7 +1279,7 @@ func TestServerShutdownWithOpenStream(t *testing.T) {
 // starts (the old listener is closed by then).
 func TestServerRestartSameAddress(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_restart.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_restart.lua"), drleetest.Options{})
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	r := get(t, c, s.url+"/")
 	if string(r.body) != "first" {
@@ -1311,7 +1311,7 @@ func TestServerRestartSameAddress(t *testing.T) {
 // another worker (that one, written and finished in one callback, keeps Content-Length).
 func TestServerRequestReuse(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{Workers: 2})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{Workers: 2})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	bad := 0
@@ -1338,7 +1338,7 @@ func TestServerRequestReuse(t *testing.T) {
 // next request that reuses its object.)
 func TestServerConcurrentStreams(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{Workers: 2})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{Workers: 2})
 	var want strings.Builder
 	for i := 1; i <= 50; i++ {
 		fmt.Fprintf(&want, "%d,", i)
@@ -1378,7 +1378,7 @@ func TestServerConcurrentStreams(t *testing.T) {
 // without write callbacks.
 func TestServerStreamOrder(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	r := get(t, c, s.url+"/stream-many?n=2000")
@@ -1400,7 +1400,7 @@ func TestServerStreamOrder(t *testing.T) {
 // with it (logging a request once answered is common).
 func TestServerRequestAfterFinish(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	wantStatus(t, get(t, c, s.url+"/req-after-finish?x=1"), 200)
@@ -1412,7 +1412,7 @@ func TestServerRequestAfterFinish(t *testing.T) {
 // Two workers share the listener: while one is busy, requests go to the other one.
 // Timing-sensitive: not parallel.
 func TestServerBusyWorkerSkipped(t *testing.T) {
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{Workers: 2})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{Workers: 2})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	busy := goGet(t, newClient(), s.url+"/busy?ms=800")

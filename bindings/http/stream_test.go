@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // openStream requests path, reads the stream's first chunk and closes the connection: the
@@ -53,7 +53,7 @@ func waitStats(t *testing.T, url, what string, cond func(stats) bool) {
 // instead of after --shutdown-timeout.
 func TestServerAbandonedStreamEndsItself(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{ShutdownTimeout: 10 * time.Second})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{ShutdownTimeout: 10 * time.Second})
 	openStream(t, s.addr, "/stream-abandon")
 	waitStats(t, s.url, "write error", func(st stats) bool { return st.StreamErrors >= 1 })
 	start := time.Now()
@@ -72,7 +72,7 @@ func TestServerAbandonedStreamEndsItself(t *testing.T) {
 // is still readable in the callback that got the first error.
 func TestServerLateWritesAfterStreamEnded(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverScript(t, "server_routes.lua"), enginetest.Options{})
+	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	openStream(t, s.addr, "/stream-abandon?late=1")
 	waitStats(t, s.url, "late callbacks", func(st stats) bool { return st.LateCBs >= 2 })
 	res := s.stop(t)

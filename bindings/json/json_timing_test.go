@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/drlee/drlee/engine"
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // Benchmarks of json_encode/json_decode as scripts call them: a Lua loop of b.N calls in a
@@ -71,7 +71,7 @@ func BenchmarkLuaJSON(b *testing.B) {
 				benchB.Store(b)
 				b.ReportAllocs()
 				b.SetBytes(int64(len(d.doc)))
-				res := enginetest.Run(b, benchScript, enginetest.Options{Args: []string{fmt.Sprint(b.N), op, d.doc}})
+				res := drleetest.Run(b, benchScript, drleetest.Options{Args: []string{fmt.Sprint(b.N), op, d.doc}})
 				res.MustSucceed(b)
 			})
 		}

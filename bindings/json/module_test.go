@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 //go:embed testdata/*.lua
@@ -42,7 +42,7 @@ func TestLua(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := enginetest.Run(t, string(src), enginetest.Options{Files: map[string]string{"check.lua": helper}})
+			res := drleetest.Run(t, string(src), drleetest.Options{Files: map[string]string{"check.lua": helper}})
 			res.MustSucceed(t)
 			res.Contains(t, "PASS\n")
 		})

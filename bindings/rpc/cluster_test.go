@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // startCluster starts nodes named names, the first alone and the others joining it, each
@@ -351,9 +351,9 @@ func TestExternalNATS(t *testing.T) {
 		}
 		bin = "/usr/sbin/nats-server"
 	}
-	port := enginetest.FreePort(t)
+	port := drleetest.FreePort(t)
 	srv := exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
-	var out enginetest.SyncBuffer
+	var out drleetest.SyncBuffer
 	srv.Stdout, srv.Stderr = &out, &out
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

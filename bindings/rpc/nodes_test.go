@@ -18,13 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // drleeBin is the binary TestMain built.
 var drleeBin string
 
-func TestMain(m *testing.M) { enginetest.MainWithDrlee(m, &drleeBin) }
+func TestMain(m *testing.M) { drleetest.MainWithDrlee(m, &drleeBin) }
 
 // node is one drlee process running testdata/node.lua.
 type node struct {
@@ -33,8 +33,8 @@ type node struct {
 	clusterAddr string // "" with --nats
 	url         string // http://127.0.0.1:port
 	cmd         *exec.Cmd
-	stdout      enginetest.SyncBuffer
-	stderr      enginetest.SyncBuffer
+	stdout      drleetest.SyncBuffer
+	stderr      drleetest.SyncBuffer
 	exited      chan struct{}
 	waitErr     error // valid once exited is closed
 }
@@ -57,12 +57,12 @@ func startNode(t testing.TB, o nodeOpts) *node {
 		o.workers = 2
 	}
 	n := &node{t: t, name: o.name, exited: make(chan struct{})}
-	n.url = "http://127.0.0.1:" + strconv.Itoa(enginetest.FreePort(t))
+	n.url = "http://127.0.0.1:" + strconv.Itoa(drleetest.FreePort(t))
 	args := []string{"run", "-w", strconv.Itoa(o.workers), "--node", o.name, "--shutdown-timeout", "5s"}
 	if o.nats != "" {
 		args = append(args, "--nats", o.nats)
 	} else {
-		n.clusterAddr = "127.0.0.1:" + strconv.Itoa(enginetest.FreePort(t))
+		n.clusterAddr = "127.0.0.1:" + strconv.Itoa(drleetest.FreePort(t))
 		args = append(args, "--cluster", n.clusterAddr)
 		var peers []string
 		for _, p := range o.join {

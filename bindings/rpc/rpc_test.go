@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // prelude gives scripts done(), which ends the run: a registered handler keeps its worker
@@ -27,7 +27,7 @@ end
 `
 
 // run runs prelude+script until it calls done() (or 20 s passed: the test fails).
-func run(t *testing.T, script string, workers int) enginetest.Result {
+func run(t *testing.T, script string, workers int) drleetest.Result {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -53,7 +53,7 @@ func run(t *testing.T, script string, workers int) enginetest.Result {
 			}
 		}
 	}()
-	res := enginetest.Run(t, prelude+script, enginetest.Options{Dir: dir, Ctx: ctx, Workers: workers, Timeout: 30 * time.Second})
+	res := drleetest.Run(t, prelude+script, drleetest.Options{Dir: dir, Ctx: ctx, Workers: workers, Timeout: 30 * time.Second})
 	cancel()
 	if <-timedOut {
 		t.Fatalf("the script did not call done() within 20 s\nstdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)

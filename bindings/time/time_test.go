@@ -8,7 +8,7 @@ import (
 	"testing"
 	gotime "time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 //go:embed testdata/*.lua
@@ -42,7 +42,7 @@ func TestLua(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := enginetest.Run(t, string(src), enginetest.Options{Files: map[string]string{"check.lua": helper}})
+			res := drleetest.Run(t, string(src), drleetest.Options{Files: map[string]string{"check.lua": helper}})
 			res.MustSucceed(t)
 			res.Contains(t, "PASS\n")
 		})
@@ -53,7 +53,7 @@ func TestLua(t *testing.T) {
 // traceback; the other timers still fire.
 func TestTimeoutError(t *testing.T) {
 	t.Parallel()
-	res := enginetest.Run(t, `local time = require "time"
+	res := drleetest.Run(t, `local time = require "time"
 time.timeout(1, function()
   error("timer callback failed")
 end)
@@ -69,7 +69,7 @@ time.timeout(20, function() print("second timer") end)
 func TestTickerKeepsAlive(t *testing.T) {
 	t.Parallel()
 	start := gotime.Now()
-	res := enginetest.Run(t, `local time = require "time"
+	res := drleetest.Run(t, `local time = require "time"
 local tk = time.tick(20)
 local n = 0
 local function wait()
@@ -91,14 +91,14 @@ wait()
 // collects, stops ticking: the worker ends, and callbacks still waiting are released.
 func TestTickerDropped(t *testing.T) {
 	t.Parallel()
-	res := enginetest.Run(t, `local time = require "time"
+	res := drleetest.Run(t, `local time = require "time"
 do
   local tk = time.tick(5)
   tk:next_tick(function() error("waiting callback of a collected ticker called") end)
 end
 collectgarbage(); collectgarbage()
 print("collected")
-`, enginetest.Options{Timeout: 10 * gotime.Second})
+`, drleetest.Options{Timeout: 10 * gotime.Second})
 	res.MustSucceed(t)
 	res.Contains(t, "collected")
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 //go:embed testdata/apifuzz.lua
@@ -45,7 +45,7 @@ func TestLuaAPIFuzz(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, drleeBin, "run", "-w", "1", "--shutdown-timeout", "2s", path, addr)
 	cmd.Dir = dir
-	var stdout, stderr enginetest.SyncBuffer // read while the process writes
+	var stdout, stderr drleetest.SyncBuffer // read while the process writes
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,5 +1,7 @@
-// Package enginetest runs Lua scripts through the real engine, with every binding linked
-// in, for tests of bindings and of the engine itself.
+// Package enginetest runs Lua scripts through the real engine, for tests of the engine
+// itself: only the modules the test binary links are there (the engine's tests register
+// their own). Tests of bindings, examples and the CLI use internal/drleetest, the same
+// harness with every binding linked in.
 //
 //	res := enginetest.Run(t, `print("hi")`)
 //	res.MustSucceed(t)
@@ -18,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/drlee/drlee/bindings" // every module
 	"github.com/drlee/drlee/engine"
 )
 
@@ -107,9 +108,12 @@ func RunFile(t testing.TB, path string, o Options) Result {
 	defer cancel()
 	if o.Started != nil {
 		go func() {
-			// Workers exist once Run has created them; Started may shut the engine down.
-			time.Sleep(10 * time.Millisecond)
-			o.Started(e)
+			// Once Run has created the workers, Started may shut the engine down.
+			select {
+			case <-e.Started():
+				o.Started(e)
+			case <-ctx.Done():
+			}
 		}()
 	}
 	runErr := e.Run(ctx)

@@ -14,28 +14,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drlee/drlee/engine/enginetest"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 var drleeBin string
 
 // TestMain builds drlee once (from the module root) for the nodes the tests start.
-func TestMain(m *testing.M) { enginetest.MainWithDrlee(m, &drleeBin) }
+func TestMain(m *testing.M) { drleetest.MainWithDrlee(m, &drleeBin) }
 
 type chatNode struct {
 	name, url, cluster string
-	out                enginetest.SyncBuffer
+	out                drleetest.SyncBuffer
 	exited             chan struct{}
 }
 
 // startNode runs chat.lua as node name; join is a cluster address or "".
 func startNode(t *testing.T, name, join string) *chatNode {
 	t.Helper()
-	port := enginetest.FreePort(t)
+	port := drleetest.FreePort(t)
 	n := &chatNode{
 		name:    name,
 		url:     "http://127.0.0.1:" + strconv.Itoa(port),
-		cluster: "127.0.0.1:" + strconv.Itoa(enginetest.FreePort(t)),
+		cluster: "127.0.0.1:" + strconv.Itoa(drleetest.FreePort(t)),
 		exited:  make(chan struct{}),
 	}
 	args := []string{"run", "-w", "2", "--node", name, "--cluster", n.cluster}

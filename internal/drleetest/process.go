@@ -1,13 +1,11 @@
-package enginetest
+package drleetest
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 )
 
@@ -24,7 +22,7 @@ func BuildDrlee(out string) error {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return fmt.Errorf("enginetest: no go.mod above the working directory")
+			return fmt.Errorf("drleetest: no go.mod above the working directory")
 		}
 		dir = parent
 	}
@@ -49,24 +47,6 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// SyncBuffer collects output written from several goroutines (a process's stdout).
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // MainWithDrlee is a TestMain for packages that run drlee as processes: it builds the
