@@ -13,6 +13,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include "drlee_fast.h"
 
 /* Arguments of a Lua->Go call, read by the trampoline before Go runs so that Go reads its
  * arguments from C memory instead of making one cgo call per argument. */
@@ -48,7 +49,8 @@ typedef struct {
 	uint32_t magic;
 	uint32_t cls;
 	uint64_t id;
-	void *data; /* C-side state of the object, if its class has any (a clua_resp) */
+	void *data; /* C-side state of the object, if its class has fast methods (it starts with a
+	             * drlee_fast_obj: see include/drlee_fast.h and cfast.c) */
 } clua_obj;
 
 /* Registry keys of the traceback message handler and of the protected decode-and-call
@@ -89,35 +91,6 @@ int clua_ref_arg(lua_State *L, int idx);
 void clua_unref(lua_State *L, int ref);
 int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len);
 
-/* A response buffer: while inline is set by Go (from the handler's first call until the
- * response is finished, starts streaming or ends), the fast methods of cresp.c record
- * status, headers and body here without calling into Go. The first record after Go took
- * the buffer over marks it dirty and puts it on its worker's list, which the loop drains
- * after every callback: Go then copies what was recorded into the HTTP response (reading C
- * memory costs no cgo call). id is the owning object's id, so that a stale object never
- * writes into a buffer that was reused for a later request. */
-struct clua_resp;
-typedef struct {
-	struct clua_resp **items;
-	int n, cap;
-} clua_resp_list;
-
-typedef struct clua_resp {
-	uint64_t id;
-	int inline_;
-	int status;   /* 0: not set */
-	int finished;
-	int written;
-	int dirty;    /* on list since Go last took the buffer over */
-	clua_resp_list *list;
-	char *hdr;    /* pairs of [u32 len][name][u32 len][value] */
-	size_t hdrlen, hdrcap;
-	char *body;
-	size_t bodylen, bodycap;
-} clua_resp;
-
-enum { CLUA_RESP_SET_STATUS = 1, CLUA_RESP_SET, CLUA_RESP_WRITE, CLUA_RESP_FINISH };
-
 /* A state's call guard (guard.go): seq and inside are written by the owner around each
  * top-level call, kill by the watchdog when it interrupts call seq. Accessed atomically from
  * both sides. */
@@ -134,8 +107,6 @@ void clua_guard_install(lua_State *L, clua_guard *g);
 void clua_guard_arm(lua_State *L);
 void clua_guard_disarm(lua_State *L);
 
-void clua_resp_install(lua_State *L, int mtref);
-void clua_resp_free(clua_resp *r);
-void clua_resp_list_free(clua_resp_list *l);
+int clua_fast_install(lua_State *L, int mtref, const char *name, int op, drlee_fast_fn fn);
 
 #endif

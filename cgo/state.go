@@ -19,7 +19,7 @@
 package lua
 
 /*
-#cgo CFLAGS: -I/usr/include/luajit-2.1 -O2 -fexceptions
+#cgo CFLAGS: -I/usr/include/luajit-2.1 -I${SRCDIR}/include -O2 -fexceptions
 #cgo LDFLAGS: -lluajit-5.1 -lm -ldl
 #include <stdio.h>
 #include <stdlib.h>

@@ -81,6 +81,10 @@ type Engine struct {
 
 	fatalMu  sync.Mutex
 	fatalErr error // the first error that kept a worker from running the script
+
+	localsMu     sync.Mutex // protects locals
+	locals       []any      // the engine's EngineLocal values, by index
+	workerLocals int        // how many WorkerLocals each worker has room for
 }
 
 // New checks the configuration and creates the I/O pool; workers start in Run.
@@ -113,7 +117,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	// Never blocking: a burst waits in the pool's bounded backlog, and beyond that is an
 	// error the binding reports to Lua, never a loop that blocks waiting for a slot.
-	e := &Engine{cfg: cfg, started: make(chan struct{}), stopping: make(chan struct{})}
+	nw, ne := freezeLocals()
+	e := &Engine{cfg: cfg, started: make(chan struct{}), stopping: make(chan struct{}), locals: make([]any, ne)}
+	e.workerLocals = nw
 	pool, err := newIOPool(cfg.PoolSize, 64*cfg.PoolSize, func(p any, stack []byte) {
 		e.failed.Store(true)
 		e.logf(0, "ERROR", "internal error in an I/O task: %v\n%s", p, stack)
@@ -173,7 +179,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	for i := range workers {
 		workers[i] = &Worker{
 			ID: i + 1, engine: e, q: newQueue(e.cfg.QueueSize), epoch: time.Now(),
-			done: make(chan struct{}), Values: map[any]any{},
+			done: make(chan struct{}), locals: make([]any, e.workerLocals),
 		}
 	}
 	e.hooksMu.Lock() // Shutdown may come from another goroutine at any time

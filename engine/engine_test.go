@@ -138,16 +138,13 @@ func tooLarge(c *engine.Call) int {
 	return 0
 }
 
-type gateKey struct{}
+// gates is each worker's gate: block waits on it, release opens it (and makes a new one).
+var gates = engine.NewWorkerLocal(func(*engine.Worker) *chan struct{} {
+	g := make(chan struct{})
+	return &g
+})
 
-func gate(w *engine.Worker) chan struct{} {
-	g, ok := w.Values[gateKey{}].(chan struct{})
-	if !ok {
-		g = make(chan struct{})
-		w.Values[gateKey{}] = g
-	}
-	return g
-}
+func gate(w *engine.Worker) chan struct{} { return *gates.Get(w) }
 
 // block(cb): the work waits until release() (or 10 s), holding a pool goroutine.
 func block(c *engine.Call) int {
@@ -165,12 +162,14 @@ func block(c *engine.Call) int {
 
 func release(c *engine.Call) int {
 	w := engine.WorkerOf(c)
-	close(gate(w))
-	delete(w.Values, gateKey{})
+	g := gates.Get(w)
+	close(*g)
+	*g = make(chan struct{})
 	return 0
 }
 
-type floodKey struct{}
+// floods counts, per worker, the flood tasks that ran.
+var floods = engine.NewWorkerLocal(func(*engine.Worker) *int { return new(int) })
 
 // flood(n) -> refused: n Submits to the worker's own queue from its own loop. None may
 // block; beyond the bound they are refused.
@@ -180,8 +179,7 @@ func flood(c *engine.Call) int {
 	refused := 0
 	for i := 0; i < n; i++ {
 		err := w.Submit(engine.TaskFunc(func(w *engine.Worker) {
-			k, _ := w.Values[floodKey{}].(int)
-			w.Values[floodKey{}] = k + 1
+			*floods.Get(w)++
 		}))
 		if errors.Is(err, engine.ErrQueueFull) {
 			refused++
@@ -193,8 +191,7 @@ func flood(c *engine.Call) int {
 }
 
 func floodRan(c *engine.Call) int {
-	k, _ := engine.WorkerOf(c).Values[floodKey{}].(int)
-	return c.ReturnNumber(float64(k))
+	return c.ReturnNumber(float64(*floods.Get(engine.WorkerOf(c))))
 }
 
 // on_shutdown(cb): cb() on the loop when the engine shuts down.

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 
 	lua "github.com/drlee/drlee/cgo"
 	"github.com/drlee/drlee/packed"
@@ -47,9 +48,29 @@ type Class struct {
 	// call triggered the collection, so it must not call into Lua; releasing Go resources
 	// is what it is for.
 	Finalize func(w *Worker, v any)
+	// Fast, when set, lets some methods run in C (FastMethods). Its objects are made with
+	// NewFastObject.
+	Fast *FastMethods
 
 	id                      uint32
 	methods, getters, metas []lua.Export
+}
+
+// FastMethods lets the simplest calls of some methods of a class run in C, without a
+// crossing into Go: a binding's C function (a drlee_fast_fn, see cgo/include/drlee_fast.h)
+// records such a call into the object's C-side state, or declines it, and the Go method
+// then runs as usual. After every callback in which an object recorded, and whenever the
+// binding asks (Worker.TakeOver), TakeOver applies what was recorded. The HTTP response's
+// set_status, set, write and finish are the example: three crossings fewer per hello-world
+// request.
+type FastMethods struct {
+	// Fn is the C function, as a pointer (C.my_fast_fn, converted to unsafe.Pointer).
+	Fn unsafe.Pointer
+	// Methods are the names it handles, among the class's Methods: op 1 is Methods[0].
+	Methods []string
+	// TakeOver applies what was recorded into obj (the binding's C struct) and clears the
+	// record. It runs on the loop and must not call into Lua.
+	TakeOver func(w *Worker, obj unsafe.Pointer)
 }
 
 var (
@@ -94,6 +115,15 @@ func Register(m *Module) {
 	modules = append(modules, m)
 }
 
+// classOf is the class of id (nil for none). Classes are registered at init and never
+// change after, so reading them takes no lock once workers run.
+func classOf(id uint32) *Class {
+	if id == 0 || int(id) > len(classes) {
+		return nil
+	}
+	return classes[id-1]
+}
+
 func registeredModules() []*Module {
 	modulesMu.Lock()
 	defer modulesMu.Unlock()
@@ -109,6 +139,14 @@ func (w *Worker) install() error {
 	w.classMeta = make([]int32, len(all)+1)
 	for _, c := range all {
 		w.classMeta[c.id] = w.st.NewClass(c.Name, c.methods, c.getters, c.metas, c.Finalize != nil)
+		if c.Fast != nil {
+			if w.fastDirty == (lua.FastList{}) {
+				w.fastDirty = lua.NewFastList()
+			}
+			if err := w.st.InstallFast(w.classMeta[c.id], c.Fast.Methods, c.Fast.Fn); err != nil {
+				return fmt.Errorf("class %s: %w", c.Name, err)
+			}
+		}
 	}
 	for _, m := range mods {
 		if m.Name == "" {
@@ -192,64 +230,75 @@ func (w *Worker) Lookup(id uint64) (any, bool) {
 	return v, cls != nil
 }
 
-// RespBuffer is a response's C-side buffer (see lua.RespBuffer).
-type RespBuffer = lua.RespBuffer
+// FastObj is the C-side state of an object with fast methods (see FastMethods).
+type FastObj = lua.FastObj
 
-// AcquireRespBuffer takes a buffer from the worker's own free list (or allocates one).
-// Buffers never leave their worker and are freed only when its state is closed, so that a
-// response object a script kept beyond its request can never reach freed memory or another
-// worker's buffer: its fast methods see another id and fall back to Go. Loop only.
-func (w *Worker) AcquireRespBuffer() RespBuffer {
-	if n := len(w.respBufs); n > 0 {
-		b := w.respBufs[n-1]
-		w.respBufs = w.respBufs[:n-1]
-		return b
+// FastObjAt is the FastObj at the start of a binding's C struct.
+func FastObjAt(p unsafe.Pointer) FastObj { return lua.FastObjAt(p) }
+
+// NewFastObject is NewObject for an object of a class with fast methods, whose C-side state
+// (a binding's C struct, which begins with a drlee_fast_obj) is at obj: the state is given
+// to the new object, with the fast methods active until obj's End. The binding owns obj's
+// memory and must keep it valid until the state is closed (AfterClose): a script may keep
+// the object, and its calls still reach obj (they fall back to Go once the state serves
+// another object). Loop only.
+func (w *Worker) NewFastObject(out *packed.Writer, cls *Class, v any, obj unsafe.Pointer) uint64 {
+	if cls.Fast == nil {
+		panic("engine: NewFastObject for class " + cls.Name + ", which has no fast methods")
 	}
-	b := lua.NewRespBuffer(w.respDirty)
-	w.respBufsAll = append(w.respBufsAll, b)
-	return b
-}
-
-// ReleaseRespBuffer returns a buffer to the worker's free list. Loop only.
-func (w *Worker) ReleaseRespBuffer(b RespBuffer) {
-	b.End()
-	w.respBufs = append(w.respBufs, b)
-}
-
-// NewObjectWithBuffer is NewObject for an object whose fast methods use buf.
-func (w *Worker) NewObjectWithBuffer(out *packed.Writer, cls *Class, v any, buf RespBuffer) uint64 {
 	id := w.objs.add(cls, v)
-	out.ObjectData(w.classMeta[cls.id], cls.id, id, buf.Data())
+	lua.FastObjAt(obj).Attach(w.fastDirty, cls.id, id)
+	out.ObjectData(w.classMeta[cls.id], cls.id, id, uint64(uintptr(obj)))
 	return id
 }
 
-// InstallFastResponse gives cls the C fast methods set_status, set, write and finish (see
-// lua.RespBuffer). After every callback in which they recorded into a buffer, the loop
-// calls takeOver with it, before the tick-end functions (AtTickEnd) run. Loop only; call it
-// from the module's Init.
-func (w *Worker) InstallFastResponse(cls *Class, takeOver func(w *Worker, b RespBuffer)) {
-	w.st.InstallRespMethods(w.classMeta[cls.id])
-	if w.respDirty == (lua.RespList{}) {
-		w.respDirty = lua.NewRespList()
+// TakeOver applies what the fast methods recorded into obj since it was last taken over,
+// by calling its class's FastMethods.TakeOver, and does nothing when nothing was recorded.
+// The loop does it after every callback; a binding does it before a Go method of the class,
+// so that the calls apply in the order Lua made them. Loop only.
+func (w *Worker) TakeOver(obj unsafe.Pointer) {
+	if o := lua.FastObjAt(obj); o.TakeDirty() {
+		w.takeOver(o)
 	}
-	w.respTakeOver = func(b RespBuffer) { takeOver(w, b) }
 }
 
-// MetatableSetter returns a Func for a module's Lua prelude to hand over a metatable that
-// Go then attaches to values it builds (Writer.Meta), stored under key: time's Timestamp,
-// http's header tables. The ref lives as long as the state.
-func MetatableSetter(key any) Func {
+// takeOver hands a dirty object to its class (the dirty mark is already cleared).
+func (w *Worker) takeOver(o lua.FastObj) {
+	if cls := classOf(o.Class()); cls != nil && cls.Fast != nil {
+		cls.Fast.TakeOver(w, o.Ptr())
+	}
+}
+
+// AfterClose runs fn once the worker's state is closed: no Lua can run any more, so no
+// object can reach what fn frees (the C state of fast objects). Loop only.
+func (w *Worker) AfterClose(fn func()) { w.afterClose = append(w.afterClose, fn) }
+
+// A Metatable is one that a module's Lua prelude hands over, for Go to attach to the values
+// it builds (Writer.Meta): time's Timestamp, http's header tables. Declare it at init; the
+// ref lives as long as each state.
+type Metatable struct{ refs *WorkerLocal[int32] }
+
+// NewMetatable declares a metatable handed over by Lua. Call it at init.
+func NewMetatable() *Metatable {
+	return &Metatable{NewWorkerLocal(func(*Worker) *int32 { return new(int32) })}
+}
+
+// Setter is the Func the prelude calls with the table (a module function named, by
+// convention, __set_..._meta, which the prelude removes after use).
+func (m *Metatable) Setter() Func {
 	return func(c *Call) int {
 		if c.Type(1) != TypeTable {
 			c.TypeError(1, "table")
 		}
-		WorkerOf(c).Values[key] = c.RefArg(1)
+		*m.refs.Get(WorkerOf(c)) = c.RefArg(1)
 		return 0
 	}
 }
 
-// Metatable returns the metatable handed over under key, if any. Loop only.
-func (w *Worker) Metatable(key any) (int32, bool) {
-	ref, ok := w.Values[key].(int32)
-	return ref, ok
+// Ref returns w's registry ref of the metatable, if the prelude handed it over. Loop only.
+func (m *Metatable) Ref(w *Worker) (int32, bool) {
+	if p := m.refs.Peek(w); p != nil && *p != 0 {
+		return *p, true
+	}
+	return 0, false
 }

@@ -40,10 +40,8 @@ type Worker struct {
 	localSpare   []func(w *Worker)
 	tickEndSpare []func()
 
-	respBufs     []RespBuffer     // free response buffers (AcquireRespBuffer)
-	respBufsAll  []RespBuffer     // every one allocated, freed after the state is closed
-	respDirty    lua.RespList     // buffers recorded into during this callback
-	respTakeOver func(RespBuffer) // InstallFastResponse's takeOver
+	fastDirty  lua.FastList // fast objects recorded into during this callback (FastMethods)
+	afterClose []func()     // run once the state is closed (AfterClose)
 
 	args       Args   // callback arguments, reused
 	scratch    []byte // see Scratch
@@ -59,8 +57,7 @@ type Worker struct {
 	wake   *time.Timer // pokes the loop when its next timer is due (armWake)
 	wakeAt int64       // when wake is armed to fire (w.now() clock); 0: not armed
 
-	// Values is free for bindings to keep per-worker state, keyed by something of theirs.
-	Values map[any]any
+	locals []any // the worker's WorkerLocal values, by index
 }
 
 // Engine returns the engine the worker belongs to.
@@ -263,13 +260,13 @@ func (w *Worker) Logf(level, format string, args ...any) { w.engine.logf(w.ID, l
 // MemoryKB is the Lua heap of the worker's state.
 func (w *Worker) MemoryKB() int { return w.st.MemoryKB() }
 
-// endTick runs what waits for the callback that just returned: the fast responses it
+// endTick runs what waits for the callback that just returned: the fast objects it
 // recorded into are taken over, then the AtTickEnd functions, those they add included. The
 // batch being run stays in tickEndRun, so that after a panic in one of them (recovered by
 // the caller: see recover.go) the next endTick runs the rest.
 func (w *Worker) endTick() {
-	if w.respDirty.Pending() {
-		w.respDirty.Drain(w.respTakeOver)
+	if w.fastDirty.Pending() {
+		w.fastDirty.Drain(w.takeOver)
 	}
 	for {
 		for len(w.tickEndRun) > 0 {
@@ -458,13 +455,13 @@ func (w *Worker) terminate() {
 func (w *Worker) close() {
 	w.q.close()
 	w.st.Close()
-	for _, b := range w.respBufsAll { // no Lua can run any more: nothing can reach them
-		b.Free()
+	for _, fn := range w.afterClose { // no Lua can run any more: nothing reaches their memory
+		fn()
 	}
-	w.respBufs, w.respBufsAll = nil, nil
-	if w.respDirty != (lua.RespList{}) {
-		w.respDirty.Free()
-		w.respDirty = lua.RespList{}
+	w.afterClose = nil
+	if w.fastDirty != (lua.FastList{}) {
+		w.fastDirty.Free()
+		w.fastDirty = lua.FastList{}
 	}
 }
 

@@ -17,7 +17,7 @@
 // Push-only tags, which only Go writes and only for C to decode:
 //
 //	'o' u32 metatable ref, u32 class, u64 id: a Go object (userdata) of a class
-//	'O' the same, then u64 data: an object with C-side state (cgo RespBuffer)
+//	'O' the same, then u64 data: an object with C-side state (fast methods: cgo's FastObj)
 //	'r' u32 ref: the value in the Lua registry at ref
 //	'M' u32 ref: a prefix: the value that follows gets the metatable at ref
 //
@@ -48,18 +48,19 @@ import (
 
 // Tags of the format.
 const (
-	TagNil    = 'n'
-	TagTrue   = 't'
-	TagFalse  = 'f'
-	TagInt    = 'i'
-	TagFloat  = 'd'
-	TagString = 's'
-	TagTable  = '{'
-	TagArray  = '['
-	TagNull   = 'N'
-	TagObject = 'o'
-	TagRef    = 'r'
-	TagMeta   = 'M'
+	TagNil        = 'n'
+	TagTrue       = 't'
+	TagFalse      = 'f'
+	TagInt        = 'i'
+	TagFloat      = 'd'
+	TagString     = 's'
+	TagTable      = '{'
+	TagArray      = '['
+	TagNull       = 'N'
+	TagObject     = 'o'
+	TagObjectData = 'O'
+	TagRef        = 'r'
+	TagMeta       = 'M'
 )
 
 // MaxDepth is how many tables deep a value may nest, the root included (cgo/clua.h's
@@ -237,7 +238,7 @@ func (w *Writer) Object(mt int32, cls uint32, id uint64) {
 
 // ObjectData writes an object like Object, with a pointer to its C-side state.
 func (w *Writer) ObjectData(mt int32, cls uint32, id, data uint64) {
-	w.B = append(w.B, 'O')
+	w.B = append(w.B, TagObjectData)
 	w.B = binary.LittleEndian.AppendUint32(w.B, uint32(mt))
 	w.B = binary.LittleEndian.AppendUint32(w.B, cls)
 	w.B = binary.LittleEndian.AppendUint64(w.B, id)

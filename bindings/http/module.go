@@ -71,28 +71,28 @@ func init() {
 		{Name: "write", Fn: resWrite},
 		{Name: "finish", Fn: resFinish},
 	}
+	responseClass.Fast = &fastResponse
 	engine.Register(&engine.Module{
 		Name: "http",
 		Funcs: append([]engine.Function{
 			{Name: "create_server", Fn: createServer},
-			{Name: "__set_headers_meta", Fn: engine.MetatableSetter(headersMetaKey{})},
+			{Name: "__set_headers_meta", Fn: headersMeta.Setter()},
 		}, clientFuncs()...),
 		Classes: append([]*engine.Class{serverClass, requestClass, responseClass}, clientClasses()...),
-		Init:    func(w *engine.Worker) { w.InstallFastResponse(responseClass, takeOverBuffer) },
 		Lua:     prelude,
 	})
 }
 
-// headersMetaKey names the metatable of header tables (case-insensitive look-ups), which
-// http.lua hands over.
-type headersMetaKey struct{}
+// headersMeta is the metatable of header tables (case-insensitive look-ups), which http.lua
+// hands over.
+var headersMeta = engine.NewMetatable()
 
 var contentType = []byte("Content-Type")
 
 // writeHeaders writes a header table: names lower-cased, repeated names joined with ", "
 // (Set-Cookie, which must not be joined, with "\n"), and the case-insensitive metatable.
 func writeHeaders(w *engine.Worker, out *packed.Writer, pairs [][2][]byte) {
-	if mt, ok := w.Metatable(headersMetaKey{}); ok {
+	if mt, ok := headersMeta.Ref(w); ok {
 		out.Meta(mt)
 	}
 	at := out.TableAt()
@@ -160,7 +160,7 @@ func serverStart(c *engine.Call) int {
 		w.Unref(cb)
 		c.Raise("server already started")
 	}
-	s.ep = &workerEP{w: w, handler: s.handler, server: s}
+	s.ep = &workerEP{w: w, handler: s.handler, server: s, resps: respPools.Get(w)}
 	w.Engine().OnClose(s.ep.abandonStreams)
 	sh, err := join(s.addr, s.ep)
 	op := w.Reserve(cb)
@@ -356,23 +356,11 @@ func reqClose(c *engine.Call) int {
 
 // ---- response ----
 
-// takeOverBuffer applies what the fast methods recorded into b during a callback (the loop
-// calls it once the callback returned).
-func takeOverBuffer(w *engine.Worker, b engine.RespBuffer) {
-	if v, ok := w.Lookup(b.ID()); ok {
-		if rs, ok := v.(*request); ok && rs.hasBuf && rs.cbuf == b {
-			rs.takeOver(w)
-			return
-		}
-	}
-	b.Clear() // the response ended meanwhile: nothing to apply it to
-}
-
 func resOf(c *engine.Call) (*engine.Worker, *request) {
 	w := engine.WorkerOf(c)
 	rs := w.Object(c, 1, responseClass).(*request)
-	if rs.hasBuf && rs.cbuf.Active() {
-		rs.takeOver(w) // what the fast methods recorded comes first
+	if rs.hasBuf {
+		w.TakeOver(rs.cbuf.ptr()) // what the fast methods recorded comes first
 	}
 	return w, rs
 }
@@ -396,7 +384,7 @@ func resSetStatus(c *engine.Call) int {
 	return 0
 }
 
-// res:set(name, value). The fast method (cresp.c) checks the name and value the same way
+// res:set(name, value). The fast method (resp.c) checks the name and value the same way
 // and leaves a bad one to this method, which raises.
 func resSet(c *engine.Call) int {
 	_, rs := resOf(c)

@@ -39,6 +39,7 @@ type workerEP struct {
 	handler  int32        // registry ref of the Lua handler, in w's state
 	inflight atomic.Int32 // requests handed to w and not answered yet
 	server   *server
+	resps    *respPool // w's response buffers (loop only)
 
 	streamsMu sync.Mutex
 	streams   map[*request]struct{} // responses being streamed
@@ -320,7 +321,7 @@ type request struct {
 	expired  atomic.Bool   // the watch fired: expire may still hold rs, so it is not pooled
 
 	// Owned by the loop.
-	cbuf         engine.RespBuffer // the worker's buffer for res's fast methods, while the loop holds rs
+	cbuf         respBuffer // the worker's buffer for res's fast methods, while the loop holds rs
 	hasBuf       bool
 	w            *engine.Worker
 	finishOp     *engine.Op // res:finish's callback, completed once the response is out
@@ -396,15 +397,14 @@ func (rs *request) Run(w *engine.Worker) {
 	rs.w = w
 	args := w.NewArgs()
 	rs.reqID = w.NewObject(&args.Writer, requestClass, rs)
-	rs.cbuf, rs.hasBuf = w.AcquireRespBuffer(), true
-	rs.resID = w.NewObjectWithBuffer(&args.Writer, responseClass, rs, rs.cbuf)
+	rs.cbuf, rs.hasBuf = rs.ep.resps.acquire(), true
 	// From now until the response is finished or streams, res:set_status/set/write/finish
-	// record into rs.cbuf in C, with no crossing into Go; what they recorded is taken over
-	// when the callback that called them returns: here for the handler, by the loop (the
-	// worker's dirty list) for later callbacks.
-	rs.cbuf.Begin(rs.resID)
+	// record into rs.cbuf in C, with no crossing into Go (fastResponse); what they recorded
+	// is taken over when the callback that called them returns (the loop's tick end), and
+	// here at once for the handler, whose error handling needs to know.
+	rs.resID = w.NewFastObject(&args.Writer, responseClass, rs, rs.cbuf.ptr())
 	err := w.CallRef(rs.ep.handler, args.B)
-	rs.takeOver(w)
+	w.TakeOver(rs.cbuf.ptr())
 	if err != nil {
 		rs.internalServerError(w) // the traceback went to the log, never to the client
 	}
@@ -501,7 +501,7 @@ func (rs *request) startStreaming() {
 	}
 	ctx := rs.ctx
 	if rs.hasBuf {
-		rs.cbuf.End() // stream writes go through Go, which queues them as chunks
+		rs.cbuf.fast().End() // stream writes go through Go, which queues them as chunks
 	}
 	rs.snap = takeSnapshot(ctx, rs.bodyPos)
 	rs.bodyPos = 0 // the snapshot keeps only the unread rest of the body
@@ -545,7 +545,7 @@ func (rs *request) finish(w *engine.Worker, op *engine.Op) {
 	rs.finished = true
 	rs.finishOp = op
 	if rs.hasBuf {
-		rs.cbuf.End() // later calls go to Go, which knows the response is finished
+		rs.cbuf.fast().End() // later calls go to Go, which knows the response is finished
 	}
 	rs.atTickEnd(w)
 }
@@ -604,6 +604,6 @@ func (rs *request) abandon(w *engine.Worker) {
 func (rs *request) releaseBuffer(w *engine.Worker) {
 	if rs.hasBuf {
 		rs.hasBuf = false
-		w.ReleaseRespBuffer(rs.cbuf)
+		rs.ep.resps.release(rs.cbuf)
 	}
 }

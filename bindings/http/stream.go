@@ -194,7 +194,7 @@ func (rs *request) streamEnded(w *engine.Worker) {
 		rs.mu.Lock()
 		gone := rs.gone
 		rs.mu.Unlock()
-		endedOf(w).add(rs.resID, gone)
+		endedOf.Get(w).add(rs.resID, gone)
 		w.Release(rs.reqID)
 		w.Release(rs.resID)
 		rs.releaseBuffer(w)
@@ -217,16 +217,9 @@ type endedStreams struct {
 
 const maxEndedStreams = 4096
 
-type endedStreamsKey struct{}
-
-func endedOf(w *engine.Worker) *endedStreams {
-	if e, ok := w.Values[endedStreamsKey{}].(*endedStreams); ok {
-		return e
-	}
-	e := &endedStreams{errs: map[uint64]error{}}
-	w.Values[endedStreamsKey{}] = e
-	return e
-}
+var endedOf = engine.NewWorkerLocal(func(*engine.Worker) *endedStreams {
+	return &endedStreams{errs: map[uint64]error{}}
+})
 
 func (e *endedStreams) add(id uint64, err error) {
 	if len(e.ring) < maxEndedStreams {
@@ -249,8 +242,8 @@ func endedStream(w *engine.Worker, c *engine.Call) (error, bool) {
 	if _, live := w.Lookup(id); live {
 		return nil, false
 	}
-	e, ok := w.Values[endedStreamsKey{}].(*endedStreams)
-	if !ok {
+	e := endedOf.Peek(w)
+	if e == nil {
 		return nil, false
 	}
 	err, ok := e.errs[id]

@@ -40,7 +40,7 @@ func init() {
 		tk := v.(*ticker)
 		tk.stopped = true
 		tk.t.Stop()
-		delete(liveTickers(w), tk)
+		delete(*liveTickers.Get(w), tk)
 		for _, cb := range tk.waiting {
 			w.Unref(cb)
 		}
@@ -53,20 +53,20 @@ func init() {
 			{Name: "timeout", Fn: timeout},
 			{Name: "tick", Fn: tick},
 			{Name: "__format", Fn: format},
-			{Name: "__set_timestamp_meta", Fn: engine.MetatableSetter(metaKey{})},
+			{Name: "__set_timestamp_meta", Fn: timestampMeta.Setter()},
 		},
 		Classes: []*engine.Class{timerClass, tickerClass},
 		Lua:     prelude,
 	})
 }
 
-// metaKey names the Timestamp metatable, which time.lua hands over.
-type metaKey struct{}
+// timestampMeta is the Timestamp metatable, which time.lua hands over.
+var timestampMeta = engine.NewMetatable()
 
 // WriteTimestamp writes t as a Timestamp table (with its methods). Loop only.
 func WriteTimestamp(w *engine.Worker, out *packed.Writer, t gotime.Time) {
 	t = t.Local()
-	if mt, ok := w.Metatable(metaKey{}); ok {
+	if mt, ok := timestampMeta.Ref(w); ok {
 		out.Meta(mt)
 	}
 	out.Table(0, 9)
@@ -171,23 +171,21 @@ type ticker struct {
 	stopped bool
 }
 
-type tickersKey struct{}
-
 // liveTickers is the set of a worker's running tickers. On shutdown they stop, as servers
 // stop accepting, so that a ticker nobody stops does not hold the process until the
 // shutdown timeout. One hook per worker, installed with the first ticker.
-func liveTickers(w *engine.Worker) map[*ticker]struct{} {
-	if m, ok := w.Values[tickersKey{}].(map[*ticker]struct{}); ok {
-		return m
-	}
-	m := map[*ticker]struct{}{}
-	w.Values[tickersKey{}] = m
-	w.OnShutdown(func() {
-		for tk := range m {
-			tk.stop(w)
-		}
+var liveTickers *engine.WorkerLocal[map[*ticker]struct{}]
+
+func init() { // not in the declaration: stop refers back to liveTickers
+	liveTickers = engine.NewWorkerLocal(func(w *engine.Worker) *map[*ticker]struct{} {
+		m := map[*ticker]struct{}{}
+		w.OnShutdown(func() {
+			for tk := range m {
+				tk.stop(w)
+			}
+		})
+		return &m
 	})
-	return m
 }
 
 var errTickerStopped = errors.New("ticker stopped")
@@ -211,7 +209,7 @@ func tick(c *engine.Call) int {
 		WriteTimestamp(w, &args.Writer, gotime.Now())
 		w.Callback(cb, args)
 	})
-	liveTickers(w)[tk] = struct{}{}
+	(*liveTickers.Get(w))[tk] = struct{}{}
 	out := c.Out()
 	w.NewObject(out, tickerClass, tk)
 	return c.Return()
@@ -244,7 +242,7 @@ func (tk *ticker) stop(w *engine.Worker) {
 	}
 	tk.stopped = true
 	tk.t.Stop()
-	delete(liveTickers(w), tk)
+	delete(*liveTickers.Get(w), tk)
 	waiting := tk.waiting
 	tk.waiting = nil
 	for _, cb := range waiting {

@@ -1,0 +1,95 @@
+/* Fast methods (include/drlee_fast.h): the trampoline that lets a binding's C function take
+ * a method call without a crossing into Go, and the worker's list of objects recorded into.
+ * The binding's function sees plain C values only; this file alone reads the Lua stack. */
+#include <stdlib.h>
+#include "clua.h"
+
+/* mark_dirty puts o on its worker's list, once per takeover; 0 when that fails (no
+ * memory). */
+static int mark_dirty(drlee_fast_obj *o) {
+	if (o->dirty) return 1;
+	drlee_fast_list *l = o->list;
+	if (l == NULL) return 0;
+	if (l->n == l->cap) {
+		int c = l->cap ? l->cap * 2 : 64;
+		drlee_fast_obj **ni = (drlee_fast_obj **)realloc(l->items, (size_t)c * sizeof *ni);
+		if (!ni) return 0;
+		l->items = ni;
+		l->cap = c;
+	}
+	l->items[l->n++] = o;
+	o->dirty = 1;
+	return 1;
+}
+
+/* A fast method's binding function and op: one upvalue, since reading an upvalue through
+ * the API costs ~40 instructions (three of them a hello-world request). */
+typedef struct {
+	drlee_fast_fn fn;
+	int op;
+} fast_method;
+
+/* The method behind a fast method. Upvalues: 1 the Go method it stands in for, 2 its
+ * fast_method (a userdata, collected with the closure). The call goes to the binding when self is
+ * one of our objects whose C state serves it now and is active, with few enough arguments;
+ * to the Go method otherwise, or when the binding declines it. Nothing here allocates on
+ * the fast path, so nothing here can raise or run a finalizer. */
+static int fast_tramp(lua_State *L) {
+	int n = lua_gettop(L);
+	clua_obj *o = (clua_obj *)lua_touserdata(L, 1);
+	if (o == NULL || n - 1 > DRLEE_FAST_MAXARGS || lua_objlen(L, 1) != sizeof(clua_obj) || o->magic != CLUA_MAGIC) goto go;
+	drlee_fast_obj *fo = (drlee_fast_obj *)o->data;
+	if (fo == NULL || !fo->active || fo->id != o->id) goto go;
+	drlee_fast_args a;
+	a.n = n - 1;
+	for (int i = 0; i < a.n; i++) {
+		switch (lua_type(L, i + 2)) {
+		case LUA_TNIL: a.type[i] = DRLEE_T_NIL; break;
+		case LUA_TBOOLEAN: a.type[i] = DRLEE_T_BOOLEAN; a.num[i] = lua_toboolean(L, i + 2); break;
+		case LUA_TNUMBER: a.type[i] = DRLEE_T_NUMBER; a.num[i] = lua_tonumber(L, i + 2); break;
+		case LUA_TSTRING: a.type[i] = DRLEE_T_STRING; a.str[i] = lua_tolstring(L, i + 2, &a.len[i]); break;
+		default: a.type[i] = DRLEE_T_OTHER; break;
+		}
+	}
+	/* Dirty before recording: if the list cannot grow, nothing is recorded and Go has the
+	 * call; if the binding declines, Go takes over an empty record, which is harmless. */
+	if (!mark_dirty(fo)) goto go;
+	const fast_method *m = (const fast_method *)lua_touserdata(L, lua_upvalueindex(2));
+	if (m->fn(fo, m->op, &a)) return 0;
+go:
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, n, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* Replaces method name in the methods table (__index) of the class whose metatable is at
+ * registry ref mtref with a fast method of op that falls back to it. -1 when the class has
+ * no methods table (its __index computes fields) or no such method. Init time. */
+int clua_fast_install(lua_State *L, int mtref, const char *name, int op, drlee_fast_fn fn) {
+	lua_rawgeti(L, LUA_REGISTRYINDEX, mtref);
+	lua_pushstring(L, "__index");
+	lua_rawget(L, -2);
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 2);
+		return -1;
+	}
+	lua_pushstring(L, name);
+	lua_rawget(L, -2);
+	int missing = lua_isnil(L, -1);
+	lua_pop(L, 1);
+	if (missing) {
+		lua_pop(L, 2);
+		return -1;
+	}
+	lua_pushstring(L, name);
+	lua_pushstring(L, name);
+	lua_rawget(L, -3); /* the Go method */
+	fast_method *m = (fast_method *)lua_newuserdata(L, sizeof(fast_method));
+	m->fn = fn;
+	m->op = op;
+	lua_pushcclosure(L, fast_tramp, 2);
+	lua_rawset(L, -3);
+	lua_pop(L, 2);
+	return 0;
+}
