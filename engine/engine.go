@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -31,6 +30,7 @@ import (
 	"time"
 
 	lua "github.com/drlee/drlee/cgo"
+	"github.com/drlee/drlee/internal/nodename"
 )
 
 // Config configures an engine. Zero values take the defaults documented per field.
@@ -50,9 +50,9 @@ type Config struct {
 	Stdout, Stderr  io.Writer // default os.Stdout, os.Stderr
 	LogLevel        string    // debug, info (default), warn or error
 
-	// Options for bindings, by name (HTTP timeouts, cluster addresses...). The engine does
-	// not read them.
-	Options map[string]any
+	// The bindings' settings (Setting): HTTP timeouts, cluster addresses... The engine
+	// does not read them.
+	settings map[int]settingValue
 }
 
 // stuckGrace is how long Run waits, after the shutdown timeout, for workers whose running
@@ -87,7 +87,8 @@ type Engine struct {
 	workerLocals int        // how many WorkerLocals each worker has room for
 }
 
-// New checks the configuration and creates the I/O pool; workers start in Run.
+// New checks the configuration (the modules' settings included: Module.Configure); the I/O
+// pool and the workers start in Run.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.NumCPU()
@@ -107,27 +108,16 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Stderr == nil {
 		cfg.Stderr = os.Stderr
 	}
-	if cfg.Node == "" {
-		cfg.Node, _ = os.Hostname()
-		if addr, _ := cfg.Options["cluster.addr"].(string); addr != "" {
-			if _, port, err := net.SplitHostPort(addr); err == nil {
-				cfg.Node += ":" + port
-			}
-		}
+	cloneSettings(&cfg)
+	if err := configure(&cfg); err != nil {
+		return nil, err
 	}
-	// Never blocking: a burst waits in the pool's bounded backlog, and beyond that is an
-	// error the binding reports to Lua, never a loop that blocks waiting for a slot.
+	if cfg.Node == "" {
+		cfg.Node = nodename.Default("")
+	}
 	nw, ne := freezeLocals()
 	e := &Engine{cfg: cfg, started: make(chan struct{}), stopping: make(chan struct{}), locals: make([]any, ne)}
 	e.workerLocals = nw
-	pool, err := newIOPool(cfg.PoolSize, 64*cfg.PoolSize, func(p any, stack []byte) {
-		e.failed.Store(true)
-		e.logf(0, "ERROR", "internal error in an I/O task: %v\n%s", p, stack)
-	})
-	if err != nil {
-		return nil, err
-	}
-	e.pool = pool
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "info"
 	}
@@ -139,7 +129,8 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// NodeName is this node's name in the cluster (env.node).
+// NodeName is this node's name in the cluster (env.node): Config.Node, or by default the
+// host name, plus ":" and the cluster port when a module configured one (Configure).
 func (e *Engine) NodeName() string { return e.cfg.Node }
 
 // Config returns the engine's configuration.
@@ -166,6 +157,16 @@ func (e *Engine) OnClose(fn func()) {
 func (e *Engine) Run(ctx context.Context) error {
 	code, err := os.ReadFile(e.cfg.Script)
 	if err != nil {
+		return err
+	}
+	// Made here, not in New: its goroutines live from Run to its end, and an engine that
+	// is never run has none. Never blocking: a burst waits in the pool's bounded backlog,
+	// and beyond that is an error the binding reports to Lua, never a loop that blocks
+	// waiting for a slot.
+	if e.pool, err = newIOPool(e.cfg.PoolSize, 64*e.cfg.PoolSize, func(p any, stack []byte) {
+		e.failed.Store(true)
+		e.logf(0, "ERROR", "internal error in an I/O task: %v\n%s", p, stack)
+	}); err != nil {
 		return err
 	}
 	// Shebang line, as the luajit CLI accepts it.

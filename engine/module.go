@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"flag"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -33,6 +34,13 @@ type Module struct {
 	Lua string
 	// Init runs in every worker before Lua, on the loop.
 	Init func(w *Worker)
+	// Flags defines the module's command-line flags on fs, bound to its settings in cfg
+	// (Setting.Ptr), so that parsing fills them in (see engine.Flags).
+	Flags func(fs *flag.FlagSet, cfg *Config)
+	// Configure runs when an engine is made from cfg, before anything else: the module may
+	// check its settings (an error stops engine.New) and fill in what depends on them
+	// (the rpc module names a clustered node after its port).
+	Configure func(cfg *Config) error
 
 	exports []lua.Export
 }

@@ -215,7 +215,7 @@ func TestServerListenerFailureAborts(t *testing.T) {
 	c := newClient()
 	wantStatus(t, get(t, c, s.url+"/"), 200)
 	c.CloseIdleConnections()
-	if err := drhttp.BreakListener(s.addr); err != nil {
+	if err := drhttp.BreakListener(s.eng(t), s.addr); err != nil {
 		t.Fatal(err)
 	}
 	res := s.wait(t, 10*time.Second)

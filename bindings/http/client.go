@@ -5,7 +5,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/drlee/drlee/bindings/http/httpclient"
 	"github.com/drlee/drlee/bindings/http/internal/httpsyntax"
@@ -54,8 +53,13 @@ func clientFuncs() []engine.Function {
 
 func clientClasses() []*engine.Class { return []*engine.Class{responseObjClass} }
 
-// client is shared by every worker of the process: one connection pool, keep-alive.
-var client = sync.OnceValue(func() *httpclient.Client { return httpclient.New(httpclient.Options{}) })
+// clients are the engines' clients: one connection pool per engine, shared by its workers,
+// with keep-alive; its idle connections close with the engine.
+var clients = engine.NewEngineLocal(func(e *engine.Engine) *httpclient.Client {
+	c := httpclient.New(httpclient.Options{})
+	e.OnClose(c.CloseIdleConnections)
+	return c
+})
 
 // http.request(method, url, options?, cb?). The method is upper-cased, and must be a
 // token: it goes into the request line as it is ("GET /EVIL" would send a request line
@@ -83,8 +87,9 @@ func doRequest(c *engine.Call, method string, i int) int {
 		c.TypeError(i+1, "table")
 	}
 	cb := c.OptFunc(cbArg)
+	client := clients.Get(w.Engine())
 	w.Async(cb, func() engine.Completion {
-		resp, err := client().Do(req)
+		resp, err := client.Do(req)
 		return func(w *engine.Worker, a *engine.Args) {
 			a.Error(err)
 			if err == nil {

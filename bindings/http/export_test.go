@@ -6,15 +6,22 @@ import (
 	"syscall"
 
 	"github.com/drlee/drlee/bindings/http/deadline"
+	"github.com/drlee/drlee/engine"
 )
+
+// serverOn is e's server on addr, or nil.
+func serverOn(e *engine.Engine, addr string) *sharedServer {
+	set := listeners.Get(e)
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	return set.byAddr[addr]
+}
 
 // BreakListener shuts the listening socket of the server on addr down under its accept
 // loop, so that every later accept fails for good (EINVAL): a listener that really failed,
 // for the tests of what the server does then.
-func BreakListener(addr string) error {
-	sharedMu.Lock()
-	s := shared[addr]
-	sharedMu.Unlock()
+func BreakListener(e *engine.Engine, addr string) error {
+	s := serverOn(e, addr)
 	if s == nil {
 		return fmt.Errorf("no server on %s", addr)
 	}
@@ -36,10 +43,8 @@ func BreakListener(addr string) error {
 // InjectBrokenWorker adds a nil worker to the server on addr, so that picking a worker for
 // a request dereferences nil: a Go panic in the connection goroutine, for the test that it
 // becomes a 500 instead of ending the process.
-func InjectBrokenWorker(addr string) error {
-	sharedMu.Lock()
-	s := shared[addr]
-	sharedMu.Unlock()
+func InjectBrokenWorker(e *engine.Engine, addr string) error {
+	s := serverOn(e, addr)
 	if s == nil {
 		return fmt.Errorf("no server on %s", addr)
 	}

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	drhttp "github.com/drlee/drlee/bindings/http"
+	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/internal/drleetest"
 )
 
@@ -66,9 +68,9 @@ func fuzzTarget(f *testing.F) *running {
 	f.Helper()
 	s := startServer(f, fuzzScript, drleetest.Options{
 		Timeout: 24 * time.Hour, // as long as fuzzing lasts
-		Engine: map[string]any{
-			"http.read_timeout": 2 * time.Second, "http.handler_timeout": 2 * time.Second,
-			"http.max_body_size": 1 << 20,
+		Configure: func(c *engine.Config) {
+			o := drhttp.Settings.Ptr(c)
+			o.ReadTimeout, o.HandlerTimeout, o.MaxBodySize = 2*time.Second, 2*time.Second, 1<<20
 		},
 	})
 	f.Cleanup(func() {

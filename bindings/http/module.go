@@ -78,8 +78,10 @@ func init() {
 			{Name: "create_server", Fn: createServer},
 			{Name: "__set_headers_meta", Fn: headersMeta.Setter()},
 		}, clientFuncs()...),
-		Classes: append([]*engine.Class{serverClass, requestClass, responseClass}, clientClasses()...),
-		Lua:     prelude,
+		Classes:   append([]*engine.Class{serverClass, requestClass, responseClass}, clientClasses()...),
+		Flags:     flags,
+		Configure: configure,
+		Lua:       prelude,
 	})
 }
 

@@ -80,7 +80,7 @@ func TestPanicInTheConnectionGoroutineIs500(t *testing.T) {
 	srv := startServer(t, `
 require("http").create_server(arg[1], function(req, res) res:write("ok"); res:finish() end):start()
 `, drleetest.Options{})
-	if err := drhttp.InjectBrokenWorker(srv.addr); err != nil {
+	if err := drhttp.InjectBrokenWorker(srv.eng(t), srv.addr); err != nil {
 		t.Fatal(err)
 	}
 	codes := map[int]int{}
@@ -99,5 +99,31 @@ require("http").create_server(arg[1], function(req, res) res:write("ok"); res:fi
 	res := srv.stop(t)
 	if !strings.Contains(res.Stderr, "internal error in the HTTP server on "+srv.addr) || !strings.Contains(res.Stderr, "goroutine ") {
 		t.Fatalf("the panic was not logged with its stack:\n%s", res.Stderr)
+	}
+}
+
+// TestEnginesShareNoServer: two engines of one process are apart. A second engine that
+// starts a server on the address of the first one's gets the address-in-use error, as a
+// second process would; it used to join the first one's listener (a process-wide map by
+// address), and answer its requests with its own handler.
+func TestEnginesShareNoServer(t *testing.T) {
+	t.Parallel()
+	first := startServer(t, `
+require("http").create_server(arg[1], function(req, res) res:write("first"); res:finish() end):start()
+`, drleetest.Options{})
+	second := drleetest.Run(t, `
+require("http").create_server(arg[1], function(req, res) res:write("second"); res:finish() end):start(function(err)
+  print("start:", err)
+end)
+`, drleetest.Options{Args: []string{first.addr}})
+	second.Contains(t, "start:\tlisten tcp "+first.addr+": bind: address already in use")
+	resp, err := http.Get(first.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "first" {
+		t.Fatalf("the first engine's server answered %q", body)
 	}
 }

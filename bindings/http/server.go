@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -23,7 +22,8 @@ type sharedServer struct {
 	addr string
 	ln   net.Listener
 	srv  *fasthttp.Server
-	opts serverOptions
+	opts Options
+	set  *listenerSet // the engine's servers, which this one leaves when it closes
 
 	mu       sync.Mutex                  // protects handlers updates
 	handlers atomic.Pointer[[]*workerEP] // copy on write: read on every request without a lock
@@ -58,62 +58,40 @@ func (ep *workerEP) abandonStreams() {
 	}
 }
 
-type serverOptions struct {
-	handlerTimeout time.Duration
-	maxBody        int
-	readTimeout    time.Duration
-	writeTimeout   time.Duration
-	idleTimeout    time.Duration
+// listenerSet is an engine's HTTP servers, by address: the workers of one engine that
+// start a server on the same address share it; two engines of one process never do.
+type listenerSet struct {
+	mu     sync.Mutex // protects byAddr
+	byAddr map[string]*sharedServer
 }
 
-var (
-	sharedMu sync.Mutex // protects shared
-	shared   = map[string]*sharedServer{}
-)
-
-func optionsOf(w *engine.Worker) serverOptions {
-	o := w.Engine().Config().Options
-	d := func(key string, def time.Duration) time.Duration {
-		if v, ok := o[key].(time.Duration); ok && v > 0 {
-			return v
-		}
-		return def
-	}
-	maxBody := 32 << 20
-	if v, ok := o["http.max_body_size"].(int); ok && v > 0 {
-		maxBody = v
-	}
-	return serverOptions{
-		handlerTimeout: d("http.handler_timeout", 60*time.Second),
-		maxBody:        maxBody,
-		readTimeout:    d("http.read_timeout", 30*time.Second),
-		writeTimeout:   d("http.write_timeout", 30*time.Second),
-		idleTimeout:    d("http.idle_timeout", 120*time.Second),
-	}
-}
+var listeners = engine.NewEngineLocal(func(*engine.Engine) *listenerSet {
+	return &listenerSet{byAddr: map[string]*sharedServer{}}
+})
 
 // join adds ep to the server listening on addr, creating and starting it when this is the
 // first worker there. The returned server is what ep must leave.
 func join(addr string, ep *workerEP) (*sharedServer, error) {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	s := shared[addr]
+	e := ep.w.Engine()
+	set := listeners.Get(e)
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	s := set.byAddr[addr]
 	if s == nil {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, err
 		}
-		opts := optionsOf(ep.w)
+		opts := Settings.Get(e)
 		// The connection timeouts and the handler timeout are kept by the listener's
 		// sweeper, not by fasthttp's per-request deadlines (see package deadline): they fire
 		// up to an eighth late, never early.
-		shortest := min(opts.readTimeout, opts.writeTimeout, opts.idleTimeout, opts.handlerTimeout)
+		shortest := min(opts.ReadTimeout, opts.WriteTimeout, opts.IdleTimeout, opts.HandlerTimeout)
 		dl := deadline.NewListener(ln, deadline.Timeouts{
-			Read: opts.readTimeout, Write: opts.writeTimeout, Idle: opts.idleTimeout,
+			Read: opts.ReadTimeout, Write: opts.WriteTimeout, Idle: opts.IdleTimeout,
 		}, deadline.Resolution(shortest), (*request).expire)
-		e := ep.w.Engine()
 		dl.Logf = e.Log // accept errors it rides out (out of file descriptors)
-		s = &sharedServer{addr: addr, ln: dl, opts: opts, shed: newShedStats(e, addr), e: e}
+		s = &sharedServer{addr: addr, ln: dl, opts: opts, shed: newShedStats(e, addr), e: e, set: set}
 		e.OnClose(s.shed.close) // the 503s of the last second are logged before Run returns
 		empty := []*workerEP{}
 		s.handlers.Store(&empty)
@@ -122,12 +100,12 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 			Name:    "drlee",
 			// No ReadTimeout, WriteTimeout or IdleTimeout: the listener keeps them.
 			LazyRequestTime:    true, // nothing reads ctx.Time(): spare a clock read per request
-			MaxRequestBodySize: s.opts.maxBody,
+			MaxRequestBodySize: s.opts.MaxBodySize,
 			CloseOnShutdown:    true,
 			ErrorHandler:       requestError,
 			Logger:             quietLogger{ep.w.Engine()},
 		}
-		shared[addr] = s
+		set.byAddr[addr] = s
 		go s.serve(e)
 	}
 	s.mu.Lock()
@@ -153,8 +131,8 @@ func (s *sharedServer) serve(e *engine.Engine) {
 // leave removes ep; the last worker to leave closes the listener. In-flight requests finish:
 // their conn goroutines wait for their workers as before.
 func (s *sharedServer) leave(ep *workerEP) {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
+	s.set.mu.Lock()
+	defer s.set.mu.Unlock()
 	s.mu.Lock()
 	old := *s.handlers.Load()
 	eps := make([]*workerEP, 0, len(old))
@@ -166,11 +144,11 @@ func (s *sharedServer) leave(ep *workerEP) {
 	s.handlers.Store(&eps)
 	s.mu.Unlock()
 	if len(eps) == 0 {
-		delete(shared, s.addr)
+		delete(s.set.byAddr, s.addr)
 		s.closed.Store(true) // before Close: serve must not take its error for a failure
 		_ = s.ln.Close()     // now, so that a new server may listen on addr at once
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), s.opts.handlerTimeout+s.opts.writeTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.HandlerTimeout+s.opts.WriteTimeout)
 			defer cancel()
 			_ = s.srv.ShutdownWithContext(ctx)
 		}()
@@ -236,7 +214,7 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 	var tok uint64
 	if watched {
 		c.RequestRead()
-		tok = c.Arm(s.opts.handlerTimeout, rs)
+		tok = c.Arm(s.opts.HandlerTimeout, rs)
 	}
 	ep.inflight.Add(1)
 	if err := ep.w.Submit(rs); err != nil {

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	drhttp "github.com/drlee/drlee/bindings/http"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/internal/drleetest"
 )
@@ -62,6 +63,9 @@ type running struct {
 
 	once sync.Once
 	res  drleetest.Result
+
+	engOnce sync.Once
+	e       *engine.Engine
 }
 
 // startServer runs script with arg[1] = a free 127.0.0.1 address and waits until the
@@ -102,6 +106,19 @@ func startServer(t testing.TB, script string, o drleetest.Options) *running {
 			t.Fatalf("server did not listen on %s within 10 s", addr)
 		}
 	}
+}
+
+// eng is the engine running the script.
+func (r *running) eng(t testing.TB) *engine.Engine {
+	t.Helper()
+	r.engOnce.Do(func() {
+		select {
+		case r.e = <-r.engine:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no engine")
+		}
+	})
+	return r.e
 }
 
 // stop shuts the engine down (ctx cancelled) and returns what the script did.
@@ -629,7 +646,7 @@ func TestServerHandlerError(t *testing.T) {
 // the response is released (later writes raise). Timing-sensitive: not parallel.
 func TestServerHandlerTimeout(t *testing.T) {
 	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
-		Engine: map[string]any{"http.handler_timeout": 300 * time.Millisecond},
+		Configure: func(c *engine.Config) { drhttp.Settings.Ptr(c).HandlerTimeout = 300 * time.Millisecond },
 	})
 	c := newClient()
 	defer c.CloseIdleConnections()
@@ -659,7 +676,7 @@ func TestServerHandlerTimeout(t *testing.T) {
 // Timing-sensitive: not parallel.
 func TestServerHandlerTimeoutBusy(t *testing.T) {
 	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
-		Engine: map[string]any{"http.handler_timeout": 300 * time.Millisecond},
+		Configure: func(c *engine.Config) { drhttp.Settings.Ptr(c).HandlerTimeout = 300 * time.Millisecond },
 	})
 	c := newClient()
 	defer c.CloseIdleConnections()
@@ -753,7 +770,7 @@ func firstLine(s string) string {
 func TestServerOversizeBody(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
-		Engine: map[string]any{"http.max_body_size": 1024},
+		Configure: func(c *engine.Config) { drhttp.Settings.Ptr(c).MaxBodySize = 1024 },
 	})
 	c := newClient()
 	defer c.CloseIdleConnections()
@@ -784,7 +801,7 @@ func TestServerOversizeBody(t *testing.T) {
 // other requests are served meanwhile. Timing-sensitive: not parallel.
 func TestServerSlowClient(t *testing.T) {
 	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
-		Engine: map[string]any{"http.read_timeout": 500 * time.Millisecond},
+		Configure: func(c *engine.Config) { drhttp.Settings.Ptr(c).ReadTimeout = 500 * time.Millisecond },
 	})
 	type result struct {
 		out  string
@@ -824,7 +841,7 @@ func TestServerSlowClient(t *testing.T) {
 // A keep-alive connection left idle is closed after --idle-timeout, not before.
 func TestServerIdleTimeout(t *testing.T) {
 	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
-		Engine: map[string]any{"http.idle_timeout": 300 * time.Millisecond},
+		Configure: func(c *engine.Config) { drhttp.Settings.Ptr(c).IdleTimeout = 300 * time.Millisecond },
 	})
 	c, err := net.Dial("tcp", s.addr)
 	if err != nil {
@@ -860,7 +877,7 @@ func TestServerIdleTimeout(t *testing.T) {
 // server goes on serving others.
 func TestServerWriteTimeout(t *testing.T) {
 	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
-		Engine: map[string]any{"http.write_timeout": 300 * time.Millisecond},
+		Configure: func(c *engine.Config) { drhttp.Settings.Ptr(c).WriteTimeout = 300 * time.Millisecond },
 	})
 	c, err := net.Dial("tcp", s.addr)
 	if err != nil {
@@ -896,7 +913,7 @@ func TestServerWriteTimeout(t *testing.T) {
 // A streamed response is exempt from --write-timeout: a stream may last as long as it likes.
 func TestServerStreamOutlivesWriteTimeout(t *testing.T) {
 	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
-		Engine: map[string]any{"http.write_timeout": 200 * time.Millisecond},
+		Configure: func(c *engine.Config) { drhttp.Settings.Ptr(c).WriteTimeout = 200 * time.Millisecond },
 	})
 	c := newClient()
 	defer c.CloseIdleConnections()
@@ -912,7 +929,7 @@ func TestServerStreamOutlivesWriteTimeout(t *testing.T) {
 // --write-timeout, and the script's write callback gets the error.
 func TestServerStalledStreamIsCut(t *testing.T) {
 	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{
-		Engine: map[string]any{"http.write_timeout": 300 * time.Millisecond},
+		Configure: func(c *engine.Config) { drhttp.Settings.Ptr(c).WriteTimeout = 300 * time.Millisecond },
 	})
 	conn, err := net.Dial("tcp", s.addr)
 	if err != nil {
@@ -1038,12 +1055,7 @@ func TestServerEngineShutdown(t *testing.T) {
 	c := newClient()
 	defer c.CloseIdleConnections()
 	wantStatus(t, get(t, c, s.url+"/oneshot"), 200)
-	var e *engine.Engine
-	select {
-	case e = <-s.engine:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no engine")
-	}
+	e := s.eng(t)
 	start := time.Now()
 	e.Shutdown()
 	res := s.wait(t, 5*time.Second)

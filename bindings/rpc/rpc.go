@@ -22,14 +22,18 @@ package rpc
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math"
+	"net"
+	"strings"
 	"sync"
 	"time"
 
 	ltime "github.com/drlee/drlee/bindings/time"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/engine/cluster"
+	"github.com/drlee/drlee/internal/nodename"
 	"github.com/drlee/drlee/packed"
 )
 
@@ -44,15 +48,57 @@ func init() {
 			{Name: "call", Fn: call},
 			{Name: "broadcast", Fn: broadcast},
 		},
-		Classes: []*engine.Class{replyClass},
+		Classes:   []*engine.Class{replyClass},
+		Flags:     flags,
+		Configure: configure,
 	})
 }
 
-// nodes holds each engine's node, started on first use.
-var (
-	nodesMu sync.Mutex
-	nodes   = map[*engine.Engine]*nodeState{}
-)
+// Options are the cluster settings: the flags of `drlee run`.
+type Options struct {
+	ClusterAddr string   // listen for cluster routes on host:port (embedded NATS)
+	Join        []string // routes of peers to join
+	NATSURL     string   // an existing NATS cluster instead of the embedded server
+}
+
+// Settings are the engine's Options.
+var Settings = engine.NewSetting("rpc", Options{})
+
+func flags(fs *flag.FlagSet, cfg *engine.Config) {
+	o := Settings.Ptr(cfg)
+	fs.StringVar(&o.ClusterAddr, "cluster", o.ClusterAddr, "listen for cluster routes on host:port (embedded NATS)")
+	fs.Func("join", "comma-separated host:port routes of cluster peers to join", func(v string) error {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				o.Join = append(o.Join, p)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&o.NATSURL, "nats", o.NATSURL, "use an existing NATS cluster (nats://host:4222) instead of the embedded server")
+}
+
+// configure names a clustered node after its cluster port when no name was given, so that
+// the nodes of one host tell themselves apart (env.node, broadcast replies).
+func configure(cfg *engine.Config) error {
+	o := Settings.Of(cfg)
+	if o.ClusterAddr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(o.ClusterAddr)
+	if err != nil {
+		return fmt.Errorf("--cluster %q: %w", o.ClusterAddr, err)
+	}
+	if cfg.Node == "" {
+		cfg.Node = nodename.Default(port)
+	}
+	return nil
+}
+
+// nodes is each engine's node, started on first use.
+var nodes = engine.NewEngineLocal(func(*engine.Engine) *nodeState {
+	return &nodeState{down: make(chan struct{})}
+})
 
 type nodeState struct {
 	once sync.Once
@@ -63,15 +109,8 @@ type nodeState struct {
 
 // nodeOf returns the engine's node, starting it (and arranging its shutdown) the first time.
 func nodeOf(c *engine.Call) *cluster.Node {
-	w := engine.WorkerOf(c)
-	e := w.Engine()
-	nodesMu.Lock()
-	ns := nodes[e]
-	if ns == nil {
-		ns = &nodeState{down: make(chan struct{})}
-		nodes[e] = ns
-	}
-	nodesMu.Unlock()
+	e := engine.WorkerOf(c).Engine()
+	ns := nodes.Get(e)
 	ns.once.Do(func() { ns.start(e) })
 	if ns.err != nil {
 		c.Raise("rpc: %v", ns.err)
@@ -80,11 +119,11 @@ func nodeOf(c *engine.Call) *cluster.Node {
 }
 
 func (ns *nodeState) start(e *engine.Engine) {
-	o := e.Config().Options
-	cfg := cluster.Config{Node: e.NodeName(), Logf: func(f string, a ...any) { e.Log("WARN", "rpc: "+f, a...) }}
-	cfg.ClusterAddr, _ = o["cluster.addr"].(string)
-	cfg.Join, _ = o["cluster.join"].([]string)
-	cfg.NATSURL, _ = o["cluster.nats"].(string)
+	o := Settings.Get(e)
+	cfg := cluster.Config{
+		Node: e.NodeName(), ClusterAddr: o.ClusterAddr, Join: o.Join, NATSURL: o.NATSURL,
+		Logf: func(f string, a ...any) { e.Log("WARN", "rpc: "+f, a...) },
+	}
 	ns.node, ns.err = cluster.Start(cfg)
 	if ns.err != nil {
 		close(ns.down)
@@ -107,12 +146,7 @@ func (ns *nodeState) start(e *engine.Engine) {
 		case <-ns.down:
 		}
 	}()
-	e.OnClose(func() {
-		shutdown()
-		nodesMu.Lock()
-		delete(nodes, e)
-		nodesMu.Unlock()
-	})
+	e.OnClose(shutdown)
 }
 
 // handler is one worker's registration of a name.

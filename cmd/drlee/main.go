@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/drlee/drlee/bindings"
+	_ "github.com/drlee/drlee/bindings" // every module
 	"github.com/drlee/drlee/engine"
 )
 
@@ -82,7 +82,7 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.CallbackTimeout, "callback-timeout", time.Minute, "interrupt a Lua callback (not the main chunk) that runs longer, with an error; 0: never")
 	fs.StringVar(&cfg.Node, "node", "", "this node's name (env.node; default: host name, plus the cluster port)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
-	opts := bindings.Flags(fs)
+	engine.Flags(fs, &cfg) // every module's flags, bound to its settings in cfg
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: drlee run [flags] script.lua [args...]")
 		fs.PrintDefaults()
@@ -100,7 +100,6 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	cfg.Script = fs.Arg(0)
 	cfg.Args = fs.Args()[1:]
 	cfg.Stdout, cfg.Stderr = stdout, stderr
-	cfg.Options = opts()
 
 	e, err := engine.New(cfg)
 	if err != nil {

@@ -184,6 +184,32 @@ func TestCommands(t *testing.T) {
 	}
 }
 
+// TestModuleFlags: the modules' flags are parsed into their settings and checked when the
+// engine is made: a bad value is an error naming the flag, and --cluster names the node
+// after its port.
+func TestModuleFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--max-body-size", "0", "--max-body-size must be from 1 to 2147483392 bytes"},
+		{"--max-body-size", "5000000000", "--max-body-size must be from 1 to 2147483392 bytes"},
+		{"--handler-timeout", "-1s", "--handler-timeout must be positive"},
+		{"--idle-timeout", "0s", "--idle-timeout must be positive"},
+		{"--cluster", "nocolon", `--cluster "nocolon"`},
+	} {
+		r := drlee(t, "run", tc.flag, tc.value, script(t, `print("ran")`))
+		r.expect(t, 1)
+		r.stderrHas(t, tc.want)
+		if strings.Contains(r.stdout, "ran") {
+			t.Errorf("%s %s: the script ran", tc.flag, tc.value)
+		}
+	}
+	host, _ := os.Hostname()
+	r := drlee(t, "run", "-w", "1", "--cluster", "127.0.0.1:0", "--max-body-size", "1024", script(t, `print("node", env.node)`))
+	r.expect(t, 0, "node\t"+host+":0\n")
+	r = drlee(t, "run", "-w", "1", "--cluster", "127.0.0.1:0", "--node", "n1", script(t, `print("node", env.node)`))
+	r.expect(t, 0, "node\tn1\n")
+}
+
 // startDrlee starts the binary and waits until its stdout has a line with ready.
 func startDrlee(t *testing.T, ready string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer, <-chan error) {
 	t.Helper()

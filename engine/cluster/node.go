@@ -18,6 +18,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
+
+	"github.com/drlee/drlee/internal/nodename"
 )
 
 // Config configures a Node. The zero value is a single node with no network
@@ -283,16 +285,12 @@ func (n *Node) subscribe() error {
 }
 
 func defaultNodeName(srv *server.Server) string {
-	host, _ := os.Hostname()
-	if host == "" {
-		host = "localhost"
-	}
 	if srv != nil {
 		if a := srv.ClusterAddr(); a != nil {
-			return host + ":" + strconv.Itoa(a.Port)
+			return nodename.Default(strconv.Itoa(a.Port))
 		}
 	}
-	return host + ":" + strconv.Itoa(os.Getpid())
+	return nodename.Default(strconv.Itoa(os.Getpid()))
 }
 
 // startServer starts the embedded nats-server for cfg. It returns the client

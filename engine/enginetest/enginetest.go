@@ -33,7 +33,9 @@ type Options struct {
 	Files       map[string]string
 	QueueSize   int
 	PoolSize    int
-	Engine      map[string]any // engine.Config.Options
+	// Configure, if set, adjusts the engine's configuration before it is made: the
+	// settings of bindings (http.Settings.Ptr(c).HandlerTimeout = ...).
+	Configure func(c *engine.Config)
 	// CallbackTimeout is engine.Config.CallbackTimeout (default: none).
 	CallbackTimeout time.Duration
 	// ShutdownTimeout is engine.Config.ShutdownTimeout (default here: 5 s).
@@ -91,12 +93,16 @@ func RunFile(t testing.TB, path string, o Options) Result {
 		o.ShutdownTimeout = 5 * time.Second
 	}
 	var stdout, stderr SyncBuffer
-	e, err := engine.New(engine.Config{
+	cfg := engine.Config{
 		Script: path, Args: o.Args, Workers: o.Workers, LockThreads: o.LockThreads,
 		QueueSize: o.QueueSize, PoolSize: o.PoolSize, ShutdownTimeout: o.ShutdownTimeout,
 		CallbackTimeout: o.CallbackTimeout,
-		Stdout:          &stdout, Stderr: &stderr, Options: o.Engine,
-	})
+		Stdout:          &stdout, Stderr: &stderr,
+	}
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
+	e, err := engine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
