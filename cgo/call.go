@@ -1,3 +1,5 @@
+//go:build luajit
+
 package lua
 
 /*
@@ -262,10 +264,24 @@ func (c *Call) OptFunc(i int) int32 {
 	case TypeNil, TypeNone:
 		return 0
 	case TypeFunction:
-		return int32(C.clua_ref_arg(c.l, C.int(i)))
+		return c.ref(i)
 	}
 	c.TypeError(i, "function")
 	return 0
+}
+
+// ref takes a registry ref to argument i; it raises when none could be taken (the free
+// slots of clua_ref_arg ran out, and no memory was left to add any).
+func (c *Call) ref(i int) int32 {
+	switch r := int32(C.clua_ref_arg(c.l, C.int(i))); r {
+	case C.LUA_REFNIL: // the argument is nil: nothing to keep
+		return 0
+	case C.LUA_NOREF:
+		c.Raise("drlee: cannot keep a reference to argument #%d (out of memory)", i)
+		return 0
+	default:
+		return r
+	}
 }
 
 // CheckFunc is OptFunc for a required function.
@@ -276,8 +292,8 @@ func (c *Call) CheckFunc(i int) int32 {
 	return c.OptFunc(i)
 }
 
-// RefArg returns a registry ref to argument i whatever its type.
-func (c *Call) RefArg(i int) int32 { return int32(C.clua_ref_arg(c.l, C.int(i))) }
+// RefArg returns a registry ref to argument i whatever its type (0 for nil).
+func (c *Call) RefArg(i int) int32 { return c.ref(i) }
 
 // Object returns the class and id of argument i when it is one of our objects, else 0, 0.
 func (c *Call) Object(i int) (cls uint32, id uint64) {

@@ -1,3 +1,5 @@
+//go:build luajit
+
 /* Fast methods (include/drlee_fast.h): the trampoline that lets a binding's C function take
  * a method call without a crossing into Go, and the worker's list of objects recorded into.
  * The binding's function sees plain C values only; this file alone reads the Lua stack. */
@@ -63,25 +65,31 @@ go:
 	return lua_gettop(L);
 }
 
-/* Replaces method name in the methods table (__index) of the class whose metatable is at
- * registry ref mtref with a fast method of op that falls back to it. -1 when the class has
- * no methods table (its __index computes fields) or no such method. Init time. */
-int clua_fast_install(lua_State *L, int mtref, const char *name, int op, drlee_fast_fn fn) {
+typedef struct {
+	int mtref;
+	const char *name;
+	int op;
+	drlee_fast_fn fn;
+	int rc;
+} fast_install;
+
+/* The body of clua_fast_install, under lua_cpcall (it allocates). */
+static int fast_install_body(lua_State *L) {
+	fast_install *f = (fast_install *)lua_touserdata(L, 1);
+	lua_settop(L, 0);
+	int mtref = f->mtref, op = f->op;
+	const char *name = f->name;
+	drlee_fast_fn fn = f->fn;
+	f->rc = -1;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, mtref);
 	lua_pushstring(L, "__index");
 	lua_rawget(L, -2);
-	if (!lua_istable(L, -1)) {
-		lua_pop(L, 2);
-		return -1;
-	}
+	if (!lua_istable(L, -1)) return 0; /* f->rc stays -1 */
 	lua_pushstring(L, name);
 	lua_rawget(L, -2);
 	int missing = lua_isnil(L, -1);
 	lua_pop(L, 1);
-	if (missing) {
-		lua_pop(L, 2);
-		return -1;
-	}
+	if (missing) return 0;
 	lua_pushstring(L, name);
 	lua_pushstring(L, name);
 	lua_rawget(L, -3); /* the Go method */
@@ -91,5 +99,18 @@ int clua_fast_install(lua_State *L, int mtref, const char *name, int op, drlee_f
 	lua_pushcclosure(L, fast_tramp, 2);
 	lua_rawset(L, -3);
 	lua_pop(L, 2);
+	f->rc = 0;
 	return 0;
+}
+
+/* Replaces method name in the methods table (__index) of the class whose metatable is at
+ * registry ref mtref with a fast method of op that falls back to it. -1 when the class has
+ * no methods table (its __index computes fields), no such method, or no memory. Init time. */
+int clua_fast_install(lua_State *L, int mtref, const char *name, int op, drlee_fast_fn fn) {
+	fast_install f = {mtref, name, op, fn, -1};
+	if (lua_cpcall(L, fast_install_body, &f) != 0) {
+		lua_pop(L, 1);
+		return -1;
+	}
+	return f.rc;
 }

@@ -1,3 +1,5 @@
+//go:build luajit
+
 /* The call guard: lets a watchdog goroutine interrupt a Lua call that runs too long (see
  * guard.go). The watchdog arms a count hook from its own thread, which lua_sethook allows
  * (it only sets fields the interpreter reads; DESIGN.md §7 measured it on a running
@@ -30,9 +32,19 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
 	}
 }
 
-void clua_guard_install(lua_State *L, clua_guard *g) {
-	lua_pushlightuserdata(L, g);
+static int guard_install_body(lua_State *L) {
+	lua_pushvalue(L, 1); /* the guard, as a lightuserdata */
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_GUARD);
+	return 0;
+}
+
+/* Returns 0, or -1 when no memory was left for the registry's new key. */
+int clua_guard_install(lua_State *L, clua_guard *g) {
+	if (lua_cpcall(L, guard_install_body, g) != 0) {
+		lua_pop(L, 1);
+		return -1;
+	}
+	return 0;
 }
 
 void clua_guard_arm(lua_State *L) { lua_sethook(L, guard_hook, LUA_MASKCOUNT, CLUA_GUARD_COUNT); }

@@ -1,3 +1,5 @@
+//go:build luajit
+
 /* The C side of the boundary. Read clua.h first. */
 #include <math.h>
 #include <stdlib.h>
@@ -469,9 +471,22 @@ static int clua_call_body(lua_State *L) {
 
 static int clua_chunk_body(lua_State *L);
 
-int clua_init(lua_State *L) {
+static int reserve_body(lua_State *L);
+
+/* Builds what every state needs, under protection (allocations may fail): the standard
+ * libraries, the C helpers under fixed registry keys, the JSON array marks; and removes
+ * what golua's state creation left that no script should see. */
+static int init_body(lua_State *L) {
 	luaL_openlibs(L);
 	lua_settop(L, 0);
+	/* golua registers a global message handler and two metatables of its own Go-function
+	 * machinery, none of which Dr.LEE uses: scripts see only the documented globals. */
+	lua_pushnil(L);
+	lua_setglobal(L, "golua_default_msghandler");
+	lua_pushnil(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, "GoLua.GoFunction");
+	lua_pushnil(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, "GoLua.GoInterface");
 	/* Kept in the registry under fixed keys rather than pushed per call:
 	 * lua_pushcfunction allocates a closure every time. Not at fixed stack slots either: a
 	 * call made while a Go function called from Lua runs sees that function's frame. */
@@ -481,12 +496,27 @@ int clua_init(lua_State *L) {
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_CALL);
 	lua_pushcfunction(L, clua_chunk_body);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_CHUNK);
+	lua_pushcfunction(L, reserve_body);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_RESERVE);
+	/* luaL_ref's free list lives at key 0: made now, so that an unref, which sets it,
+	 * never adds a key (an allocation, which may raise) when Go calls it. */
+	lua_pushinteger(L, 0);
+	lua_rawseti(L, LUA_REGISTRYINDEX, 0);
 	/* Here rather than in the json module: enc_value and decode_one need them in every
 	 * state, for RPC messages too. */
 	lua_newtable(L);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_ARRAY);
 	lua_pushlightuserdata(L, (void *)&clua_empty_array);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_EMPTY_ARRAY);
+	return 0;
+}
+
+/* Returns 0, or -1 when the state could not be set up (no memory). */
+int clua_init(lua_State *L) {
+	if (lua_cpcall(L, init_body, NULL) != 0) {
+		lua_pop(L, 1);
+		return -1;
+	}
 	return 0;
 }
 
@@ -544,15 +574,122 @@ int clua_dochunk(lua_State *L, const char *code, size_t len, const char *chunkna
 	return st;
 }
 
+/* ---- building modules and classes (init time, under protection) ---- */
+
+static void set_exports(lua_State *L, clua_st *st, int t, const clua_export *e, int n, int selfidx) {
+	for (int i = 0; i < n; i++) {
+		clua_push_tramp(L, st, e[i].fid, selfidx);
+		lua_setfield(L, t, e[i].name);
+	}
+}
+
+/* The body of clua_build, under lua_cpcall: everything it does allocates. */
+static int build_body(lua_State *L) {
+	clua_build *b = (clua_build *)lua_touserdata(L, 1);
+	lua_settop(L, 0);
+	switch (b->kind) {
+	case CLUA_BUILD_MODULE: /* a table of functions that also take a colon (time:timeout) */
+		lua_createtable(L, 0, b->na);
+		set_exports(L, b->st, 1, b->a, b->na, 1);
+		b->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		break;
+	case CLUA_BUILD_GLOBALS:
+		set_exports(L, b->st, LUA_GLOBALSINDEX, b->a, b->na, 0);
+		break;
+	case CLUA_BUILD_CLASS: /* the metatable: metamethods (c), __index, __gc, __name */
+		lua_createtable(L, 0, 8);
+		set_exports(L, b->st, 1, b->c, b->nc, 0);
+		lua_createtable(L, 0, b->na);
+		set_exports(L, b->st, 2, b->a, b->na, 0);
+		if (b->nb == 0) {
+			/* No computed fields: __index is the methods table itself, which LuaJIT
+			 * resolves without calling C (three method calls per hello-world request). */
+		} else {
+			lua_createtable(L, 0, b->nb);
+			set_exports(L, b->st, 3, b->b, b->nb, 0);
+			clua_push_index(L);
+		}
+		lua_setfield(L, 1, "__index");
+		if (b->finalize) {
+			clua_push_gc(L, b->st);
+			lua_setfield(L, 1, "__gc");
+		}
+		lua_pushstring(L, b->name);
+		lua_setfield(L, 1, "__name");
+		b->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		break;
+	case CLUA_BUILD_LOADED: /* package.loaded[name] = registry[ref], so that require finds it */
+		lua_getglobal(L, "package");
+		lua_getfield(L, -1, "loaded");
+		lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref);
+		lua_setfield(L, -2, b->name);
+		break;
+	}
+	return 0;
+}
+
+/* Builds what b describes. 0, or the lua_cpcall status with the message dropped: what can
+ * fail here is memory, or a script-visible table (package) that is not one. */
+int clua_build_run(lua_State *L, clua_build *b) {
+	int st = lua_cpcall(L, build_body, b);
+	if (st != 0) lua_pop(L, 1);
+	return st;
+}
+
 /* ---- registry refs and small helpers ---- */
 
-int clua_ref_top(lua_State *L) { return luaL_ref(L, LUA_REGISTRYINDEX); }
+/* Refs are taken from Go, inside Go functions, where nothing may raise. luaL_ref raises
+ * only when it must add a key to the registry (memory); it never does while its free list
+ * holds a slot. So slots are added in batches, under protection, whenever the list is
+ * empty, and a ref from Go always takes one from the list. */
+#define CLUA_REF_BATCH 64
 
+typedef struct {
+	int refs[CLUA_REF_BATCH];
+	int n;
+} ref_batch;
+
+/* Takes up to CLUA_REF_BATCH new slots (each adds a registry key: the allocations that may
+ * raise), recording each in the batch as it goes. */
+static int reserve_body(lua_State *L) {
+	ref_batch *b = (ref_batch *)lua_touserdata(L, 1);
+	while (b->n < CLUA_REF_BATCH) {
+		lua_pushboolean(L, 1);
+		b->refs[b->n] = luaL_ref(L, LUA_REGISTRYINDEX);
+		b->n++;
+	}
+	return 0;
+}
+
+/* ensure_free_ref makes sure luaL_ref will take a slot from the free list: 0 on success,
+ * -1 when not a slot could be added (no memory, or a __gc finalizer run by the allocation
+ * raised). The slots the batch took, all of them even when it stopped on an error, go to
+ * the free list outside the protected call: unref never allocates. */
+static int ensure_free_ref(lua_State *L) {
+	lua_rawgeti(L, LUA_REGISTRYINDEX, 0);
+	int head = (int)lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	if (head != 0) return 0;
+	if (!lua_checkstack(L, 3)) return -1;
+	ref_batch b;
+	b.n = 0;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_RESERVE);
+	lua_pushlightuserdata(L, &b);
+	if (lua_pcall(L, 1, 0, 0) != 0) lua_pop(L, 1);
+	for (int i = b.n - 1; i >= 0; i--) luaL_unref(L, LUA_REGISTRYINDEX, b.refs[i]);
+	return b.n > 0 ? 0 : -1;
+}
+
+/* A ref to the value at idx (an absolute index), or LUA_NOREF when no memory is left.
+ * Never raises: safe to call from Go. */
 int clua_ref_arg(lua_State *L, int idx) {
+	if (ensure_free_ref(L) != 0 || !lua_checkstack(L, 1)) return LUA_NOREF;
 	lua_pushvalue(L, idx);
 	return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+/* Releases a ref. Never raises: both keys it sets exist (the slot, and the free list's
+ * head, made by init_body). */
 void clua_unref(lua_State *L, int ref) { luaL_unref(L, LUA_REGISTRYINDEX, ref); }
 
 typedef struct {

@@ -59,6 +59,7 @@ typedef struct {
 #define CLUA_REG_CALL (-2)
 #define CLUA_REG_GUARD (-3) /* lightuserdata: the state's clua_guard, if any */
 #define CLUA_REG_CHUNK (-6) /* the protected load-and-run function of clua_dochunk */
+#define CLUA_REG_RESERVE (-7) /* the protected function that adds free ref slots (clua_ref_arg) */
 /* The array metatable (json.array_mt): a table that has it is packed as an array ('['), and
  * '[' is pushed as a table that has it. Set by clua_init, so every state has it. */
 #define CLUA_REG_ARRAY (-4)
@@ -86,7 +87,28 @@ int clua_fullgc(lua_State *L);
 int clua_call(lua_State *L, int fnref, int unref, const char *buf, size_t len);
 int clua_dochunk(lua_State *L, const char *code, size_t len, const char *chunkname);
 int clua_encode(lua_State *L, int idx, char **out, size_t *outlen, size_t *cap, const char **why);
-int clua_ref_top(lua_State *L);
+/* One Go function under a name, for clua_build. */
+typedef struct {
+	const char *name;
+	int fid;
+} clua_export;
+
+enum { CLUA_BUILD_MODULE = 1, CLUA_BUILD_GLOBALS, CLUA_BUILD_CLASS, CLUA_BUILD_LOADED };
+
+/* What clua_build makes: a module table of a (ref out), globals from a, a class metatable
+ * (methods a, getters b, metamethods c, finalize, name; ref out), or package.loaded[name] =
+ * registry[ref]. */
+typedef struct {
+	clua_st *st;
+	int kind;
+	const char *name;
+	const clua_export *a, *b, *c;
+	int na, nb, nc;
+	int finalize;
+	int ref;
+} clua_build;
+
+int clua_build_run(lua_State *L, clua_build *b);
 int clua_ref_arg(lua_State *L, int idx);
 void clua_unref(lua_State *L, int ref);
 int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len);
@@ -103,7 +125,7 @@ typedef struct {
 
 #define CLUA_GUARD_COUNT 1000 /* instructions between two looks of an armed guard */
 
-void clua_guard_install(lua_State *L, clua_guard *g);
+int clua_guard_install(lua_State *L, clua_guard *g);
 void clua_guard_arm(lua_State *L);
 void clua_guard_disarm(lua_State *L);
 

@@ -1,3 +1,5 @@
+//go:build luajit
+
 package lua
 
 /*

@@ -1,3 +1,5 @@
+//go:build luajit
+
 package lua
 
 // Fuzz targets of package lua (make fuzz runs each for a bounded time):
@@ -47,8 +49,13 @@ func fuzzSetup(tb testing.TB) {
 		}
 		o := &owner{nums: map[string]float64{}, strs: map[string]string{}}
 		s.Owner = o
-		ref := s.NewModule(append(testFuncs[:len(testFuncs):len(testFuncs)], Export{"packall", fnPackAll}))
-		s.RegisterLoaded("t", ref)
+		ref, err := s.NewModule(append(testFuncs[:len(testFuncs):len(testFuncs)], Export{"packall", fnPackAll}))
+		if err == nil {
+			err = s.RegisterLoaded("t", ref)
+		}
+		if err != nil {
+			panic(err)
+		}
 		s.Unref(ref)
 		if err := s.DoChunk([]byte(prelude+fuzzEcho), "=fuzz"); err != nil {
 			tb.Fatal(err)

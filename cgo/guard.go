@@ -1,3 +1,5 @@
+//go:build luajit
+
 package lua
 
 /*
@@ -34,6 +36,8 @@ type Guard struct {
 func (s *State) EnableGuard() *Guard {
 	if s.guard == nil {
 		s.guard = &Guard{s: s, g: (*C.clua_guard)(C.calloc(1, C.sizeof_clua_guard))}
+		// Without memory for its registry key, the hook finds no guard and the state runs
+		// unguarded; nothing else depends on it.
 		C.clua_guard_install(s.l, s.guard.g)
 	}
 	return s.guard

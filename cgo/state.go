@@ -1,3 +1,5 @@
+//go:build luajit
+
 // Package lua (directory cgo/) is the only code in Dr.LEE that touches a lua_State.
 //
 // It owns the C side of the boundary (clua.c) and exposes a small Go API to the engine:
@@ -127,7 +129,11 @@ func New() (*State, error) {
 	}
 	s := &State{gl: gl, l: (*C.lua_State)(unsafe.Pointer(gl.GetState()))}
 	s.cst = (*C.clua_st)(C.calloc(1, C.sizeof_clua_st))
-	C.clua_init(s.l)
+	if C.clua_init(s.l) != 0 {
+		gl.Close()
+		C.free(unsafe.Pointer(s.cst))
+		return nil, errors.New("lua: cannot set up a state (out of memory)")
+	}
 
 	statesMu.Lock()
 	if n := len(statesFree); n > 0 {
@@ -266,79 +272,103 @@ type Export struct {
 }
 
 // NewModule builds a table of Go functions and returns it as a registry ref. The functions
-// accept both module.f(...) and module:f(...) (the seed writes time:timeout).
-func (s *State) NewModule(funcs []Export) int32 {
-	C.lua_createtable(s.l, 0, C.int(len(funcs)))
-	t := C.lua_gettop(s.l)
-	for _, f := range funcs {
-		C.clua_push_tramp(s.l, s.cst, C.int(f.ID), t)
-		s.setField(t, f.Name)
+// accept both module.f(...) and module:f(...) (the seed writes time:timeout). Init time.
+func (s *State) NewModule(funcs []Export) (int32, error) {
+	b := s.newBuild(C.CLUA_BUILD_MODULE, "")
+	defer b.free()
+	b.exports(&b.c.a, &b.c.na, funcs)
+	if err := s.build(b, "module"); err != nil {
+		return 0, err
 	}
-	return int32(C.clua_ref_top(s.l))
+	return int32(b.c.ref), nil
 }
 
-// SetGlobalFuncs installs Go functions as globals.
-func (s *State) SetGlobalFuncs(funcs []Export) {
-	for _, f := range funcs {
-		C.clua_push_tramp(s.l, s.cst, C.int(f.ID), 0)
-		cn := C.CString(f.Name)
-		C.lua_setfield(s.l, C.LUA_GLOBALSINDEX, cn)
-		C.free(unsafe.Pointer(cn))
-	}
+// SetGlobalFuncs installs Go functions as globals. Init time.
+func (s *State) SetGlobalFuncs(funcs []Export) error {
+	b := s.newBuild(C.CLUA_BUILD_GLOBALS, "")
+	defer b.free()
+	b.exports(&b.c.a, &b.c.na, funcs)
+	return s.build(b, "globals")
 }
 
 // NewClass builds the metatable of a class of Go objects and returns it as a registry ref.
 // methods are reached as obj:name(...); getters as obj.name, computed on each access;
 // metamethods (such as __tostring) are set on the metatable itself. With finalize, Lua's
-// collection of an object calls State.Finalize.
-func (s *State) NewClass(name string, methods, getters, metamethods []Export, finalize bool) int32 {
-	C.lua_createtable(s.l, 0, 8)
-	mt := C.lua_gettop(s.l)
-	for _, m := range metamethods {
-		C.clua_push_tramp(s.l, s.cst, C.int(m.ID), 0)
-		s.setField(mt, m.Name)
-	}
-	C.lua_createtable(s.l, 0, C.int(len(methods)))
-	for _, m := range methods {
-		C.clua_push_tramp(s.l, s.cst, C.int(m.ID), 0)
-		s.setField(mt+1, m.Name)
-	}
-	C.lua_createtable(s.l, 0, C.int(len(getters)))
-	for _, g := range getters {
-		C.clua_push_tramp(s.l, s.cst, C.int(g.ID), 0)
-		s.setField(mt+2, g.Name)
-	}
-	if len(getters) == 0 {
-		// No computed fields: __index is the methods table itself, which LuaJIT resolves
-		// without calling C (three method calls per hello-world request).
-		C.lua_settop(s.l, -2)
-	} else {
-		C.clua_push_index(s.l)
-	}
-	s.setField(mt, "__index")
+// collection of an object calls State.Finalize. Init time.
+func (s *State) NewClass(name string, methods, getters, metamethods []Export, finalize bool) (int32, error) {
+	b := s.newBuild(C.CLUA_BUILD_CLASS, name)
+	defer b.free()
+	b.exports(&b.c.a, &b.c.na, methods)
+	b.exports(&b.c.b, &b.c.nb, getters)
+	b.exports(&b.c.c, &b.c.nc, metamethods)
 	if finalize {
-		C.clua_push_gc(s.l, s.cst)
-		s.setField(mt, "__gc")
+		b.c.finalize = 1
 	}
-	C.lua_pushlstring(s.l, stringPtr(name), C.size_t(len(name)))
-	s.setField(mt, "__name")
-	return int32(C.clua_ref_top(s.l))
+	if err := s.build(b, "class "+name); err != nil {
+		return 0, err
+	}
+	return int32(b.c.ref), nil
 }
 
-// RegisterLoaded makes require(name) return the value at registry ref.
-func (s *State) RegisterLoaded(name string, ref int32) {
-	C.lua_getfield(s.l, C.LUA_GLOBALSINDEX, cstr("package"))
-	C.lua_getfield(s.l, -1, cstr("loaded"))
-	C.lua_rawgeti(s.l, C.LUA_REGISTRYINDEX, C.int(ref))
-	s.setField(C.lua_gettop(s.l)-1, name)
-	C.lua_settop(s.l, -3)
+// RegisterLoaded makes require(name) return the value at registry ref. Init time.
+func (s *State) RegisterLoaded(name string, ref int32) error {
+	b := s.newBuild(C.CLUA_BUILD_LOADED, name)
+	defer b.free()
+	b.c.ref = C.int(ref)
+	return s.build(b, "module "+name)
 }
 
-// setField pops the top value into t[name]. Init-time only (it allocates a C string).
-func (s *State) setField(t C.int, name string) {
-	cn := C.CString(name)
-	C.lua_setfield(s.l, t, cn)
-	C.free(unsafe.Pointer(cn))
+// building is a clua_build in C memory (its pointer is handed to C) with the C strings and
+// arrays it points to, freed together.
+type building struct {
+	c     *C.clua_build
+	alloc []unsafe.Pointer
+}
+
+func (s *State) newBuild(kind C.int, name string) *building {
+	b := &building{c: (*C.clua_build)(C.calloc(1, C.sizeof_clua_build))}
+	b.alloc = append(b.alloc, unsafe.Pointer(b.c))
+	b.c.st, b.c.kind = s.cst, kind
+	if name != "" {
+		b.c.name = b.cstring(name)
+	}
+	return b
+}
+
+func (b *building) cstring(s string) *C.char {
+	p := C.CString(s)
+	b.alloc = append(b.alloc, unsafe.Pointer(p))
+	return p
+}
+
+// exports writes funcs as a C array of clua_export into *arr and *n.
+func (b *building) exports(arr **C.clua_export, n *C.int, funcs []Export) {
+	if len(funcs) == 0 {
+		return
+	}
+	p := (*C.clua_export)(C.calloc(C.size_t(len(funcs)), C.sizeof_clua_export))
+	b.alloc = append(b.alloc, unsafe.Pointer(p))
+	es := unsafe.Slice(p, len(funcs))
+	for i, f := range funcs {
+		es[i].name = b.cstring(f.Name)
+		es[i].fid = C.int(f.ID)
+	}
+	*arr, *n = p, C.int(len(funcs))
+}
+
+func (b *building) free() {
+	for _, p := range b.alloc {
+		C.free(p)
+	}
+}
+
+// build runs clua_build: the whole construction under protection, since every step of it
+// allocates and a Lua error must not reach this Go frame.
+func (s *State) build(b *building, what string) error {
+	if C.clua_build_run(s.l, b.c) != 0 {
+		return fmt.Errorf("lua: cannot build %s (out of memory, or package.loaded is not a table)", what)
+	}
+	return nil
 }
 
 var cstrings sync.Map // string -> *C.char, for the few constant names used at init

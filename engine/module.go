@@ -146,7 +146,11 @@ func (w *Worker) install() error {
 	modulesMu.Unlock()
 	w.classMeta = make([]int32, len(all)+1)
 	for _, c := range all {
-		w.classMeta[c.id] = w.st.NewClass(c.Name, c.methods, c.getters, c.metas, c.Finalize != nil)
+		mt, err := w.st.NewClass(c.Name, c.methods, c.getters, c.metas, c.Finalize != nil)
+		if err != nil {
+			return err
+		}
+		w.classMeta[c.id] = mt
 		if c.Fast != nil {
 			if w.fastDirty == (lua.FastList{}) {
 				w.fastDirty = lua.NewFastList()
@@ -158,11 +162,19 @@ func (w *Worker) install() error {
 	}
 	for _, m := range mods {
 		if m.Name == "" {
-			w.st.SetGlobalFuncs(m.exports)
-		} else {
-			ref := w.st.NewModule(m.exports)
-			w.st.RegisterLoaded(m.Name, ref)
-			w.st.Unref(ref)
+			if err := w.st.SetGlobalFuncs(m.exports); err != nil {
+				return err
+			}
+			continue
+		}
+		ref, err := w.st.NewModule(m.exports)
+		if err != nil {
+			return err
+		}
+		err = w.st.RegisterLoaded(m.Name, ref)
+		w.st.Unref(ref)
+		if err != nil {
+			return err
 		}
 	}
 	for _, m := range mods {

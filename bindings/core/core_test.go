@@ -3,6 +3,7 @@ package core_test
 import (
 	"embed"
 	"path"
+	"sort"
 	"strings"
 	"testing"
 
@@ -100,4 +101,29 @@ print("worker " .. env.worker_id .. " of " .. env.workers .. " counter " .. coun
 `, drleetest.Options{Workers: 3})
 	res.MustSucceed(t)
 	res.Contains(t, "worker 1 of 3 counter 1", "worker 2 of 3 counter 1", "worker 3 of 3 counter 1")
+}
+
+// TestGlobalsAreTheDocumentedOnes: with every module linked, a script sees LuaJIT's own
+// globals and the ones the README documents (Globals), nothing else: no helper a prelude
+// forgot to remove, no golua leftover.
+func TestGlobalsAreTheDocumentedOnes(t *testing.T) {
+	t.Parallel()
+	res := drleetest.Run(t, `
+local names = {}
+for k in pairs(_G) do names[#names + 1] = tostring(k) end
+table.sort(names)
+print(table.concat(names, " "))
+`)
+	res.MustSucceed(t)
+	luajit := `_G _VERSION assert bit collectgarbage coroutine debug dofile error gcinfo getfenv
+getmetatable io ipairs jit load loadfile loadstring math module newproxy next os package
+pairs pcall print rawequal rawget rawset require select setfenv setmetatable string table
+tonumber tostring type unpack xpcall`
+	documented := `__dirname__ arg env log json_decode json_encode parallel_callback read_all readall
+series_callback uuid`
+	want := append(strings.Fields(luajit), strings.Fields(documented)...)
+	sort.Strings(want)
+	if got := strings.TrimSpace(res.Stdout); got != strings.Join(want, " ") {
+		t.Fatalf("globals:\n got %s\nwant %s", got, strings.Join(want, " "))
+	}
 }
