@@ -830,10 +830,17 @@ func TestDoChunkErrors(t *testing.T) {
 			t.Errorf("Top went from %d to %d", top, s.Top())
 		}
 	}
-	// Runtime errors carry a traceback.
+	// Runtime errors carry a traceback, and each error its kind.
 	err := s.DoChunk([]byte("local function f() error('x') end\nf()"), "@cgo_test.lua")
 	if err == nil || !strings.Contains(err.Error(), "stack traceback:") {
 		t.Errorf("no traceback: %v", err)
+	}
+	var le *Error
+	if !errors.As(err, &le) || le.Status != StatusRuntime || le.Status.String() != "runtime error" {
+		t.Errorf("status of a runtime error: %v", err)
+	}
+	if err := s.DoChunk([]byte("x ="), "@cgo_test.lua"); !errors.As(err, &le) || le.Status != StatusSyntax {
+		t.Errorf("status of a syntax error: %v", err)
 	}
 	if err := s.SetGlobal("g", []byte{packed.TagInt, 5, 0, 0, 0, 0, 0, 0, 0}); err != nil {
 		t.Fatal(err)

@@ -192,17 +192,44 @@ func (s *State) MemoryKB() int { return int(C.lua_gc(s.l, C.LUA_GCCOUNT, 0)) }
 // FullGC runs a full garbage collection. Finalizers run; an error one raises is dropped.
 func (s *State) FullGC() { C.clua_fullgc(s.l) }
 
-// Error is a Lua error raised while Go called into Lua: the message with its traceback.
+// Error is a Lua error raised while Go called into Lua: the message with its traceback, and
+// the kind of failure lua_pcall reported.
 type Error struct {
-	Msg string
+	Msg    string
+	Status Status
 }
 
 func (e *Error) Error() string { return e.Msg }
 
+// Status is lua_pcall's result for a failed call.
+type Status int
+
+// The statuses of a failed call (lua.h).
+const (
+	StatusRuntime Status = C.LUA_ERRRUN    // an error raised by the code (or by Go for it)
+	StatusSyntax  Status = C.LUA_ERRSYNTAX // the chunk did not compile
+	StatusMemory  Status = C.LUA_ERRMEM    // an allocation failed: the state ran out of memory
+	StatusHandler Status = C.LUA_ERRERR    // the message handler itself failed
+)
+
+func (st Status) String() string {
+	switch st {
+	case StatusRuntime:
+		return "runtime error"
+	case StatusSyntax:
+		return "syntax error"
+	case StatusMemory:
+		return "out of memory"
+	case StatusHandler:
+		return "error in the error handler"
+	}
+	return fmt.Sprintf("status %d", int(st))
+}
+
 // errorFromStack copies the message that a failed C helper left on the stack and pops it.
 // Only a string is read as such: converting anything else would allocate outside any
 // protected call.
-func (s *State) errorFromStack() error {
+func (s *State) errorFromStack(st C.int) error {
 	msg := "(error object is not a string)"
 	if C.lua_type(s.l, -1) == C.LUA_TSTRING {
 		var n C.size_t
@@ -210,7 +237,7 @@ func (s *State) errorFromStack() error {
 		msg = C.GoStringN(p, C.int(n))
 	}
 	C.lua_settop(s.l, -2)
-	return &Error{Msg: msg}
+	return &Error{Msg: msg, Status: Status(st)}
 }
 
 // CallRef calls the function held at registry ref fn with the packed arguments args
@@ -232,7 +259,7 @@ func (s *State) CallRef(fn int32, unref bool, args []byte) error {
 		s.guard.exit()
 	}
 	if rc != 0 {
-		return s.errorFromStack()
+		return s.errorFromStack(rc)
 	}
 	return nil
 }
@@ -242,8 +269,8 @@ func (s *State) CallRef(fn int32, unref bool, args []byte) error {
 func (s *State) DoChunk(code []byte, chunkname string) error {
 	name := C.CString(chunkname)
 	defer C.free(unsafe.Pointer(name))
-	if C.clua_dochunk(s.l, bytesPtr(code), C.size_t(len(code)), name) != 0 {
-		return s.errorFromStack()
+	if st := C.clua_dochunk(s.l, bytesPtr(code), C.size_t(len(code)), name); st != 0 {
+		return s.errorFromStack(st)
 	}
 	return nil
 }

@@ -276,7 +276,7 @@ func (w *Worker) endTick() {
 			fn()
 		}
 		if w.tickEndBatch != nil {
-			w.tickEndSpare = w.tickEndBatch[:0]
+			w.tickEndSpare = keepSpare(w.tickEndBatch)
 			w.tickEndBatch = nil
 		}
 		if len(w.tickEnd) == 0 {
@@ -286,6 +286,19 @@ func (w *Worker) endTick() {
 		w.tickEnd = w.tickEndSpare[:0]
 		w.tickEndSpare = nil
 	}
+}
+
+// maxKeptSpare bounds the slices the loop keeps for reuse: one burst (100,000 tasks queued
+// at once) must not pin its memory for the worker's life.
+const maxKeptSpare = 1024
+
+// keepSpare returns s emptied for reuse, or nil when it grew beyond maxKeptSpare (the next
+// turn allocates a small one again). Its elements must already be cleared.
+func keepSpare[T any](s []T) []T {
+	if cap(s) > maxKeptSpare {
+		return nil
+	}
+	return s[:0]
 }
 
 // alive reports whether anything keeps the loop running.
@@ -352,13 +365,13 @@ func (w *Worker) loop() {
 			fns := w.local
 			w.local = w.localSpare[:0]
 			w.runDeferred(fns)
-			w.localSpare = fns[:0]
+			w.localSpare = keepSpare(fns)
 			ran = true
 		}
 		next := w.runTimers()
 		items := w.q.swap(spare)
 		w.runTasks(items)
-		spare = items
+		spare = keepSpare(items)
 		if len(items) > 0 || ran {
 			continue
 		}

@@ -15,7 +15,6 @@
 package rpc
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -32,6 +31,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // setup is started once, by the first benchmark that needs it, and torn down by TestMain.
@@ -40,7 +41,7 @@ var (
 	setupErr  error
 	tmpDir    string
 	procs     []*exec.Cmd
-	procOut   syncBuffer // the nodes' stdout and stderr, shown if they fail
+	procOut   drleetest.SyncBuffer // the nodes' stdout and stderr, shown if they fail
 	callerURL string
 
 	natsOnce sync.Once
@@ -127,23 +128,6 @@ func startNodes() error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var client = &http.Client{Timeout: 10 * time.Minute}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	_ "github.com/drlee/drlee/bindings" // every module, as drlee links them
 	"github.com/drlee/drlee/engine"
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // The request path of examples/hello.lua, through the engine, against a plain fasthttp
@@ -83,7 +83,7 @@ func startHelloEngine(b *testing.B, lock bool) string {
 		b.Fatal(err)
 	}
 	addr := freeAddr(b)
-	var logs lockedBuffer
+	var logs drleetest.SyncBuffer // the engine's log lines
 	e, err := engine.New(engine.Config{
 		Script: path, Args: []string{addr}, Workers: benchWorkers, LockThreads: lock,
 		ShutdownTimeout: 5 * time.Second, Stdout: io.Discard, Stderr: &logs,
@@ -117,24 +117,6 @@ func startHelloEngine(b *testing.B, lock bool) string {
 			b.Fatalf("no server on %s", addr)
 		}
 	}
-}
-
-// lockedBuffer collects the engine's log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var helloRequest = []byte("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\n\r\n")

@@ -15,7 +15,7 @@ type Reply struct {
 	Node     string // the answering node's name
 	WorkerID int    // the answering worker
 	Result   []byte // the result, when Err is empty
-	Err      string // the handler's error text, or ErrQueueFull's / ErrShuttingDown's
+	Err      string // the handler's error text, or ErrBusy's / ErrShuttingDown's
 }
 
 // outCall is a call or broadcast this node made and still waits on.
@@ -155,7 +155,7 @@ func (n *Node) newOut(name string, payload []byte, timeout time.Duration) *outCa
 //   - the handler's error text in errMsg (err nil);
 //   - err: ErrNoHandler ("no handler for 'name'") at once when no node serves
 //     name, ErrTimeout after timeout (<= 0: Config.DefaultTimeout),
-//     ErrQueueFull, ErrShuttingDown, ErrClosed, ErrBadName, or a NATS error.
+//     ErrBusy, ErrShuttingDown, ErrClosed, ErrBadName, or a NATS error.
 //
 // A call the chosen node sends back unhandled (its worker queues are full,
 // it just unregistered the name, it is shutting down, it is gone) is retried
@@ -235,7 +235,7 @@ func (n *Node) retry(c *outCall) {
 	}
 	n.census.mu.RUnlock()
 	if c.queueFull {
-		n.finishCall(c, nil, "", ErrQueueFull)
+		n.finishCall(c, nil, "", ErrBusy)
 	} else {
 		n.finishCall(c, nil, "", noHandlerError(c.name))
 	}
@@ -389,7 +389,7 @@ func (n *Node) onBcastReply(c *outCall, m *nats.Msg) {
 		case tagErr:
 			rep.Err = string(r.data)
 		case tagQueueFull:
-			rep.Err = ErrQueueFull.Error()
+			rep.Err = ErrBusy.Error()
 		case tagShutdown:
 			rep.Err = ErrShuttingDown.Error()
 		default:

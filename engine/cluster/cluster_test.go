@@ -305,7 +305,7 @@ func TestClusterBusyNodeIsSkipped(t *testing.T) {
 			t.Fatalf("%q %v", r.result, r.err)
 		}
 	}
-	// Everyone busy: ErrQueueFull, at once.
+	// Everyone busy: ErrBusy, at once.
 	if _, err := b.Register("svc", 2, func(req *Request) { req.Busy() }); err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestClusterBusyNodeIsSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitNodes(t, a, "full", 2)
-	if r := call(t, a, "full", nil, 5*time.Second); !errors.Is(r.err, ErrQueueFull) || r.elapsed > time.Second {
+	if r := call(t, a, "full", nil, 5*time.Second); !errors.Is(r.err, ErrBusy) || r.elapsed > time.Second {
 		t.Fatalf("all busy: %v after %v", r.err, r.elapsed)
 	}
 }

@@ -15,8 +15,10 @@ var (
 	// ErrTimeout: no answer before the call's timeout.
 	// Reported as "rpc 'name' timed out after 5s".
 	ErrTimeout = errors.New("drlee: rpc timeout")
-	// ErrQueueFull: every worker that could take the call had a full queue.
-	ErrQueueFull = errors.New("drlee: worker queue full")
+	// ErrBusy: every worker that could take the call was busy (its queue full). Not the
+	// engine's ErrBusy, which a worker's own queue returns: this package is below the
+	// engine and knows no queue.
+	ErrBusy = errors.New("drlee: every worker serving the name is busy")
 	// ErrShuttingDown: the node holding the request shut down before its
 	// handler answered.
 	ErrShuttingDown = errors.New("drlee: node shutting down")

@@ -66,9 +66,9 @@ func (r *Request) Reply(result []byte, errMsg string) bool {
 // Busy reports that the worker cannot take the Request (its queue is full).
 // Called from inside the handler callback, for a call the node offers the
 // request to the next local worker registered for the name; if every one is
-// busy, the caller tries other nodes and gets ErrQueueFull if none can take
-// it. For a broadcast, this worker's entry carries ErrQueueFull. Called later
-// (outside the callback), Busy answers ErrQueueFull at once. It returns false
+// busy, the caller tries other nodes and gets ErrBusy if none can take
+// it. For a broadcast, this worker's entry carries ErrBusy. Called later
+// (outside the callback), Busy answers ErrBusy at once. It returns false
 // if the Request was already answered.
 func (r *Request) Busy() bool {
 	if r.state.CompareAndSwap(stDispatching, stBusy) {
@@ -275,7 +275,7 @@ func (n *Node) onCall(m *nats.Msg) {
 }
 
 // deliverCall offers req to the local workers registered for its name, round robin,
-// skipping busy ones; when all are busy it answers ErrQueueFull (the caller tries other
+// skipping busy ones; when all are busy it answers ErrBusy (the caller tries other
 // nodes). It reports false, delivering nothing, when this node has no handler for the name
 // or is leaving.
 func (n *Node) deliverCall(req *Request) bool {

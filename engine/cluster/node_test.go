@@ -122,11 +122,11 @@ func TestQueueFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 10; i++ {
-		if r := call(t, n, "q", nil, 0); !errors.Is(r.err, ErrQueueFull) {
+		if r := call(t, n, "q", nil, 0); !errors.Is(r.err, ErrBusy) {
 			t.Fatalf("all busy: %v", r.err)
 		}
 	}
-	if r := call(t, n, "q", nil, 0); r.err.Error() != "drlee: worker queue full" {
+	if r := call(t, n, "q", nil, 0); r.err.Error() != "drlee: every worker serving the name is busy" {
 		t.Fatalf("text %q", r.err)
 	}
 	w := newWorker(t, 2, 8, echo)
@@ -149,7 +149,7 @@ func TestQueueFull(t *testing.T) {
 	if !held.Load().Busy() {
 		t.Fatal("Busy returned false")
 	}
-	if err := <-ch; !errors.Is(err, ErrQueueFull) {
+	if err := <-ch; !errors.Is(err, ErrBusy) {
 		t.Fatalf("late Busy: %v", err)
 	}
 }
