@@ -127,6 +127,7 @@ typedef struct {
 	size_t *cap;
 	const char *err;
 	const void *path[CLUA_MAXDEPTH]; /* tables on the path from the root: a repeat is a cycle */
+	int grown;                       /* the stack was grown for this encode (enc_room) */
 	int depth;
 } enc;
 
@@ -196,6 +197,36 @@ static int64_t enc_array_len(lua_State *L, int idx) {
 	return (int64_t)max;
 }
 
+/* enc_room makes sure the next table level has its 4 stack slots, without raising: this
+ * runs from Go. lua_checkstack raises when it must grow the stack and no memory is left, so
+ * the stack is grown once per encode, under protection, for the deepest value the format
+ * allows, as soon as the encode gets deep enough to need more than the slots a C function
+ * is given (LUA_MINSTACK); later lua_checkstack calls then never grow it. Nothing in an
+ * encode allocates, so no collection can shrink the stack meanwhile. */
+static int enc_room(lua_State *L, enc *e) {
+	if (!e->grown && e->depth >= 3) {
+		e->grown = 1;
+		lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_GROW);
+		lua_pushinteger(L, 4 * (CLUA_MAXDEPTH + 2));
+		if (lua_pcall(L, 1, 0, 0) != 0) {
+			lua_pop(L, 1);
+			e->err = "out of memory";
+			return 0;
+		}
+	}
+	if (!lua_checkstack(L, 4)) {
+		e->err = "nesting too deep";
+		return 0;
+	}
+	return 1;
+}
+
+/* Grows the stack by argument 1 slots (luaL_checkstack raises when it cannot). */
+static int grow_body(lua_State *L) {
+	luaL_checkstack(L, (int)lua_tointeger(L, 1), "drlee: value nesting");
+	return 0;
+}
+
 /* Encodes the value at idx (absolute index). Uses only Lua API calls that cannot raise
  * (rawget, next on a valid key, type checks, getmetatable), so it is safe to call from Go. */
 static int enc_value(lua_State *L, int idx, enc *e) {
@@ -226,10 +257,11 @@ static int enc_value(lua_State *L, int idx, enc *e) {
 	for (int i = 0; i < e->depth; i++) {
 		if (e->path[i] == self) { e->err = "cycle"; return 0; }
 	}
-	if (e->depth >= (int)(sizeof e->path / sizeof e->path[0]) || !lua_checkstack(L, 4)) {
+	if (e->depth >= (int)(sizeof e->path / sizeof e->path[0])) {
 		e->err = "nesting too deep";
 		return 0;
 	}
+	if (!enc_room(L, e)) return 0;
 	e->path[e->depth++] = self;
 	if (enc_is_array(L, idx)) {
 		int64_t n = enc_array_len(L, idx);
@@ -285,7 +317,7 @@ static int enc_value(lua_State *L, int idx, enc *e) {
  * -1 with the reason in *why (a type name such as "function", "cycle", "nesting too deep"). */
 int clua_encode(lua_State *L, int idx, char **out, size_t *outlen, size_t *cap, const char **why) {
 	if (idx < 0) idx = lua_gettop(L) + idx + 1;
-	enc e = {out, outlen, cap, NULL, {0}, 0};
+	enc e = {out, outlen, cap, NULL, {0}, 0, 0};
 	*outlen = 0;
 	int top = lua_gettop(L);
 	int ok = enc_value(L, idx, &e);
@@ -498,6 +530,8 @@ static int init_body(lua_State *L) {
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_CHUNK);
 	lua_pushcfunction(L, reserve_body);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_RESERVE);
+	lua_pushcfunction(L, grow_body);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_GROW);
 	/* luaL_ref's free list lives at key 0: made now, so that an unref, which sets it,
 	 * never adds a key (an allocation, which may raise) when Go calls it. */
 	lua_pushinteger(L, 0);

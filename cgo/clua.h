@@ -60,6 +60,7 @@ typedef struct {
 #define CLUA_REG_GUARD (-3) /* lightuserdata: the state's clua_guard, if any */
 #define CLUA_REG_CHUNK (-6) /* the protected load-and-run function of clua_dochunk */
 #define CLUA_REG_RESERVE (-7) /* the protected function that adds free ref slots (clua_ref_arg) */
+#define CLUA_REG_GROW (-8)    /* the protected function that grows the stack (clua_encode) */
 /* The array metatable (json.array_mt): a table that has it is packed as an array ('['), and
  * '[' is pushed as a table that has it. Set by clua_init, so every state has it. */
 #define CLUA_REG_ARRAY (-4)

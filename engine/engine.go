@@ -163,9 +163,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	// is never run has none. Never blocking: a burst waits in the pool's bounded backlog,
 	// and beyond that is an error the binding reports to Lua, never a loop that blocks
 	// waiting for a slot.
-	if e.pool, err = newIOPool(e.cfg.PoolSize, 64*e.cfg.PoolSize, func(p any, stack []byte) {
-		e.failed.Store(true)
-		e.logf(0, "ERROR", "internal error in an I/O task: %v\n%s", p, stack)
+	if e.pool, err = newIOPool(e.cfg.PoolSize, 64*e.cfg.PoolSize, func(p any) {
+		e.InternalError(0, "an I/O task", p)
 	}); err != nil {
 		return err
 	}

@@ -370,7 +370,8 @@ a.roundtrip()              -- no callback, no error: nothing to report
 a.roundtrip(function(err) print("roundtrip:", err) end)
 `)
 	res.MustFail(t)
-	res.Contains(t, "panic_work:\tinternal error: work exploded", "roundtrip:\tnil")
+	res.Contains(t, "panic_work:\tdrlee: internal error (reported in the log)", "roundtrip:\tnil")
+	res.StderrContains(t, "internal error in an I/O task: work exploded", "goroutine ")
 	res.StderrContains(t, "uncaught error (no callback): nobody listens")
 }
 

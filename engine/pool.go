@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"runtime/debug"
 	"sync"
 
 	"github.com/panjf2000/ants/v2"
@@ -25,10 +24,10 @@ type ioPool struct {
 	backlog []func()
 	limit   int
 
-	onPanic func(p any, stack []byte) // told about a task that panicked (a bug)
+	onPanic func(p any) // told about a task that panicked (a bug), on its goroutine
 }
 
-func newIOPool(size, backlog int, onPanic func(p any, stack []byte)) (*ioPool, error) {
+func newIOPool(size, backlog int, onPanic func(p any)) (*ioPool, error) {
 	// ants is only the goroutine recycler, with no capacity of its own: the bound is kept
 	// here (running <= size). A bounded ants pool refused work now and then while our count
 	// had a slot free, because its slot frees a moment after our task returns (seen as
@@ -85,7 +84,7 @@ func (p *ioPool) run(fn func()) {
 func (p *ioPool) runOne(fn func()) {
 	defer func() {
 		if r := recover(); r != nil && p.onPanic != nil {
-			p.onPanic(r, debug.Stack())
+			p.onPanic(r)
 		}
 	}()
 	fn()

@@ -1,6 +1,9 @@
 package engine
 
-import "runtime/debug"
+import (
+	"errors"
+	"runtime/debug"
+)
 
 // Go panics on the loop. Everything the loop runs (queued tasks, completions, timers,
 // deferred and tick-end functions) is Go code that may hold a bug; a panic there must not
@@ -22,12 +25,24 @@ type PanicAware interface {
 	Panicked(w *Worker)
 }
 
+// ErrInternal is what a callback gets when its operation hit a Go panic (a bug, reported in
+// the log): in the completion, or in the work a binding ran on the pool.
+var ErrInternal = errors.New("drlee: internal error (reported in the log)")
+
 // internalError reports a Go panic that the loop recovered: a bug in the runtime or a
 // binding, never the script's fault.
 func (w *Worker) internalError(where string, p any) {
 	w.uncaught.Add(1)
-	w.engine.failed.Store(true)
-	w.Logf("ERROR", "internal error in %s: %v\n%s", where, p, debug.Stack())
+	w.engine.InternalError(w.ID, where, p)
+}
+
+// InternalError reports a Go panic that a binding recovered off the loop (in work on the
+// pool, say): logged with the stack of the calling goroutine, tagged with the worker's id
+// (0: none), and counted like an uncaught error, so that `drlee run` exits 1. The binding
+// then gives the operation's callback ErrInternal. Safe from any goroutine.
+func (e *Engine) InternalError(worker int, where string, p any) {
+	e.failed.Store(true)
+	e.logf(worker, "ERROR", "internal error in %s: %v\n%s", where, p, debug.Stack())
 }
 
 // runTasks runs the tasks of one drain, each followed by its tick end.

@@ -156,7 +156,7 @@ func (op *Op) Run(w *Worker) {
 	w.Callback(op.cb, &w.args)
 }
 
-// Panicked calls the callback with errInternal when the completion panicked (not when the
+// Panicked calls the callback with ErrInternal when the completion panicked (not when the
 // panic came after the callback was called: it runs once).
 func (op *Op) Panicked(w *Worker) {
 	if op.called {
@@ -165,12 +165,9 @@ func (op *Op) Panicked(w *Worker) {
 	op.called = true
 	w.args.Reset()
 	w.args.err = ""
-	w.args.Error(errInternal)
+	w.args.Error(ErrInternal)
 	w.Callback(op.cb, &w.args)
 }
-
-// errInternal is what a callback gets when the completion of its operation panicked.
-var errInternal = errors.New("drlee: internal error (reported in the log)")
 
 // Callback calls the function at registry ref cb with args and releases the ref. With no
 // callback, an error in args is reported as uncaught. Arguments the format could not carry
@@ -223,13 +220,15 @@ func (w *Worker) NewArgs() *Args {
 // Lua callback cb. When the pool is saturated the callback gets an error. Loop only.
 func (w *Worker) Async(cb int32, work func() Completion) {
 	op := w.Reserve(cb)
-	err := w.engine.pool.Submit(func() {
+	e := w.engine
+	id := w.ID
+	err := e.pool.Submit(func() {
 		var fn Completion
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
-					e := fmt.Errorf("internal error: %v", p)
-					fn = func(w *Worker, a *Args) { a.Error(e) }
+					e.InternalError(id, "an I/O task", p)
+					fn = func(w *Worker, a *Args) { a.Error(ErrInternal) }
 				}
 			}()
 			fn = work()

@@ -1,10 +1,11 @@
 package fs
 
 import (
-	"errors"
 	"io"
 	"os"
 	"sync"
+
+	"github.com/drlee/drlee/engine"
 )
 
 // maxRead bounds one file:read: a larger count reads at most this much (a read may return
@@ -33,6 +34,10 @@ func putReadBuf(b []byte) {
 		readBufs.Put(&b)
 	}
 }
+
+// errInternal is the error of a job that panicked, the one every binding gives its callback
+// then (the panic itself goes to onPanic: the log).
+var errInternal = engine.ErrInternal
 
 type jobKind uint8
 
@@ -65,8 +70,9 @@ type job struct {
 // file knows nothing of Lua: the binding issues jobs from the loop and turns done into an
 // engine completion.
 type file struct {
-	f      *os.File
-	submit func(func()) error // starts a task on the pool; an error means saturated
+	f       *os.File
+	submit  func(func()) error // starts a task on the pool; an error means saturated
+	onPanic func(p any)        // told about a job that panicked (a bug); nil: nobody
 
 	mu        sync.Mutex // protects the fields below
 	queue     []job
@@ -181,12 +187,15 @@ func (fl *file) run() {
 	}
 }
 
-// do runs one job on the runner. A panic becomes the job's error rather than a job that
-// never completes.
+// do runs one job on the runner. A panic becomes the job's error (errInternal), reported
+// to onPanic, rather than a job that never completes.
 func (fl *file) do(j job) (r result) {
 	defer func() {
 		if p := recover(); p != nil {
-			r = result{err: errors.New("internal error in file operation")}
+			if fl.onPanic != nil {
+				fl.onPanic(p)
+			}
+			r = result{err: errInternal}
 		}
 	}()
 	switch j.kind {

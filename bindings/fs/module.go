@@ -125,6 +125,7 @@ func open(c *engine.Call) int {
 	}
 	cb := c.OptFunc(cbArg) // last: a ref taken before a raising check would leak
 	submit := w.Engine().Pool
+	e, id := w.Engine(), w.ID
 	w.Async(cb, func() engine.Completion {
 		f, err := os.OpenFile(path, hflag, perm)
 		if err != nil {
@@ -138,7 +139,9 @@ func open(c *engine.Call) int {
 		}
 		return func(w *engine.Worker, a *engine.Args) {
 			a.Nil()
-			w.NewObject(&a.Writer, fileClass, newFile(f, submit))
+			fl := newFile(f, submit)
+			fl.onPanic = func(p any) { e.InternalError(id, "a file operation", p) }
+			w.NewObject(&a.Writer, fileClass, fl)
 		}
 	})
 	return 0

@@ -215,6 +215,12 @@ func (d *delivery) Run(w *engine.Worker) {
 	}
 }
 
+// Panicked answers the caller after a Go panic in Run (a bug; the loop reports it), so that
+// it does not wait for its timeout. A reply already sent stays the only one.
+func (d *delivery) Panicked(w *engine.Worker) {
+	d.req.Reply(nil, "rpc: handler for '"+d.h.name+"' failed: "+engine.ErrInternal.Error())
+}
+
 func firstLine(s string) string {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\n' {
