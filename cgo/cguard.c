@@ -2,8 +2,9 @@
 
 /* The call guard: lets a watchdog goroutine interrupt a Lua call that runs too long (see
  * guard.go). The watchdog arms a count hook from its own thread, which lua_sethook allows
- * (it only sets fields the interpreter reads; DESIGN.md §7 measured it on a running
- * state); the hook then raises on the owner's thread, inside Lua, where raising is safe. */
+ * (it only sets fields the interpreter reads; measured on a running state: see
+ * docs/ARCHITECTURE.md, "The watchdog"); the hook then raises on the owner's thread, inside
+ * Lua, where raising is safe. */
 #include "clua.h"
 
 static clua_guard *guard_of(lua_State *L) {

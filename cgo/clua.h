@@ -1,9 +1,10 @@
 /* clua: the C side of Dr.LEE's boundary with LuaJIT.
  *
  * Every Lua error is raised here, in C, never from a Go frame, and Lua is entered from Go
- * only through lua_pcall inside one helper per operation (DESIGN.md §2). Values cross the
- * boundary in bulk: Go encodes callback arguments into one packed buffer that C decodes, and
- * C encodes Lua values into a packed buffer that Go reads (package packed has the format).
+ * only through lua_pcall inside one helper per operation (docs/ARCHITECTURE.md, "The C
+ * boundary"). Values cross the boundary in bulk: Go encodes callback arguments into one
+ * packed buffer that C decodes, and C encodes Lua values into a packed buffer that Go reads
+ * (package packed has the format).
  */
 #ifndef CLUA_H
 #define CLUA_H

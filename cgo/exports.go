@@ -19,7 +19,7 @@ import (
 var dispatch atomic.Pointer[[]funcEntry]
 
 // goDispatch runs a Go function for the trampoline. It never lets a panic escape: a Go
-// panic must not unwind through LuaJIT frames (DESIGN.md §2).
+// panic must not unwind through LuaJIT frames (docs/ARCHITECTURE.md, "The C boundary").
 //
 //export goDispatch
 func goDispatch(h C.uintptr_t, fid C.int, l *C.lua_State, f *C.clua_frame) (r C.int) {

@@ -21,10 +21,11 @@ import (
 // manual allows calling it asynchronously); the hook then raises on the owner's thread,
 // inside Lua, where raising is safe.
 //
-// Limits (DESIGN.md §7): Debian's LuaJIT does not check hooks in JIT-compiled code, so a
-// loop the JIT compiled whole (`while true do i = i + 1 end`, or one calling os.clock) is
-// never interrupted. A loop that allocates (the JIT leaves its trace to collect garbage) or
-// runs in the interpreter is, within 1000 instructions: guard_test.go has the cases.
+// Limits (docs/ARCHITECTURE.md, "The watchdog"): Debian's LuaJIT does not check hooks in
+// JIT-compiled code, so a loop the JIT compiled whole (`while true do i = i + 1 end`, or one
+// calling os.clock) is never interrupted. A loop that allocates (the JIT leaves its trace to
+// collect garbage) or runs in the interpreter is, within 1000 instructions: guard_test.go
+// has the cases.
 type Guard struct {
 	s      *State
 	g      *C.clua_guard // C memory: read by the hook without a call into Go

@@ -4,7 +4,8 @@
 //
 // It owns the C side of the boundary (clua.c) and exposes a small Go API to the engine:
 // create and close a state, register Go functions and classes, call a Lua function held as a
-// registry ref, run a chunk. It follows DESIGN.md §2 to the letter:
+// registry ref, run a chunk. It follows docs/ARCHITECTURE.md, "The C boundary", to the
+// letter:
 //
 //   - A Lua error is raised only by C (clua_tramp), after the Go function returned a code.
 //   - Every exported Go function recovers; a Go panic never unwinds through LuaJIT frames.
@@ -47,7 +48,7 @@ import (
 
 // maxStates bounds how many states may exist at once in a process. The trampoline finds its
 // state by index in a fixed table: a lock-free load, so that Lua->Go calls scale over threads
-// (golua's global mutex does not; DESIGN.md §2).
+// (golua's global mutex does not; docs/ARCHITECTURE.md, "The C boundary").
 const maxStates = 1 << 14
 
 var (

@@ -11,9 +11,9 @@ import (
 // traceback like any error in a callback, and the worker goes on. At the shutdown timeout
 // the engine interrupts whatever still runs, so that SIGTERM ends a stuck process.
 //
-// What cannot be interrupted (DESIGN.md §7): a loop the JIT compiled whole, which never
-// looks at hooks. The watchdog then says so, once, so that the operator knows why the
-// worker stopped answering.
+// What cannot be interrupted (docs/ARCHITECTURE.md, "The watchdog"): a loop the JIT
+// compiled whole, which never looks at hooks. The watchdog then says so, once, so that the
+// operator knows why the worker stopped answering.
 
 // watchState is what the watchdog last saw of one worker.
 type watchState struct {

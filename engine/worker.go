@@ -310,7 +310,7 @@ func (w *Worker) run(script []byte, chunkname string) {
 	defer close(w.done)
 	if w.engine.cfg.LockThreads {
 		// Pinned owners: for C libraries with thread affinity. Costs throughput on Go's
-		// scheduler (DESIGN.md §3), hence not the default.
+		// scheduler (docs/ARCHITECTURE.md, "Owner goroutines"), hence not the default.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
