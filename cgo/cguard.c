@@ -2,7 +2,8 @@
 
 /* The call guard: lets a watchdog goroutine interrupt a Lua call that runs too long (see
  * guard.go). The watchdog arms a count hook from its own thread, which lua_sethook allows
- * (it only sets fields the interpreter reads; measured on a running state: see
+ * (it sets the hook fields and updates the dispatch table, which the owner's thread picks
+ * up at its next instruction; measured on a running state: see
  * docs/ARCHITECTURE.md, "The watchdog"); the hook then raises on the owner's thread, inside
  * Lua, where raising is safe. */
 #include "clua.h"

@@ -76,8 +76,8 @@ typedef struct {
 #define CLUA_SPARSE_SAFE 10
 #define CLUA_SPARSE_RATIO 2
 
-/* Return codes of a Go function called from Lua: n >= 0 results; CLUA_RAISE means the error
- * message is on top of the stack and C must raise it. */
+/* Return codes of a Go function called from Lua: n >= 0 results (pushed by nobody: 0 in
+ * practice); CLUA_RAISE means the error message is in frame.ret and C must raise it. */
 #define CLUA_RAISE (-1)   /* raise the message in frame.ret */
 #define CLUA_VALUES (-2)  /* return the packed values in frame.ret */
 

@@ -17,9 +17,10 @@ import (
 // Guard lets a goroutine other than the owner interrupt a state's top-level Lua call (a
 // callback the loop made, not the main chunk) that has run too long. It is the one
 // exception to the rule that only the owner touches a state, and it is narrow: Interrupt
-// arms a count hook with lua_sethook, which only sets fields the interpreter reads (Lua's
-// manual allows calling it asynchronously); the hook then raises on the owner's thread,
-// inside Lua, where raising is safe.
+// arms a count hook with lua_sethook, which Lua's manual allows calling asynchronously (in
+// LuaJIT it sets the hook fields, updates the interpreter's dispatch table and stops a trace
+// being recorded, all of which the owner's thread picks up at its next instruction); the
+// hook then raises on the owner's thread, inside Lua, where raising is safe.
 //
 // Limits (docs/ARCHITECTURE.md, "The watchdog"): Debian's LuaJIT does not check hooks in
 // JIT-compiled code, so a loop the JIT compiled whole (`while true do i = i + 1 end`, or one

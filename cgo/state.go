@@ -68,8 +68,8 @@ type State struct {
 	// through Call.State().Owner.
 	Owner any
 	// Finalize is called when Lua collects one of our objects (its __gc), on the owner
-	// goroutine, inside whatever Lua call triggered the collection. It must not call into
-	// the state.
+	// goroutine, inside whatever Lua call triggered the collection. It must not call Lua
+	// (releasing a ref with Unref is fine: it runs none and cannot raise).
 	Finalize func(cls uint32, id uint64)
 	// PanicHandler, when set, is told about every Go panic recovered at the boundary (with
 	// the stack), so that it can be logged. The Lua caller gets a plain error.

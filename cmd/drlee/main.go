@@ -107,7 +107,8 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if path := os.Getenv("DRLEE_CPUPROFILE"); path != "" {
-		// For profiling the runtime itself (see bench/README.md); not a user feature.
+		// For profiling the runtime itself (docs/ARCHITECTURE.md, "Measurements"); not a
+		// user feature.
 		if f, err := os.Create(path); err == nil {
 			if pprof.StartCPUProfile(f) == nil {
 				defer pprof.StopCPUProfile()
