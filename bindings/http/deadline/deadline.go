@@ -91,6 +91,7 @@ type Listener[T any] struct {
 
 	closed    chan struct{} // closed by Close
 	closeOnce sync.Once
+	drained   chan struct{} // capacity 1: the listener is closed and has no connection left
 
 	// Tests: pauses[0] and [1] replace minAcceptPause and maxAcceptPause when set, and
 	// acceptRetryHook is called with the failures so far before each pause.
@@ -109,7 +110,10 @@ const ringSize = 1024
 // NewListener wraps ln. Deadlines and watches are checked every resolution, and expire is
 // called on the sweeper's goroutine for each watch that is due.
 func NewListener[T any](ln net.Listener, timeouts Timeouts, resolution time.Duration, expire func(*T)) *Listener[T] {
-	l := &Listener[T]{Listener: ln, timeouts: timeouts, resolution: resolution, expire: expire, closed: make(chan struct{})}
+	l := &Listener[T]{
+		Listener: ln, timeouts: timeouts, resolution: resolution, expire: expire,
+		closed: make(chan struct{}), drained: make(chan struct{}, 1),
+	}
 	l.ring[0] = time.Now().UnixNano()
 	return l
 }
@@ -229,10 +233,26 @@ func (l *Listener[T]) logf(level, format string, args ...any) {
 	}
 }
 
-// Close closes the listener; an Accept pausing after a failure returns at once.
+// Close closes the listener; an Accept pausing after a failure returns at once, and the
+// sweeper ends as soon as the last connection has closed.
 func (l *Listener[T]) Close() error {
 	l.closeOnce.Do(func() { close(l.closed) })
-	return l.Listener.Close()
+	err := l.Listener.Close()
+	l.mu.Lock()
+	l.checkDrainedLocked()
+	l.mu.Unlock()
+	return err
+}
+
+// checkDrainedLocked wakes the sweeper, so that it ends now rather than at its next sweep,
+// once the listener is closed and its last connection gone. Under l.mu.
+func (l *Listener[T]) checkDrainedLocked() {
+	if len(l.conns) == 0 && l.running && l.isClosed() {
+		select {
+		case l.drained <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (l *Listener[T]) isClosed() bool {
@@ -279,15 +299,24 @@ func (l *Listener[T]) startSweeper() bool {
 }
 
 // CloseConns closes every connection open now, failing the reads and writes blocked on
-// them; the sweeper ends at its next sweep if no new one came. For the end of a server
-// whose last connections must not keep it (and the sweeper) waiting: close the listener
-// first. Safe from any goroutine.
-func (l *Listener[T]) CloseConns() {
+// them. For the end of a server whose last connections must not keep it (and the sweeper)
+// waiting: close the listener first, and the sweeper ends with the last connection. Safe
+// from any goroutine.
+func (l *Listener[T]) CloseConns() { l.closeConns(false) }
+
+// CloseWaiting closes the connections that wait for a request or are reading one: for the
+// end of a server that can no longer serve requests (its workers are gone), whose
+// connections writing a response should still finish. Safe from any goroutine.
+func (l *Listener[T]) CloseWaiting() { l.closeConns(true) }
+
+func (l *Listener[T]) closeConns(waitingOnly bool) {
 	l.mu.Lock()
 	conns := append([]*Conn[T](nil), l.conns...)
 	l.mu.Unlock()
 	for _, c := range conns {
-		_ = c.Close()
+		if p := c.phase.Load(); !waitingOnly || p == phaseReading || p == phaseIdle {
+			_ = c.Close()
+		}
 	}
 }
 
@@ -373,15 +402,20 @@ func (l *Listener[T]) remove(c *Conn[T]) {
 	moved.slot = c.slot
 	l.conns[last] = nil
 	l.conns = l.conns[:last]
+	l.checkDrainedLocked()
 	l.mu.Unlock()
 }
 
 // sweep is the sweeper goroutine: it runs sweepOnce every resolution until the listener has
-// no connection left.
+// no connection left, or at once when the closed listener's last connection closes.
 func (l *Listener[T]) sweep() {
 	t := time.NewTicker(l.resolution)
 	defer t.Stop()
-	for range t.C {
+	for {
+		select {
+		case <-t.C:
+		case <-l.drained:
+		}
 		if !l.sweepOnce(unixNano) {
 			return
 		}
