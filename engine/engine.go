@@ -84,7 +84,7 @@ type Engine struct {
 	minLevel int // lines below it are dropped
 
 	owned owned         // the goroutines the engine owns (Go)
-	grace time.Duration // how long Run waits for them: goroutineGrace, shorter in tests
+	grace time.Duration // how long Run waits for them: GoroutineGrace, shorter in tests
 
 	fatalMu  sync.Mutex
 	fatalErr error // the first error that kept a worker from running the script
@@ -125,7 +125,7 @@ func New(cfg Config) (*Engine, error) {
 	nw, ne := freezeLocals()
 	e := &Engine{
 		cfg: cfg, started: make(chan struct{}), allDone: make(chan struct{}), stopping: make(chan struct{}),
-		locals: make([]any, ne), grace: goroutineGrace,
+		locals: make([]any, ne), grace: GoroutineGrace,
 	}
 	e.workerLocals = nw
 	if cfg.LogLevel == "" {

@@ -21,9 +21,10 @@ import (
 // libraries' own calls (Server.Shutdown, Conn.Close, Server.Shutdown) in their OnClose
 // functions, and Run ends the I/O pool's.
 
-// goroutineGrace is how long Run waits, after the OnClose functions ran, for the goroutines
-// it owns (and the I/O pool's) to end.
-const goroutineGrace = 2 * time.Second
+// GoroutineGrace is how long Run waits, after the OnClose functions ran, for the goroutines
+// it owns (and the I/O pool's) to end. A binding whose OnClose function gives its goroutines
+// time to finish (the last responses of a server) keeps well within it.
+const GoroutineGrace = 2 * time.Second
 
 // owned counts the engine's goroutines. Not a sync.WaitGroup: Run's wait is bounded, and a
 // WaitGroup can only be waited for with a bound by one more goroutine, which would itself
@@ -42,7 +43,7 @@ type owned struct {
 // Safe from any goroutine: a worker's loop, an OnClose function, a goroutine Go started.
 //
 // Run waits for the goroutines it owns after the OnClose functions ran, for a grace period
-// (2 s); one still running then is logged by name and left behind, and Run returns anyway.
+// (GoroutineGrace); one still running then is logged by name and left behind, and Run returns anyway.
 // So fn must end when the engine shuts down, by itself: it watches Stopping (closed when
 // shutdown starts: a signal, Shutdown, Abort; never when the script simply ends) or what an
 // OnClose function closes (a listener, a connection, a channel of its own), whichever

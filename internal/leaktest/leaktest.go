@@ -6,6 +6,12 @@ package leaktest
 
 import "go.uber.org/goleak"
 
+// AtInit exempts the goroutines running when it is called, from TestMain before the first
+// test: those package initialisers started, process-wide by design. In every binary that
+// links the engine they are ants' two (the default pool its init makes for ants.Submit,
+// which nothing here uses; the engine's own pool is made by Run and must be gone).
+func AtInit() goleak.Option { return goleak.IgnoreCurrent() }
+
 // FasthttpClient exempts fasthttp's three cleaner goroutines of a client, which sleep on
 // a timer nothing can cut short and end by themselves at the first wake-up that finds
 // nothing left to clean (httpclient's Client.Close makes that the next one): a
@@ -17,5 +23,16 @@ func FasthttpClient() []goleak.Option {
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
+	}
+}
+
+// FasthttpServer exempts two goroutines of fasthttp's server: the process-wide one that
+// updates the Date header once a second (started by the first server, it never ends, by
+// design), and a worker pool's cleaner, which Serve stops when it returns but which only
+// notices at the end of its sleep (up to the server's idle worker duration, 10 s).
+func FasthttpServer() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 	}
 }
