@@ -18,8 +18,9 @@ import (
 //
 // Goroutines that libraries start for themselves (fasthttp's connection goroutines, nats.go's
 // and nats-server's, ants' pool workers) are theirs: the bindings end them through the
-// libraries' own calls (Server.Shutdown, Conn.Close, Server.Shutdown) in their OnClose
-// functions, and Run ends the I/O pool's.
+// libraries' own calls in their OnClose functions and goroutines (fasthttp's
+// Server.ShutdownWithContext, nats.go's Conn.Drain and Close, nats-server's
+// Server.Shutdown), and Run ends the I/O pool's (ants' ReleaseTimeout).
 
 // GoroutineGrace is how long Run waits, after the OnClose functions ran, for the goroutines
 // it owns (and the I/O pool's) to end. A binding whose OnClose function gives its goroutines
@@ -43,12 +44,12 @@ type owned struct {
 // Safe from any goroutine: a worker's loop, an OnClose function, a goroutine Go started.
 //
 // Run waits for the goroutines it owns after the OnClose functions ran, for a grace period
-// (GoroutineGrace); one still running then is logged by name and left behind, and Run returns anyway.
-// So fn must end when the engine shuts down, by itself: it watches Stopping (closed when
-// shutdown starts: a signal, Shutdown, Abort; never when the script simply ends) or what an
-// OnClose function closes (a listener, a connection, a channel of its own), whichever
-// applies to it. A goroutine that must outlive the workers (one that answers their last
-// requests) ends with an OnClose function.
+// (GoroutineGrace); one still running then is logged by name and left behind, and Run
+// returns anyway. So fn must end when the engine shuts down, by itself: it watches Stopping
+// (closed when shutdown starts: a signal, Shutdown, Abort; never when the script simply
+// ends) or what an OnClose function closes (a listener, a connection, a channel of its
+// own), whichever applies to it. A goroutine that must outlive the workers (one that
+// answers their last requests) ends with an OnClose function.
 //
 // name says whose the goroutine is, as "module: what" ("http: serve 127.0.0.1:8080"). It
 // is the goroutine's pprof label drlee=name, which goroutine profiles show (`go tool pprof

@@ -34,7 +34,7 @@ type sharedServer struct {
 	mu       sync.Mutex                  // protects handlers updates
 	handlers atomic.Pointer[[]*workerEP] // copy on write: read on every request without a lock
 	rr       atomic.Uint32               // where the least-busy scan starts, so ties rotate
-	closed   atomic.Bool                 // the last worker left: the listener was closed on purpose
+	closed   atomic.Bool                 // the listener was closed on purpose (closeLocked)
 	shed     *shedStats                  // 503s, counted and logged (overload.go)
 	e        *engine.Engine              // of the worker that opened it
 	name     string                      // the address listened on, for goroutine names and the log
@@ -135,11 +135,11 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 	return s, nil
 }
 
-// serve runs fasthttp's accept loop. It returns nil once the listener is closed (the last
-// worker left, or the engine closed: end); an error means the listener failed for good (the temporary failures are
-// retried by the deadline listener), and a server that can no longer accept must not stay
-// up deaf: the engine is aborted, so that `drlee run` exits non-zero and a supervisor
-// restarts it.
+// serve runs fasthttp's accept loop, on a goroutine of the engine. It returns nil once the
+// listener is closed (the last worker left, or the engine ended: end); an error means the
+// listener failed for good (the temporary failures are retried by the deadline listener),
+// and a server that can no longer accept must not stay up deaf: the engine is aborted, so
+// that `drlee run` exits non-zero and a supervisor restarts it.
 func (s *sharedServer) serve(e *engine.Engine) {
 	defer close(s.serveDone)
 	err := s.srv.Serve(s.ln)
@@ -215,13 +215,13 @@ func (s *sharedServer) shutdown() {
 const flushGrace = engine.GoroutineGrace / 2
 
 // end runs when the engine closes (OnClose), once every worker has ended. A server that no
-// worker stopped (the workers ended without: a script that failed, a forced shutdown) is
-// closed now. No request can be served any more: those waiting for a worker that has gone
-// get their 504 at once, not at the handler timeout, and connections waiting for a request
-// (or reading one) are closed, where fasthttp's shutdown would keep a new one for 5 s.
-// Connections still writing a response get flushGrace to finish (a client slow to read),
-// then a goroutine of the engine cuts them, so that the shutdown, fasthttp's connection
-// goroutines and the sweeper end within Run's wait.
+// worker stopped (the workers ended without stopping it: a script that failed, a forced
+// shutdown) is closed now. No request can be served any more: those waiting for a worker
+// that has gone get their 504 at once, not at the handler timeout, and connections waiting
+// for a request (or reading one) are closed, where fasthttp's shutdown would keep a new one
+// for 5 s. Connections still writing a response get flushGrace to finish (a client slow to
+// read), then a goroutine of the engine cuts them, so that the shutdown, fasthttp's
+// connection goroutines and the sweeper end within Run's wait.
 func (s *sharedServer) end() {
 	s.set.mu.Lock()
 	s.closeLocked()
