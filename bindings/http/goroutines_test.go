@@ -3,9 +3,11 @@ package http_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -165,4 +167,53 @@ func TestServerEndCutsASlowReader(t *testing.T) {
 
 func isReset(err error) bool {
 	return strings.Contains(err.Error(), "connection reset")
+}
+
+// A response whose body is still being read when the worker is ended (the shutdown
+// timeout) is closed with the worker's state: its reader goroutine, the engine's, ends, and
+// so does its connection.
+func TestClientBodyReaderEndsWithTheWorker(t *testing.T) {
+	t.Parallel()
+	reading := make(chan struct{}) // the script's read is pending
+	gone := make(chan struct{})    // the client closed the slow body's connection
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/reading" {
+			close(reading)
+			return
+		}
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		select { // the body never comes
+		case <-r.Context().Done():
+			close(gone)
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-reading:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	res := drleetest.Run(t, `
+local http = require "http"
+http.get(arg[1] .. "/slow", function(err, res)
+  assert(not err, err)
+  res:read(10, function(err, data) print("read", err, data) end)
+  http.get(arg[1] .. "/reading", function() end)
+end)
+`, drleetest.Options{Args: []string{srv.URL}, Ctx: ctx, ShutdownTimeout: 200 * time.Millisecond})
+	noneLeftBehind(t, res)
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow body's connection is still open 10 s after Run returned")
+	}
 }
