@@ -13,7 +13,8 @@
 // loop exactly once.
 //
 // Concurrency: a Worker's methods run on its loop unless documented otherwise; Submit,
-// Op.Complete, ReportError and Logf are safe from any goroutine.
+// Op.Complete, ReportError and Logf are safe from any goroutine. Every goroutine the engine
+// or a binding starts is started by Engine.Go, which Run waits for (goroutines.go).
 package engine
 
 import (
@@ -66,7 +67,10 @@ type Engine struct {
 	workers []*Worker
 
 	failed   atomic.Bool
+	ran      atomic.Bool   // Run was called: it runs once
 	started  chan struct{} // closed once Run has created the workers
+	live     atomic.Int32  // workers whose loop has not ended yet
+	allDone  chan struct{} // closed by the last worker to end
 	stopping chan struct{} // closed by Shutdown: servers stop accepting
 	stopFlag atomic.Bool   // the same, as the loops read it
 	killFlag atomic.Bool   // the shutdown timeout ran out: loops end now
@@ -78,6 +82,9 @@ type Engine struct {
 	closers []func()   // process-wide resources of bindings, closed after the workers ended
 
 	minLevel int // lines below it are dropped
+
+	owned owned         // the goroutines the engine owns (Go)
+	grace time.Duration // how long Run waits for them: GoroutineGrace, shorter in tests
 
 	fatalMu  sync.Mutex
 	fatalErr error // the first error that kept a worker from running the script
@@ -116,7 +123,10 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Node = nodename.Default("")
 	}
 	nw, ne := freezeLocals()
-	e := &Engine{cfg: cfg, started: make(chan struct{}), stopping: make(chan struct{}), locals: make([]any, ne)}
+	e := &Engine{
+		cfg: cfg, started: make(chan struct{}), allDone: make(chan struct{}), stopping: make(chan struct{}),
+		locals: make([]any, ne), grace: GoroutineGrace,
+	}
 	e.workerLocals = nw
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "info"
@@ -142,8 +152,9 @@ func (e *Engine) Workers() []*Worker { return e.workers }
 // Failed reports whether any Lua error went uncaught: `drlee run` then exits 1.
 func (e *Engine) Failed() bool { return e.failed.Load() }
 
-// OnClose registers a process-wide cleanup that runs after every worker ended. Safe from
-// any goroutine.
+// OnClose registers a process-wide cleanup that runs after every worker ended, in the
+// reverse order of registration, before Run waits for the goroutines the engine owns (Go):
+// it closes what those goroutines wait on. Safe from any goroutine.
 func (e *Engine) OnClose(fn func()) {
 	e.hooksMu.Lock()
 	e.closers = append(e.closers, fn)
@@ -152,11 +163,17 @@ func (e *Engine) OnClose(fn func()) {
 
 // Run loads the script, runs it in every worker and returns when all of them have ended.
 // Cancelling ctx shuts down: servers stop accepting, in-flight work has ShutdownTimeout to
-// finish, then the loops end. Run returns an error when the script could not run (syntax
-// error, runtime error in the main chunk).
+// finish, then the loops end. Once the workers ended, the OnClose functions run, and Run
+// waits a grace period for the goroutines the engine owns (Go) and the I/O pool's, logging
+// those that do not end. Run returns an error when the script could not run (syntax error,
+// runtime error in the main chunk). It runs once per engine.
 func (e *Engine) Run(ctx context.Context) error {
+	if !e.ran.CompareAndSwap(false, true) {
+		return errors.New("engine: Run called twice")
+	}
 	code, err := os.ReadFile(e.cfg.Script)
 	if err != nil {
+		e.endGoroutines() // none started: Go refuses from now on
 		return err
 	}
 	// Made here, not in New: its goroutines live from Run to its end, and an engine that
@@ -166,6 +183,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.pool, err = newIOPool(e.cfg.PoolSize, 64*e.cfg.PoolSize, func(p any) {
 		e.InternalError(0, "an I/O task", p)
 	}); err != nil {
+		e.endGoroutines()
 		return err
 	}
 	// Shebang line, as the luajit CLI accepts it.
@@ -179,53 +197,46 @@ func (e *Engine) Run(ctx context.Context) error {
 	for i := range workers {
 		workers[i] = &Worker{
 			ID: i + 1, engine: e, q: newQueue(e.cfg.QueueSize), epoch: time.Now(),
-			done: make(chan struct{}), locals: make([]any, e.workerLocals),
+			locals: make([]any, e.workerLocals),
 		}
 	}
 	e.hooksMu.Lock() // Shutdown may come from another goroutine at any time
 	e.workers = workers
 	e.hooksMu.Unlock()
+	// Each worker's loop counts itself out as it ends, and the last one closes allDone:
+	// no goroutine waits for them one by one.
+	e.live.Store(int32(len(workers)))
 	for _, w := range e.workers {
-		go w.run(code, chunk)
+		e.Go(fmt.Sprintf("engine: worker %d", w.ID), func() { w.run(code, chunk) })
 	}
 	close(e.started)
+	stopWatchdog := make(chan struct{})
 	if e.cfg.CallbackTimeout > 0 {
-		stop, done := make(chan struct{}), make(chan struct{})
-		go e.watchdog(stop, done)
-		defer func() {
-			close(stop)
-			<-done
-		}()
+		e.Go("engine: watchdog", func() { e.watchdog(stopWatchdog) })
 	}
-	all := make(chan struct{})
-	go func() {
-		for _, w := range e.workers {
-			<-w.done
-		}
-		close(all)
-	}()
 	// Shutdown starts with ctx or with a call to Shutdown; either way in-flight work gets
 	// ShutdownTimeout, then the loops are ended.
 	select {
-	case <-all:
+	case <-e.allDone:
 	case <-ctx.Done():
 		e.Shutdown()
 	case <-e.stopping:
 	}
 	select {
-	case <-all:
+	case <-e.allDone:
 	case <-time.After(e.cfg.ShutdownTimeout):
 		e.logf(0, "WARN", "shutdown timeout (%s) reached: ending workers with work in flight", e.cfg.ShutdownTimeout)
 		e.killFlag.Store(true)
 		e.pokeAll()
 		e.interruptAll("shutdown timeout")
 		select {
-		case <-all:
+		case <-e.allDone:
 		case <-time.After(stuckGrace):
 			// A worker stuck in a loop that no hook can reach: the process ends without it.
 			e.logf(0, "ERROR", "a worker is stuck in a callback that cannot be interrupted: ending without it")
 		}
 	}
+	close(stopWatchdog) // it watches the workers, and they are gone
 	e.hooksMu.Lock()
 	closers := e.closers
 	e.closers = nil
@@ -233,11 +244,18 @@ func (e *Engine) Run(ctx context.Context) error {
 	for i := len(closers) - 1; i >= 0; i-- {
 		closers[i]()
 	}
-	e.pool.release()
+	e.endGoroutines()
 	lua.FlushStdout()
 	e.fatalMu.Lock()
 	defer e.fatalMu.Unlock()
 	return e.fatalErr
+}
+
+// workerEnded counts out a worker whose loop has ended.
+func (e *Engine) workerEnded() {
+	if e.live.Add(-1) == 0 {
+		close(e.allDone)
+	}
 }
 
 // Shutdown asks every worker to stop accepting new work (servers close). Safe from any

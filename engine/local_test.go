@@ -3,6 +3,7 @@ package engine_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/drlee/drlee/engine"
@@ -12,9 +13,15 @@ import (
 // A per-worker counter and a per-engine list, as bindings declare them: at init.
 var (
 	workerHits = engine.NewWorkerLocal(func(w *engine.Worker) *int { return new(int) })
-	engineSeen = engine.NewEngineLocal(func(e *engine.Engine) *[]int { return new([]int) })
+	engineSeen = engine.NewEngineLocal(func(e *engine.Engine) *seenWorkers { return new(seenWorkers) })
 	testLimit  = engine.NewSetting("testlimit", struct{ Max int }{Max: 7})
 )
+
+// seenWorkers is an EngineLocal that the workers of an engine share: it has a lock.
+type seenWorkers struct {
+	mu  sync.Mutex // protects ids
+	ids []int
+}
 
 func init() {
 	engine.Register(&engine.Module{
@@ -23,9 +30,12 @@ func init() {
 			w := engine.WorkerOf(c)
 			*workerHits.Get(w)++
 			seen := engineSeen.Get(w.Engine())
-			*seen = append(*seen, w.ID)
+			seen.mu.Lock()
+			seen.ids = append(seen.ids, w.ID)
+			n := len(seen.ids)
+			seen.mu.Unlock()
 			return c.ReturnString(fmt.Sprintf("worker %d: %d hits, engine: %d, max %d",
-				w.ID, *workerHits.Get(w), len(*seen), testLimit.Get(w.Engine()).Max))
+				w.ID, *workerHits.Get(w), n, testLimit.Get(w.Engine()).Max))
 		}}},
 	})
 }

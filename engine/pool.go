@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/panjf2000/ants/v2"
 )
@@ -90,4 +91,15 @@ func (p *ioPool) runOne(fn func()) {
 	fn()
 }
 
-func (p *ioPool) release() { p.ants.Release() }
+// release stops the pool and waits at most d for its goroutines to end. It returns how
+// many tasks are still running or queued then (blocked in I/O), 0 when all ended.
+func (p *ioPool) release(d time.Duration) int {
+	// At least a moment: with a deadline already passed, ants would report a timeout even
+	// when every goroutine has ended.
+	if err := p.ants.ReleaseTimeout(max(d, time.Millisecond)); err == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running + len(p.backlog)
+}

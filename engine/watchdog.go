@@ -29,10 +29,9 @@ func watchdogTick(timeout time.Duration) time.Duration {
 	return min(max(timeout/8, 10*time.Millisecond), time.Second)
 }
 
-// watchdog runs until stop is closed. It only reads the workers' guards, two atomic loads
-// each per tick.
-func (e *Engine) watchdog(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
+// watchdog is a goroutine the engine owns (Go); it runs until stop is closed, once the
+// workers ended. It only reads the workers' guards, two atomic loads each per tick.
+func (e *Engine) watchdog(stop <-chan struct{}) {
 	limit := e.cfg.CallbackTimeout
 	t := time.NewTicker(watchdogTick(limit))
 	defer t.Stop()

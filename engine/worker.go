@@ -46,7 +46,6 @@ type Worker struct {
 	args       Args   // callback arguments, reused
 	scratch    []byte // see Scratch
 	terminated bool
-	done       chan struct{}
 	uncaught   atomic.Int64              // Lua errors reported by this worker
 	guard      atomic.Pointer[lua.Guard] // set once the state exists; read by the watchdog
 
@@ -305,9 +304,10 @@ func (w *Worker) alive() bool {
 	return w.pending > 0 || w.holds > 0 || len(w.timers) > 0 || len(w.local) > 0
 }
 
-// run is the worker's goroutine: it creates the state, runs the script, then the loop.
+// run is the worker's goroutine (owned by the engine: Go): it creates the state, runs the
+// script, then the loop, and ends once the loop has nothing left or the engine kills it.
 func (w *Worker) run(script []byte, chunkname string) {
-	defer close(w.done)
+	defer w.engine.workerEnded()
 	if w.engine.cfg.LockThreads {
 		// Pinned owners: for C libraries with thread affinity. Costs throughput on Go's
 		// scheduler (docs/ARCHITECTURE.md, "Owner goroutines"), hence not the default.

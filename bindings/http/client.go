@@ -54,10 +54,12 @@ func clientFuncs() []engine.Function {
 func clientClasses() []*engine.Class { return []*engine.Class{responseObjClass} }
 
 // clients are the engines' clients: one connection pool per engine, shared by its workers,
-// with keep-alive; its idle connections close with the engine.
+// with keep-alive; its idle connections close with the engine. Its body readers are
+// goroutines of the engine (Go): a response still open when its worker ends is closed by
+// the state's finalizers, which ends its reader before Run waits for them.
 var clients = engine.NewEngineLocal(func(e *engine.Engine) *httpclient.Client {
-	c := httpclient.New(httpclient.Options{})
-	e.OnClose(c.CloseIdleConnections)
+	c := httpclient.New(httpclient.Options{Go: e.Go})
+	e.OnClose(c.Close)
 	return c
 })
 

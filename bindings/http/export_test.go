@@ -5,7 +5,6 @@ import (
 	"net"
 	"syscall"
 
-	"github.com/drlee/drlee/bindings/http/deadline"
 	"github.com/drlee/drlee/engine"
 )
 
@@ -25,7 +24,7 @@ func BreakListener(e *engine.Engine, addr string) error {
 	if s == nil {
 		return fmt.Errorf("no server on %s", addr)
 	}
-	tl, ok := s.ln.(*deadline.Listener[request]).Listener.(*net.TCPListener)
+	tl, ok := s.ln.Listener.(*net.TCPListener)
 	if !ok {
 		return fmt.Errorf("the server on %s has no TCP listener", addr)
 	}

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -18,9 +19,14 @@ import (
 // A listener is shared by every worker of the process that starts a server on the same
 // address: fasthttp accepts and parses, and each request is handed to one worker, the least
 // busy one, whose loop then owns the request's whole life (handler, body reads, writes).
+//
+// Its goroutines are the engine's (engine.Go): the accept loop (serve), the listener's
+// sweeper (package deadline), and, once the last worker left, the graceful shutdown. All
+// of them end at the engine's close at the latest (end). fasthttp's connection goroutines
+// are fasthttp's; they end with their connections, which the shutdown closes.
 type sharedServer struct {
 	addr string
-	ln   net.Listener
+	ln   *deadline.Listener[request]
 	srv  *fasthttp.Server
 	opts Options
 	set  *listenerSet // the engine's servers, which this one leaves when it closes
@@ -28,9 +34,13 @@ type sharedServer struct {
 	mu       sync.Mutex                  // protects handlers updates
 	handlers atomic.Pointer[[]*workerEP] // copy on write: read on every request without a lock
 	rr       atomic.Uint32               // where the least-busy scan starts, so ties rotate
-	closed   atomic.Bool                 // the last worker left: the listener was closed on purpose
+	closed   atomic.Bool                 // the listener was closed on purpose (closeLocked)
 	shed     *shedStats                  // 503s, counted and logged (overload.go)
-	e        *engine.Engine              // of the worker that opened it: for the log
+	e        *engine.Engine              // of the worker that opened it
+	name     string                      // the address listened on, for goroutine names and the log
+
+	serveDone    chan struct{} // closed once serve has returned
+	shutdownDone chan struct{} // closed once the graceful shutdown has returned
 }
 
 // workerEP is one worker's side of a shared server.
@@ -91,8 +101,14 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 			Read: opts.ReadTimeout, Write: opts.WriteTimeout, Idle: opts.IdleTimeout,
 		}, deadline.Resolution(shortest), (*request).expire)
 		dl.Logf = e.Log // accept errors it rides out (out of file descriptors)
-		s = &sharedServer{addr: addr, ln: dl, opts: opts, shed: newShedStats(e, addr), e: e, set: set}
+		name := ln.Addr().String()
+		dl.Go = func(fn func()) bool { return e.Go("http: sweeper "+name, fn) }
+		s = &sharedServer{
+			addr: addr, ln: dl, opts: opts, shed: newShedStats(e, addr), e: e, set: set,
+			name: name, serveDone: make(chan struct{}), shutdownDone: make(chan struct{}),
+		}
 		e.OnClose(s.shed.close) // the 503s of the last second are logged before Run returns
+		e.OnClose(s.end)
 		empty := []*workerEP{}
 		s.handlers.Store(&empty)
 		s.srv = &fasthttp.Server{
@@ -105,8 +121,11 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 			ErrorHandler:       requestError,
 			Logger:             quietLogger{ep.w.Engine()},
 		}
+		if !e.Go("http: serve "+name, func() { s.serve(e) }) {
+			_ = dl.Close() // the engine has ended: nothing may serve any more
+			return nil, errEngineClosed
+		}
 		set.byAddr[addr] = s
-		go s.serve(e)
 	}
 	s.mu.Lock()
 	old := *s.handlers.Load()
@@ -116,12 +135,13 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 	return s, nil
 }
 
-// serve runs fasthttp's accept loop. It returns nil once the listener is closed (the last
-// worker left); an error means the listener failed for good (the temporary failures are
-// retried by the deadline listener), and a server that can no longer accept must not stay
-// up deaf: the engine is aborted, so that `drlee run` exits non-zero and a supervisor
-// restarts it.
+// serve runs fasthttp's accept loop, on a goroutine of the engine. It returns nil once the
+// listener is closed (the last worker left, or the engine ended: end); an error means the
+// listener failed for good (the temporary failures are retried by the deadline listener),
+// and a server that can no longer accept must not stay up deaf: the engine is aborted, so
+// that `drlee run` exits non-zero and a supervisor restarts it.
 func (s *sharedServer) serve(e *engine.Engine) {
+	defer close(s.serveDone)
 	err := s.srv.Serve(s.ln)
 	if err != nil && !s.closed.Load() {
 		e.Abort(fmt.Errorf("http: the server on %s can no longer accept connections: %w", s.addr, err))
@@ -144,15 +164,84 @@ func (s *sharedServer) leave(ep *workerEP) {
 	s.handlers.Store(&eps)
 	s.mu.Unlock()
 	if len(eps) == 0 {
-		delete(s.set.byAddr, s.addr)
-		s.closed.Store(true) // before Close: serve must not take its error for a failure
-		_ = s.ln.Close()     // now, so that a new server may listen on addr at once
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), s.opts.HandlerTimeout+s.opts.WriteTimeout)
-			defer cancel()
-			_ = s.srv.ShutdownWithContext(ctx)
-		}()
+		s.closeLocked()
 	}
+}
+
+var errEngineClosed = errors.New("http: the engine has closed")
+
+// closeLocked stops accepting for good: the listener closes now, so that a new server may
+// listen on addr at once, and fasthttp's graceful shutdown runs on a goroutine of the
+// engine until the connections still open are done. Idempotent; s.set.mu held.
+func (s *sharedServer) closeLocked() {
+	if s.closed.Load() {
+		return
+	}
+	if s.set.byAddr[s.addr] == s {
+		delete(s.set.byAddr, s.addr)
+	}
+	s.closed.Store(true) // before Close: serve must not take its error for a failure
+	_ = s.ln.Close()
+	if !s.e.Go("http: shutdown "+s.name, s.shutdown) {
+		// The engine has ended (it cannot have: leave runs on a loop, end before Run's
+		// wait); without a goroutine to wait for them, the connections are cut.
+		s.ln.CloseConns()
+		close(s.shutdownDone)
+	}
+}
+
+// shutdown is fasthttp's graceful shutdown, on a goroutine of the engine: it returns once
+// every connection has closed, idle ones at once and the others after their response
+// (their workers have handlerTimeout to answer, the clients writeTimeout to read). At that
+// deadline the connections still open are cut, so that fasthttp's connection goroutines
+// and the sweeper end too.
+func (s *sharedServer) shutdown() {
+	defer close(s.shutdownDone)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HandlerTimeout+s.opts.WriteTimeout)
+	defer cancel()
+	// The accept loop counts as an open connection until it has returned (the listener is
+	// closed: at once): waited for here, a server with no connection left shuts down at
+	// fasthttp's first look instead of its next one, 100 ms later.
+	<-s.serveDone
+	_ = s.srv.ShutdownWithContext(ctx) // its error is the closed listener's, or ctx's
+	if ctx.Err() != nil {
+		s.ln.CloseConns()
+	}
+}
+
+// flushGrace is how long end lets the responses of the last requests go out to their
+// clients before it cuts the connections: well within the engine's grace period for its
+// goroutines, so that the shutdown and the sweeper end before Run gives up on them.
+const flushGrace = engine.GoroutineGrace / 2
+
+// end runs when the engine closes (OnClose), once every worker has ended. A server that no
+// worker stopped (the workers ended without stopping it: a script that failed, a forced
+// shutdown) is closed now. No request can be served any more: those waiting for a worker
+// that has gone get their 504 at once, not at the handler timeout, and connections waiting
+// for a request (or reading one) are closed, where fasthttp's shutdown would keep a new one
+// for 5 s. Connections still writing a response get flushGrace to finish (a client slow to
+// read), then a goroutine of the engine cuts them, so that the shutdown, fasthttp's
+// connection goroutines and the sweeper end within Run's wait.
+func (s *sharedServer) end() {
+	s.set.mu.Lock()
+	s.closeLocked()
+	s.set.mu.Unlock()
+	s.ln.ExpireWatches()
+	s.ln.CloseWaiting()
+	select {
+	case <-s.shutdownDone:
+		return
+	default:
+	}
+	s.e.Go("http: cut "+s.name, func() {
+		t := time.NewTimer(flushGrace)
+		defer t.Stop()
+		select {
+		case <-s.shutdownDone:
+		case <-t.C:
+			s.ln.CloseConns()
+		}
+	})
 }
 
 // pick chooses the worker with the fewest requests in flight, so that a busy worker does

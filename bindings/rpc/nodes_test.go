@@ -18,13 +18,23 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/drlee/drlee/internal/drleetest"
+	"github.com/drlee/drlee/internal/leaktest"
 )
 
 // drleeBin is the binary TestMain built.
 var drleeBin string
 
-func TestMain(m *testing.M) { drleetest.MainWithDrlee(m, &drleeBin) }
+// TestMain builds drlee once, for the nodes the tests start as processes. goleak then
+// checks that no goroutine is left once every test has run: the engines' (each in-process
+// test's engine must have ended them all), nats.go's and the embedded nats-server's
+// (Node.Shutdown ends them), the tests' own. Exempt is only what package initialisers
+// started (leaktest.AtInit).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(drleetest.WithDrlee(m, &drleeBin), leaktest.AtInit())
+}
 
 // node is one drlee process running testdata/node.lua.
 type node struct {

@@ -138,14 +138,17 @@ func (ns *nodeState) start(e *engine.Engine) {
 		close(ns.down)
 	})
 	// On SIGTERM the node leaves while the workers still run, so that requests it was
-	// handed are answered; when the script simply ends, it leaves after the workers.
-	go func() {
+	// handed are answered; when the script simply ends, it leaves after the workers. The
+	// goroutine that waits for SIGTERM is the engine's, and ends with the node's shutdown
+	// either way (the OnClose function at the latest). Node.Shutdown ends the goroutines
+	// of nats.go (the subscriptions' deliveries) and of the embedded nats-server.
+	e.Go("rpc: leave on shutdown", func() {
 		select {
 		case <-e.Stopping():
 			shutdown()
 		case <-ns.down:
 		}
-	}()
+	})
 	e.OnClose(shutdown)
 }
 

@@ -382,3 +382,33 @@ end)
 	res.MustSucceed(t)
 	res.Contains(t, "err\tnil\n", "null\ttrue\ttrue\n", "json\t{\"a\":[],\"b\":[null,2],\"c\":null}\t[1,null,[]]\t[]\n", "mt\ttrue\ttrue\ttrue\n")
 }
+
+// The node's goroutines end with the engine however the script ends: by itself (the node
+// leaves after the workers) or on SIGTERM (it leaves while they run); Run never has to
+// give up on one.
+func TestNodeGoroutinesEndWithTheEngine(t *testing.T) {
+	t.Parallel()
+	t.Run("script ends", func(t *testing.T) {
+		t.Parallel()
+		res := drleetest.Run(t, prelude+`
+rpc.call("nobody", 1, function(err) print("call: " .. tostring(err)) end)
+`)
+		res.MustSucceed(t)
+		res.Contains(t, "call: no handler for 'nobody'")
+		if strings.Contains(res.Stderr, "left behind") {
+			t.Fatalf("Run gave up on goroutines:\n%s", res.Stderr)
+		}
+	})
+	t.Run("shutdown", func(t *testing.T) {
+		t.Parallel()
+		res := run(t, `
+rpc.register("echo", function(m, reply) reply(nil, m) end)
+rpc.call("echo", 1, function(err, v) print("echo: " .. tostring(v)) done() end)
+`, 1)
+		res.MustSucceed(t)
+		res.Contains(t, "echo: 1")
+		if strings.Contains(res.Stderr, "left behind") {
+			t.Fatalf("Run gave up on goroutines:\n%s", res.Stderr)
+		}
+	})
+}

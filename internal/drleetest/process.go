@@ -52,19 +52,33 @@ func FreePort(t testing.TB) int {
 // MainWithDrlee is a TestMain for packages that run drlee as processes: it builds the
 // binary into a temporary directory, sets *bin to its path, runs the tests, cleans up, and
 // exits with their code.
-func MainWithDrlee(m *testing.M, bin *string) {
+func MainWithDrlee(m *testing.M, bin *string) { os.Exit(WithDrlee(m, bin).Run()) }
+
+// WithDrlee is m for such a TestMain, as goleak.VerifyTestMain takes it: its Run builds the
+// binary, sets *bin, runs the tests, cleans up and returns their code, and VerifyTestMain
+// checks for leaked goroutines after:
+//
+//	func TestMain(m *testing.M) { goleak.VerifyTestMain(drleetest.WithDrlee(m, &drleeBin)) }
+func WithDrlee(m *testing.M, bin *string) interface{ Run() int } {
+	return withDrlee{m, bin}
+}
+
+type withDrlee struct {
+	m   *testing.M
+	bin *string
+}
+
+func (w withDrlee) Run() int {
 	dir, err := os.MkdirTemp("", "drlee-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
-	*bin = filepath.Join(dir, "drlee")
-	code := 1
-	if err := BuildDrlee(*bin); err != nil {
+	defer os.RemoveAll(dir)
+	*w.bin = filepath.Join(dir, "drlee")
+	if err := BuildDrlee(*w.bin); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-	} else {
-		code = m.Run()
+		return 1
 	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return w.m.Run()
 }

@@ -64,9 +64,11 @@ func Resolution(d time.Duration) time.Duration {
 }
 
 // Listener wraps a TCP listener so that every accepted connection is a *Conn timed by the
-// listener's sweeper. The sweeper runs while the listener has connections. T is what a
-// connection's watch holds (the request in flight); expire is called with it when the watch
-// is due.
+// listener's sweeper. The sweeper is a goroutine that runs while the listener has
+// connections: it starts with the first and ends at the first sweep that finds none, so
+// once the listener is closed it ends with its last connection (CloseConns closes them
+// all). T is what a connection's watch holds (the request in flight); expire is called with
+// it when the watch is due.
 type Listener[T any] struct {
 	net.Listener
 	timeouts   Timeouts
@@ -82,9 +84,14 @@ type Listener[T any] struct {
 	// Logf, when set before the first Accept, gets the log lines of Accept (engine.Log's
 	// signature). Safe to call from Accept's goroutine.
 	Logf func(level, format string, args ...any)
+	// Go, when set before the first Accept, starts the sweeper goroutine, so that its
+	// owner counts and names it (engine.Go); nil: a plain go statement. When it refuses
+	// (its owner has ended), Accept closes the connection and fails with net.ErrClosed.
+	Go func(fn func()) bool
 
 	closed    chan struct{} // closed by Close
 	closeOnce sync.Once
+	drained   chan struct{} // capacity 1: the listener is closed and has no connection left
 
 	// Tests: pauses[0] and [1] replace minAcceptPause and maxAcceptPause when set, and
 	// acceptRetryHook is called with the failures so far before each pause.
@@ -103,7 +110,10 @@ const ringSize = 1024
 // NewListener wraps ln. Deadlines and watches are checked every resolution, and expire is
 // called on the sweeper's goroutine for each watch that is due.
 func NewListener[T any](ln net.Listener, timeouts Timeouts, resolution time.Duration, expire func(*T)) *Listener[T] {
-	l := &Listener[T]{Listener: ln, timeouts: timeouts, resolution: resolution, expire: expire, closed: make(chan struct{})}
+	l := &Listener[T]{
+		Listener: ln, timeouts: timeouts, resolution: resolution, expire: expire,
+		closed: make(chan struct{}), drained: make(chan struct{}, 1),
+	}
 	l.ring[0] = time.Now().UnixNano()
 	return l
 }
@@ -133,7 +143,7 @@ func (l *Listener[T]) Accept() (net.Conn, error) {
 				l.logf("INFO", "http: accepting again on %s after %d failed accepts in %s (%v)",
 					l.Addr(), failures, time.Since(since).Round(time.Millisecond), first)
 			}
-			return l.track(nc), nil
+			return l.track(nc)
 		case connFailed(err):
 			continue // that connection is gone; the next one may be fine
 		case !exhausted(err) || l.isClosed():
@@ -223,10 +233,26 @@ func (l *Listener[T]) logf(level, format string, args ...any) {
 	}
 }
 
-// Close closes the listener; an Accept pausing after a failure returns at once.
+// Close closes the listener; an Accept pausing after a failure returns at once, and the
+// sweeper ends as soon as the last connection has closed.
 func (l *Listener[T]) Close() error {
 	l.closeOnce.Do(func() { close(l.closed) })
-	return l.Listener.Close()
+	err := l.Listener.Close()
+	l.mu.Lock()
+	l.checkDrainedLocked()
+	l.mu.Unlock()
+	return err
+}
+
+// checkDrainedLocked wakes the sweeper, so that it ends now rather than at its next sweep,
+// once the listener is closed and its last connection gone. Under l.mu.
+func (l *Listener[T]) checkDrainedLocked() {
+	if len(l.conns) == 0 && l.running && l.isClosed() {
+		select {
+		case l.drained <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (l *Listener[T]) isClosed() bool {
@@ -238,24 +264,78 @@ func (l *Listener[T]) isClosed() bool {
 	}
 }
 
-// track wraps an accepted connection so that the sweeper times it.
-func (l *Listener[T]) track(nc net.Conn) net.Conn {
+// track wraps an accepted connection so that the sweeper times it, starting the sweeper
+// if it is not running. A sweeper that cannot start (Go refused) means the listener's owner
+// has ended: the connection is closed and Accept fails as on a closed listener.
+func (l *Listener[T]) track(nc net.Conn) (net.Conn, error) {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
-		return nc // not ours to time
+		return nc, nil // not ours to time
 	}
 	c := &Conn[T]{TCPConn: tc, l: l}
 	c.phase.Store(phaseReading) // the first request's read timeout runs from now
 	c.readMark.Store(l.mark(markRead))
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if !l.running && !l.manual {
+		if !l.startSweeper() {
+			_ = nc.Close()
+			return nil, net.ErrClosed
+		}
 		l.running = true
-		go l.sweep()
 	}
 	c.slot = len(l.conns)
 	l.conns = append(l.conns, c)
+	return c, nil
+}
+
+// startSweeper starts the sweeper goroutine, through Go when it is set. Under l.mu.
+func (l *Listener[T]) startSweeper() bool {
+	if l.Go != nil {
+		return l.Go(l.sweep)
+	}
+	go l.sweep()
+	return true
+}
+
+// CloseConns closes every connection open now, failing the reads and writes blocked on
+// them. For the end of a server whose last connections must not keep it (and the sweeper)
+// waiting: close the listener first, and the sweeper ends with the last connection. Safe
+// from any goroutine.
+func (l *Listener[T]) CloseConns() { l.closeConns(false) }
+
+// CloseWaiting closes the connections that wait for a request or are reading one: for the
+// end of a server that can no longer serve requests (its workers are gone), whose
+// connections writing a response should still finish. Safe from any goroutine.
+func (l *Listener[T]) CloseWaiting() { l.closeConns(true) }
+
+func (l *Listener[T]) closeConns(waitingOnly bool) {
+	l.mu.Lock()
+	conns := append([]*Conn[T](nil), l.conns...)
 	l.mu.Unlock()
-	return c
+	for _, c := range conns {
+		if p := c.phase.Load(); !waitingOnly || p == phaseReading || p == phaseIdle {
+			_ = c.Close()
+		}
+	}
+}
+
+// ExpireWatches fires every armed watch now, on the calling goroutine, as if it were due:
+// for the end of a server whose requests can no longer be answered (their workers are
+// gone), so that whoever waits for them is released at once. Each watch fires once, this
+// or the sweeper's way. Safe from any goroutine.
+func (l *Listener[T]) ExpireWatches() {
+	l.mu.Lock()
+	conns := append([]*Conn[T](nil), l.conns...)
+	l.mu.Unlock()
+	for _, c := range conns {
+		if tok := c.token.Load(); tok != 0 {
+			v := c.v.Load()
+			if c.token.CompareAndSwap(tok, 0) {
+				l.expire(v)
+			}
+		}
+	}
 }
 
 // Len returns the number of open connections.
@@ -322,14 +402,20 @@ func (l *Listener[T]) remove(c *Conn[T]) {
 	moved.slot = c.slot
 	l.conns[last] = nil
 	l.conns = l.conns[:last]
+	l.checkDrainedLocked()
 	l.mu.Unlock()
 }
 
-// sweep runs sweepOnce every resolution until the listener has no connection left.
+// sweep is the sweeper goroutine: it runs sweepOnce every resolution until the listener has
+// no connection left, or at once when the closed listener's last connection closes.
 func (l *Listener[T]) sweep() {
 	t := time.NewTicker(l.resolution)
 	defer t.Stop()
-	for range t.C {
+	for {
+		select {
+		case <-t.C:
+		case <-l.drained:
+		}
 		if !l.sweepOnce(unixNano) {
 			return
 		}

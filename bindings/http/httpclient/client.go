@@ -74,6 +74,13 @@ type Options struct {
 	// TLSConfig is the base TLS configuration for https (nil: system roots).
 	// Insecure requests use a clone with InsecureSkipVerify set.
 	TLSConfig *tls.Config
+	// Go starts the client's goroutines (a response's body reader, and the
+	// one that interrupts its blocked read on Close), so that their owner
+	// counts and names them: engine.Engine.Go. nil: go statements. Once it
+	// refuses (the owner has ended), bodies can no longer be read: a read
+	// or Close that needs a goroutine closes the body at once, without
+	// draining the connection.
+	Go func(name string, fn func()) bool
 }
 
 // Request describes one HTTP request.
@@ -149,6 +156,12 @@ func New(opts Options) *Client {
 	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = DefaultUserAgent
+	}
+	if opts.Go == nil {
+		opts.Go = func(_ string, fn func()) bool {
+			go fn()
+			return true
+		}
 	}
 	c := &Client{opts: opts}
 	c.clients = []*lazyClient{&c.plain, &c.secure, &c.insecure}
@@ -268,6 +281,17 @@ func (c *Client) CloseIdleConnections() {
 			fc.CloseIdleConnections()
 		}
 	}
+}
+
+// Close closes the idle keep-alive connections and drops the DNS cache, so
+// that the goroutines fasthttp runs to clean them up end by themselves, each
+// at its next wake-up (they sleep on timers nothing can cut short: up to
+// MaxIdleConnTime for a host's connections). Connections still held by
+// responses close as those are read to the end or closed. The client goes
+// on working; its owner calls Close when it is done with it.
+func (c *Client) Close() {
+	c.CloseIdleConnections()
+	c.dialer.FlushDNSCache()
 }
 
 // Do sends the request and returns once the status line and headers have
@@ -472,6 +496,7 @@ func (c *Client) newResponse(resp *fasthttp.Response, method, u string, timeout 
 		drainTimeout: c.opts.DrainTimeout,
 		timeout:      timeout,
 		remaining:    -1,
+		goFn:         c.opts.Go,
 	}
 	r.b = b
 	switch {

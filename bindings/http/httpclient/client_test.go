@@ -932,20 +932,3 @@ func TestHostHeader(t *testing.T) {
 		t.Errorf("httpbin saw URL %q", a.URL)
 	}
 }
-
-// TestNoBodyGoroutinesLeft runs last (file order) and checks that body
-// goroutines exit once their reads are done.
-func TestNoBodyGoroutinesLeft(t *testing.T) {
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		stacks := string(buf[:runtime.Stack(buf, true)])
-		if !strings.Contains(stacks, "httpclient.(*body).run") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("body goroutines still running:\n%s", stacks)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}

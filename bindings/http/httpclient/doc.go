@@ -34,7 +34,9 @@
 // Body reads run on the response's own goroutine, started lazily by the first
 // ReadAsync that actually has to touch the network and ended once no read is
 // queued, so a slow body holds no pool worker. Reads are served one at a time
-// in the order they were issued.
+// in the order they were issued. A blocked read ends when the response is
+// closed. [Options.Go] starts these goroutines, so that an owner (the engine)
+// counts them; [Client.Close] lets fasthttp's own cleaner goroutines end.
 //
 // Each ReadAsync done callback is called exactly once. It may be called
 //   - synchronously, before ReadAsync returns, when the result is already

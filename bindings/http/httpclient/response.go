@@ -98,6 +98,7 @@ type body struct {
 	// intr interrupts a blocked stream read from another goroutine. It is set
 	// once at construction; CloseWithError is a no-op after the first call.
 	intr fasthttp.ReadCloserWithError
+	goFn func(name string, fn func()) bool // Options.Go, or a go statement
 
 	mu       sync.Mutex
 	queue    []readOp
@@ -136,7 +137,34 @@ func (b *body) read(n int, done func([]byte, error)) {
 	}
 	b.running = true
 	b.mu.Unlock()
-	go b.run()
+	b.start()
+}
+
+// start runs the body goroutine, which owns fr and stream while running is
+// set; the caller has just set running. The goroutine ends once no read is
+// queued, or once it has released the connection after Close. When the
+// client's owner refuses the goroutine (Options.Go: it has ended), nothing
+// can read any more: the body is closed here and now, without the drain,
+// which could block the caller.
+func (b *body) start() {
+	if b.goFn("httpclient: response body", b.run) {
+		return
+	}
+	b.mu.Lock()
+	b.closed = true
+	b.drainLimit = -1 // owned by whoever set running: this goroutine, now
+	b.finish()
+}
+
+// interrupt makes the body goroutine's blocked stream read return now.
+// CloseWithError waits for that read to give up its lock, so it runs on a
+// goroutine of its own; once the client's owner has ended (Go refused), on
+// the caller's, which then waits for the interrupted read to return.
+func (b *body) interrupt() {
+	stop := func() { _ = b.intr.CloseWithError(ErrClosed) }
+	if !b.goFn("httpclient: interrupt a body read", stop) {
+		stop()
+	}
 }
 
 // immediateLocked returns the result of a read that needs no network I/O.
@@ -182,21 +210,22 @@ func (b *body) close(done func()) {
 	b.closed = true
 	if b.running {
 		// The body goroutine fails the queue and releases once its current
-		// read returns; make a blocked read return now. CloseWithError may
-		// wait for the read to give up its lock, so not on this goroutine.
-		if b.reading && b.intr != nil {
-			go b.intr.CloseWithError(ErrClosed) //nolint:errcheck
-		}
+		// read returns; make a blocked read return now.
+		blocked := b.reading && b.intr != nil
 		b.mu.Unlock()
+		if blocked {
+			b.interrupt()
+		}
 		return
 	}
 	b.running = true
 	b.mu.Unlock()
-	go b.run()
+	b.start()
 }
 
-// run serves queued reads, then exits; on close it fails what is queued and
-// releases the connection.
+// run is the body goroutine: it serves queued reads, then exits; on close it
+// fails what is queued and releases the connection (draining it first, within
+// Options.DrainTimeout), then exits.
 func (b *body) run() {
 	for {
 		b.mu.Lock()
