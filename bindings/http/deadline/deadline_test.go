@@ -26,16 +26,7 @@ func pair(t testing.TB, to Timeouts) (*Conn[item], net.Conn) {
 	}
 	l := NewListener(raw, to, res, func(it *item) { it.fired.Add(1) })
 	t.Cleanup(func() { l.Close() })
-	client, err := net.Dial("tcp", raw.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	nc, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := nc.(*Conn[item])
+	c, client := dialAccept(t, l)
 	t.Cleanup(func() { c.Close() })
 	return c, client
 }

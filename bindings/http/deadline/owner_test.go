@@ -36,7 +36,8 @@ func ownedListener(t *testing.T, refuse bool, resolution time.Duration) (l *List
 	return l, starts, ended
 }
 
-func dialAccept(t *testing.T, l *Listener[item]) (*Conn[item], net.Conn) {
+// dialAccept connects to l and returns the server side of the connection and the client's.
+func dialAccept(t testing.TB, l *Listener[item]) (*Conn[item], net.Conn) {
 	t.Helper()
 	client, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
