@@ -6,6 +6,7 @@
  * up at its next instruction; measured on a running state: see
  * docs/ARCHITECTURE.md, "The watchdog"); the hook then raises on the owner's thread, inside
  * Lua, where raising is safe. */
+#include <string.h>
 #include "clua.h"
 
 static clua_guard *guard_of(lua_State *L) {
@@ -23,12 +24,15 @@ static clua_guard *guard_of(lua_State *L) {
  * (seen: `while true do pcall(f) end` stuck for minutes); hooked at every instruction, the
  * first instruction after a pcall caught the error raises again, outside that pcall. */
 static void guard_hook(lua_State *L, lua_Debug *ar) {
-	(void)ar;
 	clua_guard *g = guard_of(L);
 	if (g == NULL) return;
 	uint64_t kill = __atomic_load_n(&g->kill, __ATOMIC_ACQUIRE);
 	if (kill != 0 && kill == __atomic_load_n(&g->seq, __ATOMIC_ACQUIRE) &&
 	    __atomic_load_n(&g->inside, __ATOMIC_ACQUIRE)) {
+		/* Not in a runtime thread's runner (cthread.c): once the interrupted call has
+		 * unwound to the runner's xpcall, the runner hands its error and traceback back to
+		 * the loop, which disarms the hook. */
+		if (lua_getinfo(L, "S", ar) && strcmp(ar->source, CLUA_RUNNER_NAME) == 0) return;
 		lua_sethook(L, guard_hook, LUA_MASKCOUNT, 1);
 		luaL_error(L, "%s", g->msg);
 	}

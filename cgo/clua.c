@@ -109,6 +109,11 @@ static void decode_one(lua_State *L, const char *buf, size_t len, size_t *pos) {
 	*pos = p;
 }
 
+static int decode_all(lua_State *L, const char *buf, size_t len);
+
+/* For the other C files of the boundary (cthread.c): the same decoder. */
+int clua_decode_all(lua_State *L, const char *buf, size_t len) { return decode_all(L, buf, len); }
+
 static int decode_all(lua_State *L, const char *buf, size_t len) {
 	size_t pos = 0;
 	int n = 0;
@@ -391,6 +396,11 @@ static int clua_tramp(lua_State *L) {
 	}
 	int r = goDispatch(st->h, fid, L, &f);
 	if (r >= 0) return r;
+	/* CLUA_AWAIT: Go started an operation whose result resumes this coroutine (a runtime
+	 * thread: cthread.c). Yielding may be impossible here (a C function such as a
+	 * table.sort comparator is on the way): lua_yield then raises "attempt to yield across
+	 * C-call boundary", a plain Lua error, and the operation's result goes to nobody. */
+	if (r == CLUA_AWAIT) return lua_yield(L, 0);
 	/* f.ret is in st->spare (or a static message). Take the buffer while it is read: what
 	 * follows allocates, an allocation may run a __gc finalizer, and a finalizer may call
 	 * any Go function, whose results must not land in the bytes being decoded here. The
@@ -509,6 +519,7 @@ static int reserve_body(lua_State *L);
  * libraries, the C helpers under fixed registry keys, the JSON array marks; and removes
  * what golua's state creation left that no script should see. */
 static int init_body(lua_State *L) {
+	clua_st *st = (clua_st *)lua_touserdata(L, 1);
 	luaL_openlibs(L);
 	lua_settop(L, 0);
 	/* golua registers a global message handler and two metatables of its own Go-function
@@ -532,6 +543,9 @@ static int init_body(lua_State *L) {
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_RESERVE);
 	lua_pushcfunction(L, grow_body);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_GROW);
+	lua_pushcfunction(L, clua_thread_resume_body);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_RESUME);
+	clua_thread_setup(L, st);
 	/* luaL_ref's free list lives at key 0: made now, so that an unref, which sets it,
 	 * never adds a key (an allocation, which may raise) when Go calls it. */
 	lua_pushinteger(L, 0);
@@ -546,8 +560,8 @@ static int init_body(lua_State *L) {
 }
 
 /* Returns 0, or -1 when the state could not be set up (no memory). */
-int clua_init(lua_State *L) {
-	if (lua_cpcall(L, init_body, NULL) != 0) {
+int clua_init(lua_State *L, clua_st *st) {
+	if (lua_cpcall(L, init_body, st) != 0) {
 		lua_pop(L, 1);
 		return -1;
 	}

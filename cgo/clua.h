@@ -42,6 +42,11 @@ typedef struct {
 	uintptr_t h;
 	char *spare;     /* malloc'd; NULL when every buffer is taken (Go then allocates one) */
 	size_t sparecap;
+	/* The call a runtime thread's runner takes next (cthread.c): set by clua_thread_call
+	 * for the duration of one lua_resume. */
+	int callfn, callunref;
+	const char *callbuf;
+	size_t calllen;
 } clua_st;
 
 /* The userdata behind every Go object visible to Lua. magic tells ours from other userdata. */
@@ -62,6 +67,9 @@ typedef struct {
 #define CLUA_REG_CHUNK (-6) /* the protected load-and-run function of clua_dochunk */
 #define CLUA_REG_RESERVE (-7) /* the protected function that adds free ref slots (clua_ref_arg) */
 #define CLUA_REG_GROW (-8)    /* the protected function that grows the stack (clua_encode) */
+#define CLUA_REG_RUNNER (-9)  /* the runtime threads' runner function (cthread.c) */
+#define CLUA_REG_RESUME (-10) /* the protected decode of an await's results (cthread.c) */
+#define CLUA_RUNNER_NAME "=[drlee runner]" /* the runner's chunk name: its frames are not the script's */
 /* The array metatable (json.array_mt): a table that has it is packed as an array ('['), and
  * '[' is pushed as a table that has it. Set by clua_init, so every state has it. */
 #define CLUA_REG_ARRAY (-4)
@@ -80,8 +88,9 @@ typedef struct {
  * practice); CLUA_RAISE means the error message is in frame.ret and C must raise it. */
 #define CLUA_RAISE (-1)   /* raise the message in frame.ret */
 #define CLUA_VALUES (-2)  /* return the packed values in frame.ret */
+#define CLUA_AWAIT (-3)   /* yield: the running runtime thread waits for an operation */
 
-int clua_init(lua_State *L);
+int clua_init(lua_State *L, clua_st *st);
 void clua_push_tramp(lua_State *L, clua_st *st, int fid, int selfidx);
 void clua_push_index(lua_State *L);
 void clua_push_gc(lua_State *L, clua_st *st);
@@ -111,6 +120,18 @@ typedef struct {
 } clua_build;
 
 int clua_build_run(lua_State *L, clua_build *b);
+
+int clua_decode_all(lua_State *L, const char *buf, size_t len);
+
+/* Runtime threads (cthread.c): coroutines the runtime owns, in which callbacks run so that
+ * an API call without a callback can suspend them. */
+enum { CLUA_TH_DONE = 1, CLUA_TH_FAILED, CLUA_TH_AWAIT, CLUA_TH_DEAD };
+#define CLUA_MAXRESUME 8 /* values a resume hands over (an await's results) */
+int clua_thread_setup(lua_State *L, clua_st *st);
+int clua_thread_resume_body(lua_State *L);
+int clua_thread_new(lua_State *L, lua_State **co);
+int clua_thread_call(lua_State *L, clua_st *st, lua_State *co, int fnref, int unref, const char *buf, size_t len);
+int clua_thread_resume(lua_State *L, lua_State *co, const char *buf, size_t len, int *lost);
 int clua_ref_arg(lua_State *L, int idx);
 void clua_unref(lua_State *L, int ref);
 int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len);

@@ -86,6 +86,7 @@ type owner struct {
 	strs    map[string]string
 	classMT int32
 	final   []uint64 // ids finalized
+	awaits  int      // t.wait calls that suspended
 }
 
 func ownerOf(c *Call) *owner { return c.State().Owner.(*owner) }

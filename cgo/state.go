@@ -78,7 +78,8 @@ type State struct {
 	calls [8]Call // frames for nested Lua->Go calls, reused so a call allocates nothing
 	depth int
 
-	guard *Guard // EnableGuard; nil: calls are not guarded
+	guard   *Guard  // EnableGuard; nil: calls are not guarded
+	running *Thread // the runtime thread running now (the innermost); nil on the main thread
 
 	cst     *C.clua_st // C side: the handle trampolines pass to Go, and the result buffer
 	retBufs int        // result buffers allocated (tests: taken buffers come back)
@@ -94,6 +95,9 @@ type State struct {
 
 // ErrClosed is returned when a closed state is used.
 var ErrClosed = errors.New("lua: state closed")
+
+// ErrNoMemory is returned when the state had no memory left for what was asked.
+var ErrNoMemory = errors.New("lua: out of memory")
 
 // Registry refs of values every state has from its start, for packed.Writer.Ref.
 const (
@@ -130,7 +134,7 @@ func New() (*State, error) {
 	}
 	s := &State{gl: gl, l: (*C.lua_State)(unsafe.Pointer(gl.GetState()))}
 	s.cst = (*C.clua_st)(C.calloc(1, C.sizeof_clua_st))
-	if C.clua_init(s.l) != 0 {
+	if C.clua_init(s.l, s.cst) != 0 {
 		gl.Close()
 		C.free(unsafe.Pointer(s.cst))
 		return nil, errors.New("lua: cannot set up a state (out of memory)")

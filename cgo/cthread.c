@@ -1,0 +1,176 @@
+//go:build luajit
+
+/* Runtime threads: coroutines the runtime owns, in which callbacks, handlers and the main
+ * chunk run, so that an API call without a callback can suspend the code that made it
+ * (clua_tramp's CLUA_AWAIT) and the loop resume it when the operation completes.
+ *
+ * Each thread runs the runner (below), a loop that takes one call at a time from its
+ * clua_st (clua_thread_call), runs it under xpcall with the traceback handler, and yields
+ * DONE or FAILED back to the loop; a thread is reused for call after call. While a call
+ * awaits, its thread is suspended inside clua_tramp and the loop hands the operation's
+ * results over with clua_thread_resume.
+ *
+ * What may raise here runs where raising is safe: the call's arguments are decoded inside
+ * the thread (th_take, a C function the runner calls), and an await's results on the main
+ * thread under lua_pcall, then moved over with lua_xmove, which never needs to grow the
+ * suspended thread's stack: a C function is given LUA_MINSTACK free slots, and the
+ * collector never shrinks a stack below twice what it uses, so well over CLUA_MAXRESUME
+ * slots are free above a thread suspended in clua_tramp. */
+#include "clua.h"
+
+static char done_token, failed_token;
+
+/* take(): the pending call: its function, the traceback handler and its arguments, ready
+ * for xpcall. Upvalue 1: the state's clua_st. */
+static int th_take(lua_State *L) {
+	clua_st *st = (clua_st *)lua_touserdata(L, lua_upvalueindex(1));
+	int fn = st->callfn, unref = st->callunref;
+	const char *buf = st->callbuf;
+	size_t len = st->calllen;
+	st->callfn = 0;
+	st->callbuf = NULL;
+	st->calllen = 0;
+	lua_settop(L, 0);
+	luaL_checkstack(L, 3, "drlee: call");
+	lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
+	if (unref) luaL_unref(L, LUA_REGISTRYINDEX, fn);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_MSGH);
+	return 2 + clua_decode_all(L, buf, len);
+}
+
+/* The runner: started by clua_thread_new, it yields once to say it is ready, then serves
+ * calls for as long as the thread lives. Its chunk name lets the guard tell its frames from
+ * the script's (cguard.c). */
+static const char runner_src[] =
+	"local take, yield, xpcall, DONE, FAILED = ...\n"
+	"return function()\n"
+	"  yield(DONE)\n"
+	"  while true do\n"
+	"    local ok, err = xpcall(take())\n"
+	"    if ok then yield(DONE) else yield(FAILED, err) end\n"
+	"  end\n"
+	"end\n";
+
+/* Builds the runner once per state (clua_init's protection): registry[CLUA_REG_RUNNER]. */
+int clua_thread_setup(lua_State *L, clua_st *st) {
+	if (luaL_loadbuffer(L, runner_src, sizeof runner_src - 1, CLUA_RUNNER_NAME) != 0) return lua_error(L);
+	lua_pushlightuserdata(L, st);
+	lua_pushcclosure(L, th_take, 1);
+	lua_getglobal(L, "coroutine");
+	lua_getfield(L, -1, "yield");
+	lua_remove(L, -2);
+	lua_getglobal(L, "xpcall");
+	lua_pushlightuserdata(L, &done_token);
+	lua_pushlightuserdata(L, &failed_token);
+	lua_call(L, 5, 1);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_RUNNER);
+	return 0;
+}
+
+/* What a thread's last resume came to; its stack holds what goes with it. */
+static int classify(lua_State *co, int status) {
+	if (status == LUA_YIELD) {
+		if (lua_gettop(co) >= 1 && lua_type(co, 1) == LUA_TLIGHTUSERDATA) {
+			void *p = lua_touserdata(co, 1);
+			if (p == &done_token) {
+				lua_settop(co, 0);
+				return CLUA_TH_DONE;
+			}
+			if (p == &failed_token) return CLUA_TH_FAILED; /* the message at index 2 */
+		}
+		lua_settop(co, 0);
+		return CLUA_TH_AWAIT; /* suspended in clua_tramp */
+	}
+	return CLUA_TH_DEAD; /* an error outside the runner's xpcall: the message on top */
+}
+
+typedef struct {
+	lua_State *co;
+	int ref;
+} thread_new;
+
+static int thread_new_body(lua_State *L) {
+	thread_new *t = (thread_new *)lua_touserdata(L, 1);
+	lua_settop(L, 0);
+	t->co = lua_newthread(L);
+	lua_rawgeti(t->co, LUA_REGISTRYINDEX, CLUA_REG_RUNNER); /* a new thread has room */
+	t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+/* Makes a runtime thread, ready for calls; its registry ref (which keeps it alive), or -1
+ * when no memory was left. */
+int clua_thread_new(lua_State *L, lua_State **co) {
+	thread_new t = {NULL, -1};
+	if (lua_cpcall(L, thread_new_body, &t) != 0) {
+		lua_pop(L, 1);
+		return -1;
+	}
+	if (lua_resume(t.co, 0) != LUA_YIELD) { /* the runner's first yield: ready */
+		luaL_unref(L, LUA_REGISTRYINDEX, t.ref);
+		return -1;
+	}
+	lua_settop(t.co, 0);
+	*co = t.co;
+	return t.ref;
+}
+
+/* Runs registry[fnref] with the packed arguments on thread co (releasing the ref first
+ * when unref is set) until the call ends (DONE; FAILED with its message and traceback at
+ * index 2 of co) or awaits (AWAIT), or the thread dies (DEAD, the message on top of co:
+ * the thread cannot be used again). */
+int clua_thread_call(lua_State *L, clua_st *st, lua_State *co, int fnref, int unref, const char *buf, size_t len) {
+	(void)L;
+	st->callfn = fnref;
+	st->callunref = unref;
+	st->callbuf = buf;
+	st->calllen = len;
+	int status = lua_resume(co, 0);
+	st->callfn = 0;
+	st->callbuf = NULL;
+	st->calllen = 0;
+	return classify(co, status);
+}
+
+typedef struct {
+	const char *buf;
+	size_t len;
+} resume_req;
+
+/* Under lua_pcall on the main thread: the packed values, as results. */
+static int resume_decode_body(lua_State *L) {
+	resume_req *r = (resume_req *)lua_touserdata(L, 1);
+	lua_settop(L, 0);
+	return clua_decode_all(L, r->buf, r->len);
+}
+
+/* Resumes thread co, suspended by an await, with the packed values as the results of the
+ * call that awaited (at most CLUA_MAXRESUME of them); the same outcomes as
+ * clua_thread_call. *lost is set when the values could not be made (no memory, or a
+ * finalizer raised, three times running) or were too many: the thread is then resumed with
+ * none. */
+int clua_thread_resume(lua_State *L, lua_State *co, const char *buf, size_t len, int *lost) {
+	resume_req r = {buf, len};
+	int base = lua_gettop(L), n = -1;
+	for (int tries = 0; tries < 3 && n < 0; tries++) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_RESUME);
+		lua_pushlightuserdata(L, &r);
+		if (lua_pcall(L, 1, LUA_MULTRET, 0) == 0) {
+			n = lua_gettop(L) - base;
+		} else {
+			lua_settop(L, base);
+		}
+	}
+	if (n > CLUA_MAXRESUME) {
+		lua_settop(L, base);
+		n = -1;
+	}
+	*lost = n < 0;
+	lua_settop(co, 0);
+	if (n > 0) lua_xmove(L, co, n);
+	return classify(co, lua_resume(co, n > 0 ? n : 0));
+}
+
+/* The C function behind clua_thread_resume's decode, kept in the registry (a pushed C
+ * function would be an allocation per resume). */
+int clua_thread_resume_body(lua_State *L) { return resume_decode_body(L); }
