@@ -2,6 +2,7 @@
 
 /* The C side of the boundary. Read clua.h first. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "clua.h"
@@ -760,4 +761,57 @@ int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len)
 	int st = lua_cpcall(L, set_global_body, &g);
 	if (st != 0) lua_pop(L, 1);
 	return st;
+}
+
+/* ---- chunks and call sites ---- */
+
+typedef struct {
+	const char *code;
+	size_t len;
+	const char *chunkname;
+	int ref;
+} loadreq;
+
+static int load_body(lua_State *L) {
+	loadreq *r = (loadreq *)lua_touserdata(L, 1);
+	lua_settop(L, 0);
+	if (luaL_loadbuffer(L, r->code, r->len, r->chunkname) != 0) return lua_error(L);
+	r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+/* Compiles a chunk into a function kept at registry ref *ref. 0, or the status with the
+ * message (a syntax error) on top of the stack for Go. */
+int clua_loadchunk(lua_State *L, const char *code, size_t len, const char *chunkname, int *ref) {
+	loadreq r = {code, len, chunkname, 0};
+	int st = lua_cpcall(L, load_body, &r);
+	if (st == 0) *ref = r.ref;
+	return st;
+}
+
+/* Writes "file:line" of the Lua code level frames up the stack of L into buf (level 1: the
+ * caller of the running C function); 0 when there is no such Lua frame. Allocates nothing. */
+int clua_where(lua_State *L, int level, char *buf, size_t cap) {
+	lua_Debug ar;
+	for (; lua_getstack(L, level, &ar); level++) {
+		if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+			snprintf(buf, cap, "%s:%d", ar.short_src, ar.currentline);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Writes "file:line" where the function at registry ref was defined into buf; 0 for a C
+ * function. Needs one free stack slot (a Go function is given LUA_MINSTACK). */
+int clua_funcwhere(lua_State *L, int ref, char *buf, size_t cap) {
+	lua_Debug ar;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	if (!lua_getinfo(L, ">S", &ar) || ar.linedefined <= 0) return 0; /* popped the function */
+	snprintf(buf, cap, "%s:%d", ar.short_src, ar.linedefined);
+	return 1;
 }

@@ -122,6 +122,9 @@ typedef struct {
 int clua_build_run(lua_State *L, clua_build *b);
 
 int clua_decode_all(lua_State *L, const char *buf, size_t len);
+int clua_loadchunk(lua_State *L, const char *code, size_t len, const char *chunkname, int *ref);
+int clua_where(lua_State *L, int level, char *buf, size_t cap);
+int clua_funcwhere(lua_State *L, int ref, char *buf, size_t cap);
 
 /* Runtime threads (cthread.c): coroutines the runtime owns, in which callbacks run so that
  * an API call without a callback can suspend them. */

@@ -3,9 +3,12 @@
 package lua
 
 /*
+#include <stdlib.h>
 #include "clua.h"
 */
 import "C"
+
+import "unsafe"
 
 // Thread is a runtime thread: a coroutine of the state that the engine owns (cthread.c), in
 // which it runs callbacks, handlers and the main chunk, so that a Go function called
@@ -56,14 +59,15 @@ func (s *State) FreeThread(t *Thread) {
 // RunIn calls the function at registry ref fn with the packed arguments in thread t,
 // releasing the ref first when unref is set, until the call returns, raises or awaits.
 // A raise comes back as *Error with the traceback (ThreadFailed, or ThreadDead).
-func (s *State) RunIn(t *Thread, fn int32, unref bool, args []byte) (ThreadResult, error) {
+// A top-level call is timed by the guard (EnableGuard) when guarded is set.
+func (s *State) RunIn(t *Thread, fn int32, unref bool, args []byte, guarded bool) (ThreadResult, error) {
 	u := C.int(0)
 	if unref {
 		u = 1
 	}
-	prev := s.enterThread(t)
+	prev := s.enterThread(t, guarded)
 	r := ThreadResult(C.clua_thread_call(s.l, s.cst, t.co, C.int(fn), u, bytesPtr(args), C.size_t(len(args))))
-	s.leaveThread(prev)
+	s.leaveThread(prev, guarded)
 	return r, s.threadError(t, r)
 }
 
@@ -72,9 +76,9 @@ func (s *State) RunIn(t *Thread, fn int32, unref bool, args []byte) (ThreadResul
 // lost reports that the values could not be handed over (no memory): t went on with none.
 func (s *State) Resume(t *Thread, results []byte) (r ThreadResult, lost bool, err error) {
 	var l C.int
-	prev := s.enterThread(t)
+	prev := s.enterThread(t, true)
 	r = ThreadResult(C.clua_thread_resume(s.l, t.co, bytesPtr(results), C.size_t(len(results)), &l))
-	s.leaveThread(prev)
+	s.leaveThread(prev, true)
 	return r, l != 0, s.threadError(t, r)
 }
 
@@ -82,17 +86,17 @@ func (s *State) Resume(t *Thread, results []byte) (r ThreadResult, lost bool, er
 func (s *State) Running() *Thread { return s.running }
 
 // enterThread makes t the running thread; a top-level run is what the guard times.
-func (s *State) enterThread(t *Thread) (prev *Thread) {
+func (s *State) enterThread(t *Thread, guarded bool) (prev *Thread) {
 	prev = s.running
 	s.running = t
-	if s.guard != nil && s.depth == 0 && prev == nil {
+	if guarded && s.guard != nil && s.depth == 0 && prev == nil {
 		s.guard.enter()
 	}
 	return prev
 }
 
-func (s *State) leaveThread(prev *Thread) {
-	if s.guard != nil && s.depth == 0 && prev == nil {
+func (s *State) leaveThread(prev *Thread, guarded bool) {
+	if guarded && s.guard != nil && s.depth == 0 && prev == nil {
 		s.guard.exit()
 	}
 	s.running = prev
@@ -133,3 +137,36 @@ func (c *Call) CanAwait() bool {
 // is on the way): the caller then gets the error "attempt to yield across C-call boundary",
 // and the thread is not suspended.
 func (c *Call) Await() int { return C.CLUA_AWAIT }
+
+// LoadChunk compiles code into a function kept at a registry ref (the caller owns it), to
+// run in a thread (RunIn). chunkname follows Lua ("@path"). A syntax error comes back as
+// *Error.
+func (s *State) LoadChunk(code []byte, chunkname string) (int32, error) {
+	name := C.CString(chunkname)
+	defer C.free(unsafe.Pointer(name))
+	var ref C.int
+	if st := C.clua_loadchunk(s.l, bytesPtr(code), C.size_t(len(code)), name, &ref); st != 0 {
+		return 0, s.errorFromStack(st)
+	}
+	return int32(ref), nil
+}
+
+// Where is "file:line" of the Lua code that made the call (the first Lua frame up the
+// stack), or "" when there is none. For messages about a call that has no callback.
+func (c *Call) Where() string {
+	var buf [256]C.char
+	if C.clua_where(c.l, 1, &buf[0], C.size_t(len(buf))) == 0 {
+		return ""
+	}
+	return C.GoString(&buf[0])
+}
+
+// FuncWhere is "file:line" where the Lua function at registry ref was defined, or "".
+// Owner only; it needs a free stack slot (from a Go function, or at the top of the loop).
+func (s *State) FuncWhere(ref int32) string {
+	var buf [256]C.char
+	if C.clua_funcwhere(s.l, C.int(ref), &buf[0], C.size_t(len(buf))) == 0 {
+		return ""
+	}
+	return C.GoString(&buf[0])
+}

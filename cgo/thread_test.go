@@ -49,7 +49,7 @@ end))`)
 	defer s.FreeThread(th)
 	top := s.Top()
 	for i := 0; i < 1000; i++ {
-		r, err := s.RunIn(th, ref, false, packValues("a", 1.0))
+		r, err := s.RunIn(th, ref, false, packValues("a", 1.0), true)
 		if r != ThreadAwait || err != nil {
 			t.Fatalf("run: %v %v", r, err)
 		}
@@ -91,7 +91,7 @@ end))`)
 	}
 	raise := int32(o.num(t, "raise"))
 	for _, when := range []string{"before", "after"} {
-		r, err := s.RunIn(th, raise, false, packValues(when))
+		r, err := s.RunIn(th, raise, false, packValues(when), true)
 		if when == "after" {
 			if r != ThreadAwait {
 				t.Fatalf("%s: %v %v", when, r, err)
@@ -111,7 +111,7 @@ end))`)
 		t.Fatalf("main %q, own %q", o.str("main"), o.str("own"))
 	}
 	// In a thread, across a C function: a clear error, the thread not suspended.
-	r, err := s.RunIn(th, int32(o.num(t, "where")), false, nil)
+	r, err := s.RunIn(th, int32(o.num(t, "where")), false, nil, true)
 	if r != ThreadAwait { // T.wait() in the thread itself does suspend
 		t.Fatalf("in a thread: %v %v", r, err)
 	}
@@ -142,7 +142,7 @@ T.report("ok", T.keep(function() T.report("after", 1) end))`)
 	}
 	seq0, _ := g.Sample()
 	armed := interruptWhenRunning(g, seq0, 20*time.Millisecond)
-	r, err := s.RunIn(th, int32(o.num(t, "loop")), false, nil)
+	r, err := s.RunIn(th, int32(o.num(t, "loop")), false, nil, true)
 	if !<-armed {
 		t.Fatal("the guard did not arm")
 	}
@@ -150,7 +150,7 @@ T.report("ok", T.keep(function() T.report("after", 1) end))`)
 	if r != ThreadFailed || !errors.As(err, &le) || !strings.Contains(le.Msg, guardMsg) || !strings.Contains(le.Msg, "cgo_test.lua:2") {
 		t.Fatalf("%v %v", r, err)
 	}
-	if r, err := s.RunIn(th, int32(o.num(t, "ok")), false, nil); r != ThreadDone || err != nil || o.num(t, "after") != 1 {
+	if r, err := s.RunIn(th, int32(o.num(t, "ok")), false, nil, true); r != ThreadDone || err != nil || o.num(t, "after") != 1 {
 		t.Fatalf("the thread after the interrupt: %v %v", r, err)
 	}
 }

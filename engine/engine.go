@@ -207,7 +207,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// no goroutine waits for them one by one.
 	e.live.Store(int32(len(workers)))
 	for _, w := range e.workers {
-		e.Go(fmt.Sprintf("engine: worker %d", w.ID), func() { w.run(code, chunk) })
+		e.Go(fmt.Sprintf("engine: worker %d", w.ID), func() { w.start(code, chunk) })
 	}
 	close(e.started)
 	stopWatchdog := make(chan struct{})

@@ -12,7 +12,8 @@ type Timer struct {
 	when   int64 // monotonic nanoseconds since the worker started
 	period int64 // 0 for one-shot
 	fn     func(w *Worker)
-	index  int // in the heap; -1 when not scheduled
+	index  int    // in the heap; -1 when not scheduled
+	scope  *Scope // a one-shot timer's scope: it waits for the timer, which fires in it
 }
 
 type timerHeap []*Timer
@@ -41,7 +42,8 @@ func (h *timerHeap) Pop() any {
 // After runs fn on the loop after d. The timer keeps the worker alive until it fires or is
 // stopped. Loop only.
 func (w *Worker) After(d time.Duration, fn func(w *Worker)) *Timer {
-	t := &Timer{w: w, when: w.now() + int64(d), fn: fn}
+	t := &Timer{w: w, when: w.now() + int64(d), fn: fn, scope: w.scope.child()}
+	t.scope.hold()
 	heap.Push(&w.timers, t)
 	return t
 }
@@ -62,6 +64,9 @@ func (t *Timer) Stop() bool {
 		return false
 	}
 	heap.Remove(&t.w.timers, t.index)
+	if t.period == 0 {
+		t.scope.release(t.w)
+	}
 	return true
 }
 
@@ -100,10 +105,23 @@ func (w *Worker) runTimersFrom() (next time.Duration, ok bool) {
 		} else {
 			heap.Pop(&w.timers)
 		}
-		t.fn(w)
+		w.fireTimer(t)
 		w.endTick()
 	}
 	return -1, true
+}
+
+// fireTimer runs t's function in t's scope; a one-shot timer then lets its scope go.
+func (w *Worker) fireTimer(t *Timer) {
+	prev := w.scope
+	w.scope = t.scope
+	defer func() { // also when fn panics: the scope must not wait for it for ever
+		w.scope = prev
+		if t.period == 0 {
+			t.scope.release(w)
+		}
+	}()
+	t.fn(w)
 }
 
 func (w *Worker) now() int64 { return int64(time.Since(w.epoch)) }

@@ -57,6 +57,13 @@ type Worker struct {
 	wakeAt int64       // when wake is armed to fire (w.now() clock); 0: not armed
 
 	locals []any // the worker's WorkerLocal values, by index
+
+	// Runtime threads (await.go).
+	freeThreads  []*lua.Thread // free for the next call
+	threads      int           // made and not freed (tests: no leak)
+	suspending   *Op           // the Op a Go function just asked the running thread to await
+	scope        *Scope        // the scope of the Lua code running now
+	scratchAwait []byte        // awaitResults' buffer
 }
 
 // Engine returns the engine the worker belongs to.
@@ -113,18 +120,29 @@ func (a *Args) Error(err error) {
 // Op is a reserved operation: reserved on the loop before the work starts, completed
 // exactly once from any goroutine. While it is outstanding the worker stays alive.
 type Op struct {
-	w      *Worker
-	cb     int32
-	fn     Completion
-	done   atomic.Bool
-	called bool // the callback was called (loop only)
+	w    *Worker
+	cb   int32
+	fn   Completion
+	done atomic.Bool
+
+	// Loop only.
+	called   bool        // the callback was called, or the thread resumed
+	scope    *Scope      // current when the op was reserved: its callback runs in it
+	await    bool        // resumes the thread that reserved it (ReserveCall, no callback)
+	orphaned bool        // awaits, but its thread never suspended on it: nobody gets the result
+	th       *lua.Thread // the thread suspended on it
+	thScope  *Scope      // th's scope
+	where    string      // file:line of a call with no callback (for its uncaught error)
 }
 
 // Reserve reserves an operation whose callback is the registry ref cb (0: none; the Op then
-// reports an error result as uncaught). The Op owns cb. Loop only.
+// reports an error result as uncaught). The Op owns cb. It belongs to the current scope:
+// the scope waits for it, and its callback runs in it. Loop only.
 func (w *Worker) Reserve(cb int32) *Op {
 	w.pending++
-	return &Op{w: w, cb: cb}
+	sc := w.scope.child()
+	sc.hold()
+	return &Op{w: w, cb: cb, scope: sc}
 }
 
 // Complete delivers the operation's result: fn runs on the loop and writes the callback's
@@ -151,27 +169,50 @@ func (op *Op) Run(w *Worker) {
 	if op.fn != nil {
 		op.fn(w, &w.args)
 	}
-	op.called = true
-	w.Callback(op.cb, &w.args)
+	op.deliver(w, &w.args)
 }
 
-// Panicked calls the callback with ErrInternal when the completion panicked (not when the
-// panic came after the callback was called: it runs once).
+// deliver calls the op's callback with args, or resumes the thread that awaits it, then
+// lets its scope go.
+func (op *Op) deliver(w *Worker, args *Args) {
+	op.called = true
+	prev := w.scope
+	w.scope = op.scope
+	switch {
+	case op.th != nil:
+		w.resume(op, args)
+	case op.await: // orphaned: the thread could not suspend for it (a C function was on the way)
+		w.releaseArgs(args)
+	default:
+		w.callback(op.cb, args, op.where)
+	}
+	w.scope = prev
+	op.scope.release(w)
+}
+
+// Panicked calls the callback (or resumes the thread) with ErrInternal when the completion
+// panicked (not when the panic came after: it runs once).
 func (op *Op) Panicked(w *Worker) {
 	if op.called {
 		return
 	}
-	op.called = true
 	w.args.Reset()
 	w.args.err = ""
 	w.args.Error(ErrInternal)
-	w.Callback(op.cb, &w.args)
+	op.deliver(w, &w.args)
 }
+
+// releaseArgs drops callback arguments nobody receives. Registry refs and objects in them
+// are released by Lua's collector with the values that would have held them.
+func (w *Worker) releaseArgs(args *Args) { args.Reset() }
 
 // Callback calls the function at registry ref cb with args and releases the ref. With no
 // callback, an error in args is reported as uncaught. Arguments the format could not carry
 // (args.Err: a result over 2 GiB) give the callback that error instead. Loop only.
-func (w *Worker) Callback(cb int32, args *Args) {
+func (w *Worker) Callback(cb int32, args *Args) { w.callback(cb, args, "") }
+
+// callback is Callback with where, the file:line of the call that had no callback.
+func (w *Worker) callback(cb int32, args *Args, where string) {
 	if args.Err != nil {
 		err := args.Err
 		args.Reset()
@@ -180,24 +221,20 @@ func (w *Worker) Callback(cb int32, args *Args) {
 	}
 	if cb == 0 {
 		if args.err != "" {
-			w.ReportError(fmt.Errorf("uncaught error (no callback): %s", args.err))
+			if where != "" {
+				where = " at " + where
+			}
+			w.ReportError(fmt.Errorf("uncaught error (no callback)%s: %s", where, args.err))
 		}
 		return
 	}
-	if err := w.st.CallRef(cb, true, args.B); err != nil {
-		w.ReportError(err)
-	}
+	w.run(w.scope, cb, true, args.B)
 }
 
-// CallRef calls the function at registry ref fn with packed arguments, keeping the ref. It
-// returns the Lua error (with traceback) after reporting it. Loop only.
-func (w *Worker) CallRef(fn int32, args []byte) error {
-	err := w.st.CallRef(fn, false, args)
-	if err != nil {
-		w.ReportError(err)
-	}
-	return err
-}
+// CallRef calls the function at registry ref fn with packed arguments, keeping the ref, in
+// a runtime thread of the current scope. It returns the Lua error (with traceback) after
+// reporting it; nil when the call returned or awaits. Loop only.
+func (w *Worker) CallRef(fn int32, args []byte) error { return w.run(w.scope, fn, false, args) }
 
 // Unref releases a registry ref. Loop only.
 func (w *Worker) Unref(ref int32) { w.st.Unref(ref) }
@@ -217,8 +254,10 @@ func (w *Worker) NewArgs() *Args {
 
 // Async runs work on the engine's I/O pool and then its completion on the loop, calling the
 // Lua callback cb. When the pool is saturated the callback gets an error. Loop only.
-func (w *Worker) Async(cb int32, work func() Completion) {
-	op := w.Reserve(cb)
+func (w *Worker) Async(cb int32, work func() Completion) { w.async(w.Reserve(cb), work) }
+
+// async runs work on the pool, then completes op with what it returned.
+func (w *Worker) async(op *Op, work func() Completion) {
 	e := w.engine
 	id := w.ID
 	err := e.pool.Submit(func() {
@@ -304,9 +343,9 @@ func (w *Worker) alive() bool {
 	return w.pending > 0 || w.holds > 0 || len(w.timers) > 0 || len(w.local) > 0
 }
 
-// run is the worker's goroutine (owned by the engine: Go): it creates the state, runs the
+// start is the worker's goroutine (owned by the engine: Go): it creates the state, runs the
 // script, then the loop, and ends once the loop has nothing left or the engine kills it.
-func (w *Worker) run(script []byte, chunkname string) {
+func (w *Worker) start(script []byte, chunkname string) {
 	defer w.engine.workerEnded()
 	if w.engine.cfg.LockThreads {
 		// Pinned owners: for C libraries with thread affinity. Costs throughput on Go's
@@ -331,9 +370,7 @@ func (w *Worker) run(script []byte, chunkname string) {
 		w.engine.fatal(w.ID, err)
 		return
 	}
-	if err := st.DoChunk(script, chunkname); err != nil {
-		w.engine.fatal(w.ID, err)
-		w.terminate()
+	if !w.runMain(script, chunkname) {
 		return
 	}
 	w.finishTick()

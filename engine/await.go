@@ -1,0 +1,308 @@
+package engine
+
+import (
+	lua "github.com/drlee/drlee/cgo"
+	"github.com/drlee/drlee/packed"
+)
+
+// Awaits. Every callback, handler, timer callback, rpc handler and the main chunk runs in a
+// runtime thread (lua.Thread, a coroutine the runtime owns), so that an API call made there
+// without its callback can suspend the thread until the operation completes, and return the
+// callback's results as its own: results... (true when there are none) on success, nil and
+// the error on failure. Elsewhere (in a coroutine the script made, or a prelude) a call
+// without a callback keeps its old meaning: fire and forget.
+//
+// A binding supports both styles with two calls: ReserveCall(c, i) instead of
+// Reserve(c.OptFunc(i)) gives an Op whose target is the callback at argument i, the thread
+// that made the call (no callback, in a runtime thread), or nobody; and the Go function
+// returns op.Return(c), which suspends the thread in the await case. Completing the Op then
+// calls the callback or resumes the thread, as the case may be.
+
+// maxFreeThreads bounds the threads a worker keeps for reuse: the threads of a burst of
+// suspended calls are collected once it is over.
+const maxFreeThreads = 64
+
+// thread returns a free runtime thread, or a new one.
+func (w *Worker) thread() (*lua.Thread, error) {
+	if n := len(w.freeThreads); n > 0 {
+		t := w.freeThreads[n-1]
+		w.freeThreads[n-1] = nil
+		w.freeThreads = w.freeThreads[:n-1]
+		return t, nil
+	}
+	w.threads++
+	return w.st.NewThread()
+}
+
+// releaseThread keeps t for reuse, or lets Lua collect it.
+func (w *Worker) releaseThread(t *lua.Thread, dead bool) {
+	if !dead && len(w.freeThreads) < maxFreeThreads {
+		w.freeThreads = append(w.freeThreads, t)
+		return
+	}
+	w.threads--
+	w.st.FreeThread(t)
+}
+
+// run calls the function at registry ref fn with args in a runtime thread, in scope sc
+// (nil: none), releasing the ref first when unref is set. It returns the error the call
+// raised, after reporting it (to the scope's owner, or as uncaught); nil when the call
+// returned or is suspended in an await. Loop only.
+func (w *Worker) run(sc *Scope, fn int32, unref bool, args []byte) error {
+	return w.runThread(sc, fn, unref, args, true)
+}
+
+// runUnguarded is run without the callback timeout.
+func (w *Worker) runUnguarded(sc *Scope, fn int32, unref bool, args []byte) error {
+	return w.runThread(sc, fn, unref, args, false)
+}
+
+func (w *Worker) runThread(sc *Scope, fn int32, unref bool, args []byte, guarded bool) error {
+	th, err := w.thread()
+	if err != nil {
+		if unref {
+			w.st.Unref(fn)
+		}
+		return w.raised(sc, err)
+	}
+	sc.hold()
+	prev := w.scope
+	w.scope = sc
+	r, err := w.st.RunIn(th, fn, unref, args, guarded)
+	w.scope = prev
+	return w.settle(sc, th, r, err)
+}
+
+// settle deals with a thread once it stopped running: back to the free list when its call
+// ended, bound to the Op it awaits when it suspended.
+func (w *Worker) settle(sc *Scope, th *lua.Thread, r lua.ThreadResult, err error) error {
+	op := w.suspending
+	w.suspending = nil
+	if r == lua.ThreadAwait {
+		if op == nil { // a Go function returned Await without ReserveCall: a bug
+			w.internalError("an await", "a thread suspended with no operation to resume it")
+			w.releaseThread(th, true)
+			sc.release(w)
+			return nil
+		}
+		op.th, op.thScope = th, sc
+		sc.awaited()
+		return nil // the thread, suspended, keeps its scope alive
+	}
+	if op != nil {
+		op.orphan() // the thread could not yield for it (a C function was on the way)
+	}
+	w.releaseThread(th, r == lua.ThreadDead)
+	if err != nil {
+		err = w.raised(sc, err)
+	}
+	sc.release(w)
+	return err
+}
+
+// resume hands the results of the operation a thread awaited over to it.
+func (w *Worker) resume(op *Op, args *Args) {
+	th, sc := op.th, op.thScope
+	op.th, op.thScope = nil, nil
+	prev := w.scope
+	w.scope = sc
+	r, lost, err := w.st.Resume(th, awaitResults(args, &w.scratchAwait))
+	w.scope = prev
+	if lost {
+		w.Logf("WARN", "the results of an awaited call could not be handed over (more than %d values, or out of memory): it returned none", lua.MaxResume)
+	}
+	w.settle(sc, th, r, err)
+}
+
+// awaitResults turns a callback's arguments (err, results...) into what the awaited call
+// returns: results... (true when there are none) on success; nil, err on failure.
+func awaitResults(args *Args, buf *[]byte) []byte {
+	b := args.B
+	if len(b) == 0 || b[0] == packed.TagNil {
+		if len(b) <= 1 {
+			return append((*buf)[:0], packed.TagTrue)
+		}
+		return b[1:]
+	}
+	r := packed.Reader{B: b}
+	if r.Skip() != nil {
+		return nil
+	}
+	*buf = append(append((*buf)[:0], packed.TagNil), b[:r.Pos]...)
+	return *buf
+}
+
+// raised reports an error a call raised: to its scope's owner, which answers for it (an
+// HTTP request answers 500), or as uncaught. It returns err.
+func (w *Worker) raised(sc *Scope, err error) error {
+	if sc != nil && sc.owner != nil {
+		w.uncaught.Add(1)
+		w.engine.failed.Store(true)
+		sc.owner.ScopeFailed(w, sc, err)
+		return err
+	}
+	w.ReportError(err)
+	return err
+}
+
+// ReserveCall reserves the operation of a Go function whose callback is argument i: the Op
+// calls that callback when there is one; without one, in a runtime thread, it resumes the
+// thread that made the call (return op.Return(c) from the function to suspend it); without
+// one elsewhere, its result goes to nobody (an error is reported as uncaught, with the
+// file:line of the call). Raises when argument i is neither nil nor a function. Call it
+// after the arguments are checked (a raise after it would leave the Op reserved). Loop only.
+func (w *Worker) ReserveCall(c *Call, i int) *Op {
+	if t := c.Type(i); t != TypeNil && t != TypeNone {
+		return w.Reserve(c.CheckFunc(i))
+	}
+	op := w.Reserve(0)
+	if c.CanAwait() {
+		op.await = true
+		if w.suspending != nil {
+			w.suspending.orphan() // an earlier await of this thread that could not yield
+		}
+		w.suspending = op
+	} else {
+		op.where = c.Where()
+	}
+	return op
+}
+
+// Awaits reports whether completing op resumes the thread that reserved it (ReserveCall
+// without a callback, in a runtime thread).
+func (op *Op) Awaits() bool { return op.await }
+
+// Return is what the Go function that reserved op returns once the operation is started:
+// it suspends the caller when op awaits, and returns nothing to Lua otherwise.
+func (op *Op) Return(c *Call) int {
+	if op.await && !op.orphaned {
+		return c.Await()
+	}
+	return 0
+}
+
+// AsyncCall is Async for the callback at argument i (ReserveCall), returning what the Go
+// function returns (op.Return). Loop only.
+func (w *Worker) AsyncCall(c *Call, i int, work func() Completion) int {
+	op := w.ReserveCall(c, i)
+	w.async(op, work)
+	return op.Return(c)
+}
+
+// orphan marks an awaiting Op whose thread never suspended on it: its result goes to
+// nobody.
+func (op *Op) orphan() {
+	if op.await {
+		op.orphaned = true
+	}
+}
+
+// CanAwait reports whether a call without a callback made now would suspend its caller:
+// the function runs directly in a runtime thread. For preludes written in Lua that pick
+// a style (readall).
+func CanAwait(c *Call) bool { return c.CanAwait() }
+
+// A Scope is the Lua activity one thing started: an HTTP request's handler, the operations
+// it started, their callbacks, the threads it spawned, its timers, and so on down. Its
+// owner hears of every error raised in it (ScopeFailed), and when the last of it has ended
+// (ScopeIdle). Operations, timers and deferred functions take the scope that is current
+// when they are made (Worker.CurrentScope), and their callbacks run in it.
+type Scope struct {
+	owner   ScopeOwner
+	pending int  // running or suspended calls, reserved ops, timers, deferred functions
+	await   bool // a thread of the scope suspended in an await at least once
+	idle    bool // ScopeIdle was called
+	own     bool // the scope of one thread only: what its code starts belongs to none
+}
+
+// child is the scope of what code running in sc starts (ops, timers): sc, or none for a
+// scope of one thread only (the main chunk's).
+func (sc *Scope) child() *Scope {
+	if sc == nil || sc.own {
+		return nil
+	}
+	return sc
+}
+
+// ScopeOwner is told what happens in its scope. Both run on the loop and must not call
+// into Lua.
+type ScopeOwner interface {
+	// ScopeFailed: a call in the scope raised err (with its traceback); the owner reports
+	// it (the log) and answers for it.
+	ScopeFailed(w *Worker, sc *Scope, err error)
+	// ScopeIdle: nothing of the scope is running or to come any more.
+	ScopeIdle(w *Worker, sc *Scope)
+}
+
+// NewScope makes a scope for owner. Loop only.
+func (w *Worker) NewScope(owner ScopeOwner) *Scope { return &Scope{owner: owner} }
+
+// CurrentScope is the scope of the Lua code running now (nil: none). Loop only.
+func (w *Worker) CurrentScope() *Scope { return w.scope }
+
+// Awaited reports whether a thread of the scope suspended in an await: its code is written
+// in the await style.
+func (sc *Scope) Awaited() bool { return sc != nil && sc.await }
+
+// Idle reports whether the scope has ended (ScopeIdle was called).
+func (sc *Scope) Idle() bool { return sc != nil && sc.idle }
+
+func (sc *Scope) hold() {
+	if sc != nil {
+		sc.pending++
+	}
+}
+
+func (sc *Scope) awaited() {
+	if sc != nil {
+		sc.await = true
+	}
+}
+
+func (sc *Scope) release(w *Worker) {
+	if sc == nil {
+		return
+	}
+	if sc.pending--; sc.pending == 0 && !sc.idle {
+		sc.idle = true
+		if sc.owner != nil {
+			w.protected("a scope's end", func() { sc.owner.ScopeIdle(w, sc) })
+		}
+	}
+}
+
+// RunScoped calls the function at registry ref fn (kept) with args in a runtime thread of
+// scope sc: how a binding calls a handler (an HTTP request's, an rpc delivery's). It
+// returns the error the call raised, which sc's owner has been told about; nil when the call
+// returned or awaits. Loop only.
+func (w *Worker) RunScoped(sc *Scope, fn int32, args []byte) error {
+	return w.run(sc, fn, false, args)
+}
+
+// mainScope owns the main chunk's thread: an error raised there, before or after an await,
+// ends the worker, as a failing main chunk always has.
+type mainScope struct{}
+
+func (mainScope) ScopeFailed(w *Worker, sc *Scope, err error) {
+	w.engine.fatal(w.ID, err)
+	w.terminate()
+}
+
+func (mainScope) ScopeIdle(*Worker, *Scope) {}
+
+// runMain runs the script's main chunk in a runtime thread; false when it failed (then
+// reported, and the worker ends).
+func (w *Worker) runMain(code []byte, chunkname string) bool {
+	ref, err := w.st.LoadChunk(code, chunkname)
+	if err != nil {
+		w.engine.fatal(w.ID, err)
+		w.terminate()
+		return false
+	}
+	// Its own scope: its failure ends the worker, but the operations it starts do not
+	// belong to it (an error in their callbacks is reported, as any other). Not guarded:
+	// the main chunk may take its time (it is the program's start); what runs after one
+	// of its awaits is, like a callback.
+	sc := &Scope{owner: mainScope{}, own: true}
+	return w.runUnguarded(sc, ref, true, nil) == nil
+}
