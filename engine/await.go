@@ -66,11 +66,15 @@ func (w *Worker) runThread(sc *Scope, fn int32, unref bool, args []byte, guarded
 		return w.raised(sc, err)
 	}
 	sc.hold()
-	prev := w.scope
-	w.scope = sc
+	// A call nested in a Go function (a callback ticker:stop() calls) must not take the
+	// await the outer function may have reserved already.
+	prevScope, outer := w.scope, w.suspending
+	w.scope, w.suspending = sc, nil
 	r, err := w.st.RunIn(th, fn, unref, args, guarded)
-	w.scope = prev
-	return w.settle(sc, th, r, err)
+	w.scope = prevScope
+	err = w.settle(sc, th, r, err)
+	w.suspending = outer
+	return err
 }
 
 // settle deals with a thread once it stopped running: back to the free list when its call
@@ -104,14 +108,15 @@ func (w *Worker) settle(sc *Scope, th *lua.Thread, r lua.ThreadResult, err error
 func (w *Worker) resume(op *Op, args *Args) {
 	th, sc := op.th, op.thScope
 	op.th, op.thScope = nil, nil
-	prev := w.scope
-	w.scope = sc
+	prevScope, outer := w.scope, w.suspending
+	w.scope, w.suspending = sc, nil
 	r, lost, err := w.st.Resume(th, awaitResults(args, &w.scratchAwait))
-	w.scope = prev
+	w.scope = prevScope
 	if lost {
 		w.Logf("WARN", "the results of an awaited call could not be handed over (more than %d values, or out of memory): it returned none", lua.MaxResume)
 	}
 	w.settle(sc, th, r, err)
+	w.suspending = outer
 }
 
 // awaitResults turns a callback's arguments (err, results...) into what the awaited call
@@ -172,6 +177,9 @@ func (w *Worker) ReserveCall(c *Call, i int) *Op {
 // without a callback, in a runtime thread).
 func (op *Op) Awaits() bool { return op.await }
 
+// HasCallback reports whether completing op calls a Lua callback.
+func (op *Op) HasCallback() bool { return op.cb != 0 }
+
 // Return is what the Go function that reserved op returns once the operation is started:
 // it suspends the caller when op awaits, and returns nothing to Lua otherwise.
 func (op *Op) Return(c *Call) int {
@@ -185,8 +193,80 @@ func (op *Op) Return(c *Call) int {
 // function returns (op.Return). Loop only.
 func (w *Worker) AsyncCall(c *Call, i int, work func() Completion) int {
 	op := w.ReserveCall(c, i)
-	w.async(op, work)
+	w.AsyncOp(op, work)
 	return op.Return(c)
+}
+
+// AsyncOp runs work on the pool and completes op with what it returned (Async for an Op
+// from ReserveCall). Loop only.
+func (w *Worker) AsyncOp(op *Op, work func() Completion) { w.async(op, work) }
+
+// ReturnNow settles op at once with what fn writes (nil: no result), for an outcome known
+// when the call is made (a read of a body already in memory): an awaiting call returns the
+// results directly, without suspending; a callback is called on the loop's next turn, as
+// always. Return what it returns from the Go function. Loop only, from a Go function.
+func (op *Op) ReturnNow(c *Call, fn Completion) int {
+	if !op.await || op.orphaned {
+		op.Complete(fn)
+		return 0
+	}
+	w := op.w
+	args := &Args{}
+	if fn != nil {
+		fn(w, args)
+	}
+	if w.suspending == op {
+		w.suspending = nil
+	}
+	op.Drop()
+	if args.Err != nil {
+		c.Raise("%v", args.Err)
+	}
+	out := c.Out()
+	out.Raw(awaitResults(args, &w.scratchAwait))
+	return c.Return()
+}
+
+// CompleteNow delivers op's result at once, on the loop, instead of on its next turn: for
+// results that arrive on the loop itself (a timer that fired). Loop only; from inside a Go
+// function too (the callback then runs nested in that call, as ticker:stop() has it).
+func (op *Op) CompleteNow(w *Worker, fn Completion) {
+	if !op.done.CompareAndSwap(false, true) {
+		panic("engine: Op completed twice")
+	}
+	w.pending--
+	args := &w.args
+	if w.st.InCall() {
+		args = &Args{} // the shared one may be what the running call was given
+	}
+	args.Reset()
+	args.err = ""
+	if fn != nil {
+		fn(w, args)
+	}
+	op.deliver(w, args)
+}
+
+// Drop ends op without a result: its callback is released uncalled, an awaiting thread is
+// not resumed (nothing may still wait on it: use it for an await that returned at once, or
+// a callback a cancelled timer will never call). Loop only.
+func (op *Op) Drop() {
+	if !op.done.CompareAndSwap(false, true) {
+		panic("engine: Op completed twice")
+	}
+	w := op.w
+	w.pending--
+	op.called = true
+	if op.cb != 0 {
+		w.st.Unref(op.cb)
+		op.cb = 0
+	}
+	if op.th != nil { // a suspended thread nobody will resume: let Lua collect it
+		w.releaseThread(op.th, true)
+		op.thScope.release(w)
+		op.th, op.thScope = nil, nil
+	}
+	op.scope.release(w)
 }
 
 // orphan marks an awaiting Op whose thread never suspended on it: its result goes to

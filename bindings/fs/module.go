@@ -123,15 +123,16 @@ func open(c *engine.Call) int {
 	if err != nil {
 		c.ArgError(3, err.Error())
 	}
-	cb := c.OptFunc(cbArg) // last: a ref taken before a raising check would leak
+	op := w.ReserveCall(c, cbArg) // last: an op reserved before a raising check would leak
+	received := op.Awaits() || op.HasCallback()
 	submit := w.Engine().Pool
 	e, id := w.Engine(), w.ID
-	w.Async(cb, func() engine.Completion {
+	w.AsyncOp(op, func() engine.Completion {
 		f, err := os.OpenFile(path, hflag, perm)
 		if err != nil {
 			return failed(err)
 		}
-		if cb == 0 {
+		if !received {
 			// Nobody receives the handle, so nobody could close it (open with CREATE and
 			// no callback creates the file).
 			f.Close()
@@ -144,7 +145,7 @@ func open(c *engine.Call) int {
 			w.NewObject(&a.Writer, fileClass, fl)
 		}
 	})
-	return 0
+	return op.Return(c)
 }
 
 // pathOnly makes a module function fn(path, cb) that calls do on the pool: cb(err).
@@ -152,14 +153,12 @@ func pathOnly(do func(path string) error) engine.Func {
 	return func(c *engine.Call) int {
 		w := engine.WorkerOf(c)
 		path := c.CheckString(1)
-		cb := c.OptFunc(2)
-		w.Async(cb, func() engine.Completion {
+		return w.AsyncCall(c, 2, func() engine.Completion {
 			if err := do(path); err != nil {
 				return failed(err)
 			}
 			return ok
 		})
-		return 0
 	}
 }
 
@@ -182,8 +181,7 @@ func writeStat(w *engine.Worker, out *packed.Writer, info os.FileInfo) {
 func stat(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	path := c.CheckString(1)
-	cb := c.OptFunc(2)
-	w.Async(cb, func() engine.Completion {
+	return w.AsyncCall(c, 2, func() engine.Completion {
 		info, err := os.Stat(path)
 		if err != nil {
 			return failed(err)
@@ -193,15 +191,13 @@ func stat(c *engine.Call) int {
 			writeStat(w, &a.Writer, info)
 		}
 	})
-	return 0
 }
 
 // fs.read_dir(path, cb): cb(nil, list of stats sorted by name).
 func readDir(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	path := c.CheckString(1)
-	cb := c.OptFunc(2)
-	w.Async(cb, func() engine.Completion {
+	return w.AsyncCall(c, 2, func() engine.Completion {
 		f, err := os.Open(path)
 		if err != nil {
 			return failed(err)
@@ -220,7 +216,6 @@ func readDir(c *engine.Call) int {
 			}
 		}
 	})
-	return 0
 }
 
 // fs.readfile(path, cb): cb(nil, content). os.ReadFile stats the file for its size first
@@ -229,8 +224,7 @@ func readDir(c *engine.Call) int {
 func readFile(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	path := c.CheckString(1)
-	cb := c.OptFunc(2)
-	w.Async(cb, func() engine.Completion {
+	return w.AsyncCall(c, 2, func() engine.Completion {
 		if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() && info.Size() > packed.MaxString {
 			return failed(fmt.Errorf("fs.readfile: %s is %d bytes, more than a Lua string can hold (%d): read it in parts with file:read", path, info.Size(), packed.MaxString))
 		}
@@ -243,7 +237,6 @@ func readFile(c *engine.Call) int {
 			a.Bytes(data)
 		}
 	})
-	return 0
 }
 
 // file:read(n, cb): cb(nil, data) with at most n bytes; "" at the end of the file.
@@ -255,8 +248,7 @@ func fileRead(c *engine.Call) int {
 		c.ArgError(2, "non-negative count expected")
 	}
 	n = min(n, maxRead)
-	cb := c.OptFunc(3)
-	op := w.Reserve(cb)
+	op := w.ReserveCall(c, 3)
 	fl.read(int(n), func(r result) {
 		op.Complete(func(w *engine.Worker, a *engine.Args) {
 			a.Error(r.err)
@@ -266,7 +258,7 @@ func fileRead(c *engine.Call) int {
 			}
 		})
 	})
-	return 0
+	return op.Return(c)
 }
 
 // file:write(data, cb): cb(nil, bytes_written).
@@ -274,8 +266,7 @@ func fileWrite(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	fl := w.Object(c, 1, fileClass).(*file)
 	data := bytes.Clone(c.CheckBytes(2)) // Lua owns the original only during this call
-	cb := c.OptFunc(3)
-	op := w.Reserve(cb)
+	op := w.ReserveCall(c, 3)
 	fl.write(data, func(r result) {
 		op.Complete(func(w *engine.Worker, a *engine.Args) {
 			a.Error(r.err)
@@ -284,7 +275,7 @@ func fileWrite(c *engine.Call) int {
 			}
 		})
 	})
-	return 0
+	return op.Return(c)
 }
 
 // file:close(cb): cb(nil) once the operations issued before it are done. The handle is
@@ -293,9 +284,8 @@ func fileClose(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	fl := w.Object(c, 1, fileClass).(*file)
 	id := w.ObjectID(c, 1, fileClass)
-	cb := c.OptFunc(2)
+	op := w.ReserveCall(c, 2)
 	w.Release(id)
-	op := w.Reserve(cb)
 	fl.close(func(r result) {
 		if r.err != nil {
 			op.Complete(failed(r.err))
@@ -303,7 +293,7 @@ func fileClose(c *engine.Call) int {
 		}
 		op.Complete(ok)
 	})
-	return 0
+	return op.Return(c)
 }
 
 // tostring(file): "file (path)", or "file (closed)".

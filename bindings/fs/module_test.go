@@ -210,9 +210,10 @@ func TestCallbackErrorIsReported(t *testing.T) {
 		"main.lua:3: boom in callback",
 		"stack traceback",
 		"main.lua:3: in function",
-		"uncaught error (no callback): open "+res.Dir+"/missing: no such file or directory",
+		"uncaught error (no callback) at ", "main.lua:10: open "+res.Dir+"/missing: no such file or directory",
 	)
-	res.Contains(t, "second callback ran\ttrue", "later work done\t13")
+	res.Contains(t, "second callback ran\ttrue", "later work done\t13",
+		"awaited\tnil\topen "+res.Dir+"/missing: no such file or directory")
 	if b, err := os.ReadFile(filepath.Join(res.Dir, "later")); err != nil || string(b) != "still working" {
 		t.Fatalf("later: %q, %v", b, err)
 	}

@@ -41,8 +41,8 @@ func init() {
 		tk.stopped = true
 		tk.t.Stop()
 		delete(*liveTickers.Get(w), tk)
-		for _, cb := range tk.waiting {
-			w.Unref(cb)
+		for _, op := range tk.waiting {
+			op.Drop()
 		}
 		tk.waiting = nil
 	}
@@ -51,6 +51,7 @@ func init() {
 		Funcs: []engine.Function{
 			{Name: "now", Fn: now},
 			{Name: "timeout", Fn: timeout},
+			{Name: "sleep", Fn: sleep},
 			{Name: "tick", Fn: tick},
 			{Name: "__format", Fn: format},
 			{Name: "__set_timestamp_meta", Fn: timestampMeta.Setter()},
@@ -126,24 +127,43 @@ func duration(c *engine.Call, i int) gotime.Duration {
 
 type timer struct {
 	t  *engine.Timer
-	cb int32
+	op *engine.Op // calls the callback when the timer fires
 	id uint64
 }
 
-// time.timeout(ms, cb) -> timer
+// time.timeout(ms, cb) -> timer; without cb in a runtime thread, waits ms, then true.
 func timeout(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	d := duration(c, 1)
-	tm := &timer{cb: c.OptFunc(2)}
+	op := w.ReserveCall(c, 2)
+	if op.Awaits() { // nothing can cancel a wait: no timer object
+		w.After(d, func(w *engine.Worker) { op.CompleteNow(w, nil) })
+		return op.Return(c)
+	}
+	tm := &timer{op: op}
 	out := c.Out()
 	tm.id = w.NewObject(out, timerClass, tm)
 	tm.t = w.After(d, func(w *engine.Worker) {
 		w.Release(tm.id)
-		cb := tm.cb
-		tm.cb = 0
-		w.Callback(cb, w.NewArgs())
+		tm.op.CompleteNow(w, nil)
 	})
 	return c.Return()
+}
+
+// time.sleep(ms): waits ms (time.timeout without a callback). Only a runtime thread can
+// wait: elsewhere (a coroutine the script made) it raises rather than return at once.
+func sleep(c *engine.Call) int {
+	w := engine.WorkerOf(c)
+	d := duration(c, 1)
+	if c.Type(2) != engine.TypeNone {
+		c.ArgError(2, "no callback expected (time.timeout takes one)")
+	}
+	if !c.CanAwait() {
+		c.Raise("time.sleep: only a callback, a handler or the main chunk can wait, not a coroutine of the script's own (use time.timeout(ms, cb) there)")
+	}
+	op := w.ReserveCall(c, 2)
+	w.After(d, func(w *engine.Worker) { op.CompleteNow(w, nil) })
+	return op.Return(c)
 }
 
 // timer:cancel() -> true if the timer had not fired or been cancelled yet
@@ -160,14 +180,13 @@ func timerCancel(c *engine.Call) int {
 	tm := v.(*timer)
 	tm.t.Stop()
 	w.Release(id)
-	w.Unref(tm.cb)
-	tm.cb = 0
+	tm.op.Drop()
 	return c.ReturnBool(true)
 }
 
 type ticker struct {
 	t       *engine.Timer
-	waiting []int32 // callbacks of next_tick, first in first out
+	waiting []*engine.Op // the next_tick calls, first in first out
 	stopped bool
 }
 
@@ -202,12 +221,13 @@ func tick(c *engine.Call) int {
 		if len(tk.waiting) == 0 {
 			return // a tick nobody waits for is dropped, as with Go's time.Ticker
 		}
-		cb := tk.waiting[0]
+		op := tk.waiting[0]
+		tk.waiting[0] = nil
 		tk.waiting = tk.waiting[1:]
-		args := w.NewArgs()
-		args.Nil()
-		WriteTimestamp(w, &args.Writer, gotime.Now())
-		w.Callback(cb, args)
+		op.CompleteNow(w, func(w *engine.Worker, a *engine.Args) {
+			a.Nil()
+			WriteTimestamp(w, &a.Writer, gotime.Now())
+		})
 	})
 	(*liveTickers.Get(w))[tk] = struct{}{}
 	out := c.Out()
@@ -215,17 +235,17 @@ func tick(c *engine.Call) int {
 	return c.Return()
 }
 
-// ticker:next_tick(cb): cb(nil, timestamp) at the next tick.
+// ticker:next_tick(cb): cb(nil, timestamp) at the next tick; without cb in a runtime
+// thread, waits for it and returns the timestamp.
 func tickerNext(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	tk := w.Object(c, 1, tickerClass).(*ticker)
-	cb := c.CheckFunc(2)
 	if tk.stopped {
-		w.Unref(cb)
 		c.Raise("ticker stopped")
 	}
-	tk.waiting = append(tk.waiting, cb)
-	return 0
+	op := w.ReserveCall(c, 2)
+	tk.waiting = append(tk.waiting, op)
+	return op.Return(c)
 }
 
 // ticker:stop(): no more ticks; callbacks still waiting get an error.
@@ -245,9 +265,7 @@ func (tk *ticker) stop(w *engine.Worker) {
 	delete(*liveTickers.Get(w), tk)
 	waiting := tk.waiting
 	tk.waiting = nil
-	for _, cb := range waiting {
-		args := w.NewArgs()
-		args.Error(errTickerStopped)
-		w.Callback(cb, args)
+	for _, op := range waiting {
+		op.CompleteNow(w, func(w *engine.Worker, a *engine.Args) { a.Error(errTickerStopped) })
 	}
 }

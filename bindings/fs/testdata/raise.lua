@@ -5,7 +5,11 @@ end)
 fs.stat(__dirname__, function(err, st)
   print("second callback ran", st.isdir)
 end)
-fs.readfile(__dirname__ .. "/missing") -- no callback: the error is uncaught
+-- No callback, in a coroutine of the script's own: fire and forget, the error uncaught
+-- (reported with this line). In the main chunk itself, the same call awaits.
+coroutine.wrap(function() fs.readfile(__dirname__ .. "/missing") end)()
+local data, err = fs.readfile(__dirname__ .. "/missing")
+print("awaited", data, err)
 require("time").timeout(20, function()
   fs.open(__dirname__ .. "/later", fs.flags.CREATE + fs.flags.WRITE_ONLY, function(err, f)
     f:write("still working", function(err, n)

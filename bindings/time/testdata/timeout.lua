@@ -30,9 +30,12 @@ end)
 local victim = time.timeout(50, function() error("cancelled timer fired") end)
 time.timeout(5, function() check.eq(victim:cancel(), true, "cancel from a callback") end)
 
--- Without a callback: fine, and cancellable.
-time.timeout(5)
-check.eq(time.timeout(5, nil):cancel(), true)
+-- Without a callback in a coroutine of the script's own: fire and forget, and cancellable
+-- (in the main chunk it waits: await.lua).
+coroutine.wrap(function()
+  time.timeout(5)
+  check.eq(time.timeout(5, nil):cancel(), true)
+end)()
 
 -- A timer fires no earlier than asked.
 local t0 = time.now().milliunix
