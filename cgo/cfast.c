@@ -24,21 +24,26 @@ static int mark_dirty(drlee_fast_obj *o) {
 	return 1;
 }
 
-/* A fast method's binding function and op: one upvalue, since reading an upvalue through
- * the API costs ~40 instructions (three of them a hello-world request). */
+/* A fast method: the binding's function and op, and the Go method it stands in for (its
+ * trampoline's state and function id). One upvalue, since reading an upvalue through the
+ * API costs ~40 instructions (three of them a hello-world request). */
 typedef struct {
 	drlee_fast_fn fn;
 	int op;
+	clua_st *st;
+	int fid;
 } fast_method;
 
-/* The method behind a fast method. Upvalues: 1 the Go method it stands in for, 2 its
- * fast_method (a userdata, collected with the closure). The call goes to the binding when self is
- * one of our objects whose C state serves it now and is active, with few enough arguments;
- * to the Go method otherwise, or when the binding declines it. Nothing here allocates on
- * the fast path, so nothing here can raise or run a finalizer. */
+/* The method behind a fast method. Upvalue 1: its fast_method (a userdata, collected with
+ * the closure). The call goes to the binding when self is one of our objects whose C state
+ * serves it now and is active, with few enough arguments; to the Go method otherwise, or
+ * when the binding declines it, through the trampoline's body (clua_go) in this same C
+ * frame, so that the Go method may await. Nothing here allocates on the fast path, so
+ * nothing here can raise or run a finalizer. */
 static int fast_tramp(lua_State *L) {
 	int n = lua_gettop(L);
 	clua_obj *o = (clua_obj *)lua_touserdata(L, 1);
+	const fast_method *m = (const fast_method *)lua_touserdata(L, lua_upvalueindex(1));
 	if (o == NULL || n - 1 > DRLEE_FAST_MAXARGS || lua_objlen(L, 1) != sizeof(clua_obj) || o->magic != CLUA_MAGIC) goto go;
 	drlee_fast_obj *fo = (drlee_fast_obj *)o->data;
 	if (fo == NULL || !fo->active || fo->id != o->id) goto go;
@@ -56,13 +61,12 @@ static int fast_tramp(lua_State *L) {
 	/* Dirty before recording: if the list cannot grow, nothing is recorded and Go has the
 	 * call; if the binding declines, Go takes over an empty record, which is harmless. */
 	if (!mark_dirty(fo)) goto go;
-	const fast_method *m = (const fast_method *)lua_touserdata(L, lua_upvalueindex(2));
-	if (m->fn(fo, m->op, &a)) return 0;
+	switch (m->fn(fo, m->op, &a)) {
+	case DRLEE_FAST_DONE: return 0;
+	case DRLEE_FAST_TRUE: lua_pushboolean(L, 1); return 1; /* the stack has room: self was on it */
+	}
 go:
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, n, LUA_MULTRET);
-	return lua_gettop(L);
+	return clua_go(L, m->st, m->fid);
 }
 
 typedef struct {
@@ -91,12 +95,18 @@ static int fast_install_body(lua_State *L) {
 	lua_pop(L, 1);
 	if (missing) return 0;
 	lua_pushstring(L, name);
+	lua_rawget(L, -2); /* the Go method */
+	clua_st *st;
+	int fid;
+	if (!clua_tramp_target(L, -1, &st, &fid)) return 0; /* not a Go method: f->rc stays -1 */
+	lua_pop(L, 1);
 	lua_pushstring(L, name);
-	lua_rawget(L, -3); /* the Go method */
 	fast_method *m = (fast_method *)lua_newuserdata(L, sizeof(fast_method));
 	m->fn = fn;
 	m->op = op;
-	lua_pushcclosure(L, fast_tramp, 2);
+	m->st = st;
+	m->fid = fid;
+	lua_pushcclosure(L, fast_tramp, 1);
 	lua_rawset(L, -3);
 	lua_pop(L, 2);
 	f->rc = 0;

@@ -369,6 +369,14 @@ static int clua_tramp(lua_State *L) {
 	if (lua_type(L, lua_upvalueindex(3)) == LUA_TTABLE && lua_rawequal(L, 1, lua_upvalueindex(3))) {
 		lua_remove(L, 1);
 	}
+	return clua_go(L, st, fid);
+}
+
+/* clua_go calls Go function fid with the arguments on the stack and returns what the C
+ * function Lua called must return: the trampoline's body, shared with the fast methods'
+ * fallback (cfast.c), which must end in it directly, not through lua_call, for an await to
+ * be able to yield (lua_yield needs the C function Lua called to return its result). */
+int clua_go(lua_State *L, clua_st *st, int fid) {
 	clua_frame f;
 	int n = lua_gettop(L);
 	f.n = n;
@@ -423,6 +431,19 @@ static int clua_tramp(lua_State *L) {
 	return lua_error(L);
 }
 
+/* clua_tramp_target reads the state and function id of the trampoline at idx; 0 when the
+ * value there is not one. */
+int clua_tramp_target(lua_State *L, int idx, clua_st **st, int *fid) {
+	if (lua_tocfunction(L, idx) != clua_tramp) return 0;
+	lua_getupvalue(L, idx, 1);
+	*st = (clua_st *)lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	lua_getupvalue(L, idx, 2);
+	*fid = (int)lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return *st != NULL;
+}
+
 void clua_push_tramp(lua_State *L, clua_st *st, int fid, int selfidx) {
 	lua_pushlightuserdata(L, st);
 	lua_pushinteger(L, fid);
@@ -452,8 +473,14 @@ void clua_push_index(lua_State *L) { lua_pushcclosure(L, clua_index, 2); }
 static int clua_gc(lua_State *L) {
 	clua_obj *o = (clua_obj *)lua_touserdata(L, 1);
 	if (o && o->magic == CLUA_MAGIC) {
-		clua_st *st = (clua_st *)lua_touserdata(L, lua_upvalueindex(1));
-		goFinalize(st->h, o->cls, o->id);
+		/* A fast object whose C state no longer serves it was released by Go already: no
+		 * crossing to learn what Go knows (an HTTP response collected after it ended, the
+		 * common case, costs no call into Go). */
+		drlee_fast_obj *fo = (drlee_fast_obj *)o->data;
+		if (fo == NULL || fo->id == o->id) {
+			clua_st *st = (clua_st *)lua_touserdata(L, lua_upvalueindex(1));
+			goFinalize(st->h, o->cls, o->id);
+		}
 		o->magic = 0;
 	}
 	return 0;

@@ -92,6 +92,8 @@ typedef struct {
 
 int clua_init(lua_State *L, clua_st *st);
 void clua_push_tramp(lua_State *L, clua_st *st, int fid, int selfidx);
+int clua_go(lua_State *L, clua_st *st, int fid);
+int clua_tramp_target(lua_State *L, int idx, clua_st **st, int *fid);
 void clua_push_index(lua_State *L);
 void clua_push_gc(lua_State *L, clua_st *st);
 int clua_fullgc(lua_State *L);

@@ -41,6 +41,14 @@ func (o FastObj) Attach(list FastList, cls uint32, id uint64) {
 // End stops the fast methods: later calls go to Go.
 func (o FastObj) End() { o.p.active = 0 }
 
+// Detach ends the fast methods and the state's service of its object, once Go released
+// it: calls fall back to Go, and Lua collecting the object no longer calls into Go (its
+// class's finalizer is for objects that were not released).
+func (o FastObj) Detach() {
+	o.p.active = 0
+	o.p.id = 0
+}
+
 // Active reports whether the fast methods are in effect.
 func (o FastObj) Active() bool { return o.p.active != 0 }
 

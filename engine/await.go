@@ -58,14 +58,16 @@ func (w *Worker) runUnguarded(sc *Scope, fn int32, unref bool, args []byte) erro
 }
 
 func (w *Worker) runThread(sc *Scope, fn int32, unref bool, args []byte, guarded bool) error {
+	sc.hold()
 	th, err := w.thread()
 	if err != nil {
 		if unref {
 			w.st.Unref(fn)
 		}
-		return w.raised(sc, err)
+		err = w.raised(sc, err)
+		sc.release(w)
+		return err
 	}
-	sc.hold()
 	// A call nested in a Go function (a callback ticker:stop() calls) must not take the
 	// await the outer function may have reserved already.
 	prevScope, outer := w.scope, w.suspending
@@ -163,6 +165,7 @@ func (w *Worker) ReserveCall(c *Call, i int) *Op {
 	op := w.Reserve(0)
 	if c.CanAwait() {
 		op.await = true
+		w.scope.awaited()
 		if w.suspending != nil {
 			w.suspending.orphan() // an earlier await of this thread that could not yield
 		}
@@ -277,6 +280,47 @@ func (op *Op) orphan() {
 	}
 }
 
+// Spawn calls the function at registry ref fn (released after) in a new runtime thread of
+// the current scope, on the loop's next turn: what the global spawn does. Not at once, in
+// the caller's call: a chain of spawns must not nest threads on the C stack. An error it
+// raises is reported as any (to the scope's owner, or as uncaught). Loop only.
+func (w *Worker) Spawn(fn int32) {
+	sc := w.scope.child()
+	sc.hold()
+	w.Defer(func(w *Worker) {
+		w.run(sc, fn, true, nil)
+		sc.release(w)
+	})
+}
+
+// HasCallback reports whether argument i is a callback (a function), false when it is nil
+// or absent; anything else raises. For a Go function whose outcome without a callback is
+// known at once, so that it needs no Op then. Loop only.
+func HasCallback(c *Call, i int) bool {
+	switch c.Type(i) {
+	case TypeNil, TypeNone:
+		return false
+	case TypeFunction:
+		return true
+	}
+	c.TypeError(i, "function")
+	return false
+}
+
+// ReturnError returns nil, err's message from a Go function: what a call without its
+// callback returns when it failed and the failure is known at once (a write to a stream
+// that is gone). Loop only.
+func ReturnError(c *Call, err error) int {
+	out := c.Out()
+	out.Nil()
+	out.String(err.Error())
+	return c.Return()
+}
+
+// FuncWhere is "file:line" where the Lua function at registry ref fn was defined ("" when
+// unknown): for messages about a handler. Loop only.
+func (w *Worker) FuncWhere(fn int32) string { return w.st.FuncWhere(fn) }
+
 // CanAwait reports whether a call without a callback made now would suspend its caller:
 // the function runs directly in a runtime thread. For preludes written in Lua that pick
 // a style (readall).
@@ -290,7 +334,7 @@ func CanAwait(c *Call) bool { return c.CanAwait() }
 type Scope struct {
 	owner   ScopeOwner
 	pending int  // running or suspended calls, reserved ops, timers, deferred functions
-	await   bool // a thread of the scope suspended in an await at least once
+	await   bool // code of the scope made an await-style call (Awaited)
 	idle    bool // ScopeIdle was called
 	own     bool // the scope of one thread only: what its code starts belongs to none
 }
@@ -320,8 +364,8 @@ func (w *Worker) NewScope(owner ScopeOwner) *Scope { return &Scope{owner: owner}
 // CurrentScope is the scope of the Lua code running now (nil: none). Loop only.
 func (w *Worker) CurrentScope() *Scope { return w.scope }
 
-// Awaited reports whether a thread of the scope suspended in an await: its code is written
-// in the await style.
+// Awaited reports whether code of the scope called the API in the await style (a call
+// without its callback, in a runtime thread), whether or not the call suspended.
 func (sc *Scope) Awaited() bool { return sc != nil && sc.await }
 
 // Idle reports whether the scope has ended (ScopeIdle was called).

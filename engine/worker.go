@@ -64,7 +64,17 @@ type Worker struct {
 	suspending   *Op           // the Op a Go function just asked the running thread to await
 	scope        *Scope        // the scope of the Lua code running now
 	scratchAwait []byte        // awaitResults' buffer
+
+	closing bool // the state is being closed (Closing)
+
+	// CollectSoon (collect.go), in w.now() time.
+	gcWanted      bool
+	gcDue, lastGC int64
 }
+
+// Closing reports whether the worker's state is being closed: the finalizers of the
+// objects left run then (Class.Finalize), and nothing they would start could complete.
+func (w *Worker) Closing() bool { return w.closing }
 
 // Engine returns the engine the worker belongs to.
 func (w *Worker) Engine() *Engine { return w.engine }
@@ -414,6 +424,10 @@ func (w *Worker) loop() {
 		if !w.alive() && w.q.closeIfEmpty() {
 			return
 		}
+		next, collected := w.collectIfDue(next)
+		if collected {
+			continue // what its finalizers ended may have queued work
+		}
 		if next >= 0 {
 			w.armWake(next)
 		}
@@ -503,6 +517,7 @@ func (w *Worker) terminate() {
 
 func (w *Worker) close() {
 	w.q.close()
+	w.closing = true
 	w.st.Close()
 	for _, fn := range w.afterClose { // no Lua can run any more: nothing reaches their memory
 		fn()

@@ -27,7 +27,12 @@ func init() {
 			{Name: "uuid", Fn: newUUID},
 			{Name: "__drlee_print", Fn: printLine},
 			{Name: "__drlee_log", Fn: logLine},
+			{Name: "__drlee_waiter", Fn: newWaiter},
+			{Name: "__drlee_can_await", Fn: canAwait},
+			{Name: "__drlee_spawn", Fn: spawn},
+			{Name: "__drlee_uncaught", Fn: reportUncaught},
 		},
+		Classes: []*engine.Class{waiterClass},
 		Init: setGlobals,
 		Lua:  prelude,
 	})

@@ -2,7 +2,12 @@
 local select, tostring, type, error = select, tostring, type, error
 local concat = table.concat
 local write, logline = __drlee_print, __drlee_log
+local new_waiter, can_await, start_thread, report_uncaught =
+  __drlee_waiter, __drlee_can_await, __drlee_spawn, __drlee_uncaught
 __drlee_print, __drlee_log = nil, nil
+__drlee_waiter, __drlee_can_await, __drlee_spawn, __drlee_uncaught = nil, nil, nil, nil
+local setmetatable, getmetatable, unpack, xpcall, newproxy = setmetatable, getmetatable, unpack, xpcall, newproxy
+local traceback = debug.traceback
 
 -- require: modules next to the script first.
 if __dirname__ then
@@ -46,6 +51,21 @@ local function uncaught(err)
   error("uncaught error: " .. tostring(err), 2)
 end
 
+-- await_result(f, x): the await form of a helper f(x, cb): starts it with a callback of
+-- its own and suspends the calling runtime thread until it is called; then returns the
+-- result, or nil and the error. The first call of the callback counts.
+local function await_result(f, x)
+  local w, called, e, r = new_waiter(), false, nil, nil
+  f(x, function(err, result)
+    if called then return end
+    called, e, r = true, err, result
+    w:wake()
+  end)
+  w:wait()
+  if e ~= nil then return nil, e end
+  return r
+end
+
 local function check_list(name, list, cb)
   if type(list) ~= "table" then
     error("bad argument #1 to '" .. name .. "' (table expected, got " .. type(list) .. ")", 3)
@@ -60,6 +80,7 @@ end
 -- cb is called exactly once.
 function parallel_callback(list, cb)
   check_list("parallel_callback", list, cb)
+  if cb == nil and can_await() then return await_result(parallel_callback, list) end
   local n = #list
   local results = {}
   if n == 0 then
@@ -92,6 +113,7 @@ end
 -- error (cb(err)); otherwise cb(nil, result of the last one).
 function series_callback(list, cb)
   check_list("series_callback", list, cb)
+  if cb == nil and can_await() then return await_result(series_callback, list) end
   local n = #list
   local i = 0
   -- A step that calls back at once continues the loop below instead of recursing, so
@@ -132,6 +154,7 @@ function readall(reader, cb)
   if cb ~= nil and type(cb) ~= "function" then
     error("bad argument #2 to 'readall' (function expected, got " .. type(cb) .. ")", 2)
   end
+  if cb == nil and can_await() then return await_result(readall, reader) end
   local parts, n = {}, 0
   -- A reader that calls back twice for one read (a buggy one) must not make readall call
   -- cb twice or read on in two places: every read's callback counts once.
@@ -160,3 +183,95 @@ function readall(reader, cb)
   step()
 end
 read_all = readall
+
+-- spawn(fn, ...): fn(...) in a runtime coroutine of its own, started on the loop's next
+-- turn; the handle's wait() suspends until it ends and returns its results, or nil and
+-- the error it raised. An error nobody waits for is reported as uncaught once the handle
+-- is collected. wait_all(handles): waits for each, in order, and returns a list of
+-- {result..., err = error}.
+local Handle = {}
+Handle.__index = Handle
+
+local function collected(h)
+  local r = h.res
+  if r and not r[1] and not h.seen then
+    report_uncaught("uncaught error in a spawned function (its handle was never waited for): " .. tostring(h.trace or r[2]))
+  end
+end
+
+function spawn(fn, ...)
+  if type(fn) ~= "function" then
+    error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  local n, args = select("#", ...), {...}
+  local h = setmetatable({}, Handle)
+  -- A userdata whose __gc tells of an error never waited for (tables have no __gc here).
+  local sentinel = newproxy(true)
+  getmetatable(sentinel).__gc = function() collected(h) end
+  h.sentinel = sentinel
+  local function on_error(e)
+    h.trace = traceback(tostring(e), 2)
+    return e
+  end
+  start_thread(function()
+    local r = {n = 0}
+    local function keep(...)
+      r.n = select("#", ...)
+      for i = 1, r.n do r[i] = (select(i, ...)) end
+    end
+    keep(xpcall(fn, on_error, unpack(args, 1, n)))
+    h.res = r
+    local ws = h.waiters
+    h.waiters = nil
+    if ws then
+      for i = 1, #ws do ws[i]:wake() end
+    end
+  end)
+  return h
+end
+
+-- finished waits for h to end (if it has not) and returns its record {ok, results...}.
+local function finished(h)
+  h.seen = true
+  if not h.res then
+    local w = new_waiter()
+    local ws = h.waiters
+    if not ws then
+      ws = {}
+      h.waiters = ws
+    end
+    ws[#ws + 1] = w
+    w:wait()
+  end
+  return h.res
+end
+
+function Handle.wait(h)
+  if getmetatable(h) ~= Handle then
+    error("calling 'handle:wait' on bad self (handle expected, got " .. type(h) .. ")", 2)
+  end
+  local r = finished(h)
+  if r[1] then return unpack(r, 2, r.n) end
+  return nil, r[2]
+end
+
+function wait_all(handles)
+  if type(handles) ~= "table" then
+    error("bad argument #1 to 'wait_all' (table expected, got " .. type(handles) .. ")", 2)
+  end
+  for i = 1, #handles do
+    if getmetatable(handles[i]) ~= Handle then
+      error("bad argument #1 to 'wait_all' (handle expected at index " .. i .. ", got " .. type(handles[i]) .. ")", 2)
+    end
+  end
+  local out = {}
+  for i = 1, #handles do
+    local r = finished(handles[i])
+    if r[1] then
+      out[i] = {unpack(r, 2, r.n)}
+    else
+      out[i] = {err = r[2]}
+    end
+  end
+  return out
+end

@@ -67,8 +67,9 @@ func TestPrint(t *testing.T) {
 	}
 }
 
-// TestUncaughtHelperErrors: an error that reaches a helper with no callback is reported as
-// uncaught, with a traceback, and the worker goes on.
+// TestUncaughtHelperErrors: an error that reaches a helper with no callback, where it
+// cannot await (in a coroutine of the script's own), is reported as uncaught, with a
+// traceback, and the worker goes on.
 func TestUncaughtHelperErrors(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ name, script string }{
@@ -82,7 +83,9 @@ func TestUncaughtHelperErrors(t *testing.T) {
 			// In a callback: in the main chunk, the error would end the main chunk.
 			res := drleetest.Run(t, `local time = require "time"
 time.timeout(1, function()
+  coroutine.wrap(function()
 `+tt.script+`
+  end)()
 end)
 time.timeout(50, function() print("went on") end)`)
 			res.MustFail(t)
@@ -120,10 +123,33 @@ getmetatable io ipairs jit load loadfile loadstring math module newproxy next os
 pairs pcall print rawequal rawget rawset require select setfenv setmetatable string table
 tonumber tostring type unpack xpcall`
 	documented := `__dirname__ arg env log json_decode json_encode parallel_callback read_all readall
-series_callback uuid`
+series_callback spawn uuid wait_all`
 	want := append(strings.Fields(luajit), strings.Fields(documented)...)
 	sort.Strings(want)
 	if got := strings.TrimSpace(res.Stdout); got != strings.Join(want, " ") {
 		t.Fatalf("globals:\n got %s\nwant %s", got, strings.Join(want, " "))
 	}
 }
+
+// TestSpawnErrorNeverWaited: a spawned function that raised, whose handle nobody waited
+// for, is reported as uncaught (with its traceback) once the handle is collected; one that
+// was waited for is not.
+func TestSpawnErrorNeverWaited(t *testing.T) {
+	t.Parallel()
+	res := drleetest.Run(t, `local time = require "time"
+spawn(function() error("forgotten failure") end)
+local h = spawn(function() error("handled failure") end)
+local _, err = h:wait()
+print("handled: " .. tostring(err ~= nil))
+time.sleep(5)
+collectgarbage()
+collectgarbage()
+print("went on")`)
+	res.MustFail(t)
+	res.Contains(t, "handled: true", "went on")
+	res.StderrContains(t, "uncaught error in a spawned function (its handle was never waited for)", "forgotten failure", "stack traceback:")
+	if strings.Contains(res.Stderr, "handled failure") {
+		t.Errorf("an error that was waited for was reported:\n%s", res.Stderr)
+	}
+}
+

@@ -88,9 +88,8 @@ func doRequest(c *engine.Call, method string, i int) int {
 	default:
 		c.TypeError(i+1, "table")
 	}
-	cb := c.OptFunc(cbArg)
 	client := clients.Get(w.Engine())
-	w.Async(cb, func() engine.Completion {
+	return w.AsyncCall(c, cbArg, func() engine.Completion {
 		resp, err := client.Do(req)
 		return func(w *engine.Worker, a *engine.Args) {
 			a.Error(err)
@@ -99,7 +98,6 @@ func doRequest(c *engine.Call, method string, i int) int {
 			}
 		}
 	})
-	return 0
 }
 
 func parseOptions(c *engine.Call, i int, req *httpclient.Request) {
@@ -247,7 +245,7 @@ func respHeaders(c *engine.Call) int {
 func respRead(c *engine.Call) int {
 	w, r := respOf(c)
 	n := sizeArg(c, 2) // the client clamps it further, to its largest read
-	op := w.Reserve(c.OptFunc(3))
+	op := w.ReserveCall(c, 3)
 	r.ReadAsync(n, func(data []byte, err error) {
 		op.Complete(func(w *engine.Worker, a *engine.Args) {
 			a.Error(err)
@@ -256,14 +254,14 @@ func respRead(c *engine.Call) int {
 			}
 		})
 	})
-	return 0
+	return op.Return(c)
 }
 
 // res:close(cb): releases the connection (kept alive when possible). The status and
 // headers stay readable; reads after close get an error.
 func respClose(c *engine.Call) int {
 	w, r := respOf(c)
-	op := w.Reserve(c.OptFunc(2))
+	op := w.ReserveCall(c, 2)
 	r.CloseAsync(func() { op.Complete(nil) })
-	return 0
+	return op.Return(c)
 }

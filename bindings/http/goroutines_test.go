@@ -23,10 +23,12 @@ import (
 const ownedScript = `
 local http = require "http"
 local pending = 0
+local hung = {} -- kept, so that nothing finishes them
 local big = string.rep("x", 32 * 1024 * 1024)
 http.create_server(arg[1], function(req, res)
   if req.path == "/hang" then
     pending = pending + 1
+    hung[#hung + 1] = res
   elseif req.path == "/pending" then
     res:write(tostring(pending))
     res:finish()

@@ -72,6 +72,7 @@ func init() {
 		{Name: "finish", Fn: resFinish},
 	}
 	responseClass.Fast = &fastResponse
+	responseClass.Finalize = finalizeResponse
 	engine.Register(&engine.Module{
 		Name: "http",
 		Funcs: append([]engine.Function{
@@ -135,6 +136,7 @@ func writeHeaders(w *engine.Worker, out *packed.Writer, pairs [][2][]byte) {
 type server struct {
 	addr    string
 	handler int32
+	where   string // file:line of the handler, for the log
 	shared  *sharedServer
 	ep      *workerEP
 	stopped bool
@@ -148,33 +150,35 @@ func createServer(c *engine.Call) int {
 		c.ArgError(1, "address must be host:port or :port")
 	}
 	s := &server{addr: addr, handler: c.CheckFunc(2)}
+	s.where = w.FuncWhere(s.handler)
 	out := c.Out()
 	w.NewObject(out, serverClass, s)
 	return c.Return()
 }
 
-// server:start(cb)
+// server:start(cb): listens, then cb(err). Without cb it returns true, or nil and the
+// error (the address is taken), at once; the error is logged too, since a server that
+// silently does not listen is worse than a noisy one.
 func serverStart(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	s := w.Object(c, 1, serverClass).(*server)
-	cb := c.OptFunc(2)
 	if s.shared != nil {
-		w.Unref(cb)
 		c.Raise("server already started")
 	}
+	op := w.ReserveCall(c, 2)
 	s.ep = &workerEP{w: w, handler: s.handler, server: s, resps: respPools.Get(w)}
 	w.Engine().OnClose(s.ep.abandonStreams)
 	sh, err := join(s.addr, s.ep)
-	op := w.Reserve(cb)
 	if err != nil {
-		op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(err) })
-		return 0
+		if !op.HasCallback() {
+			w.Logf("WARN", "http: the server for the handler at %s could not start: %v", s.where, err)
+		}
+		return op.ReturnNow(c, func(w *engine.Worker, a *engine.Args) { a.Error(err) })
 	}
 	s.shared = sh
 	w.Hold()
 	w.OnShutdown(func() { s.stop(w) })
-	op.Complete(nil)
-	return 0
+	return op.ReturnNow(c, nil)
 }
 
 func (s *server) stop(w *engine.Worker) {
@@ -313,12 +317,23 @@ func reqHeaders(c *engine.Call) int {
 
 // req:read(n, cb): the next at most n bytes of the body; "" at the end. The body was read
 // by fasthttp before the handler ran (bounded by --max-body-size), so the callback runs on
-// the loop's next turn without touching the pool.
+// the loop's next turn without touching the pool, and without a callback the bytes are
+// returned at once.
 func reqRead(c *engine.Call) int {
 	w, rs := reqOf(c)
 	n := sizeArg(c, 2)
+	if !engine.HasCallback(c, 3) {
+		if c.CanAwait() { // an await, which marks the handler's style (ScopeIdle)
+			op := w.ReserveCall(c, 3)
+			return op.ReturnNow(c, func(w *engine.Worker, a *engine.Args) {
+				a.Nil()
+				a.Bytes(rs.nextBody(n))
+			})
+		}
+		return c.ReturnBytes(rs.nextBody(n))
+	}
 	rs.refs.Add(1) // rs must outlive the completion even if the response finishes first
-	w.Reserve(c.OptFunc(3)).Complete(func(w *engine.Worker, a *engine.Args) {
+	w.Reserve(c.CheckFunc(3)).Complete(func(w *engine.Worker, a *engine.Args) {
 		a.Nil()
 		a.Bytes(rs.nextBody(n))
 		rs.release()
@@ -349,10 +364,13 @@ func (rs *request) nextBody(n int) []byte {
 	return chunk
 }
 
-// req:close(cb): the script is done with the request body.
+// req:close(cb): the script is done with the request body. Without cb, true at once.
 func reqClose(c *engine.Call) int {
 	w, _ := reqOf(c)
-	w.Reserve(c.OptFunc(2)).Complete(nil)
+	if !engine.HasCallback(c, 2) {
+		return c.ReturnBool(true)
+	}
+	w.Reserve(c.CheckFunc(2)).Complete(nil)
 	return 0
 }
 
@@ -460,7 +478,15 @@ func resGet(c *engine.Call) int {
 	return c.ReturnBytes(v)
 }
 
-// res:write(data, cb): buffered until the end of the callback; streamed after that.
+// streamHighWater is how much of a stream may wait to go out before a res:write without
+// a callback, in a runtime thread, waits for its chunk to be written: below it such writes
+// return at once (a feed written to many clients from one ticker does not wait on each),
+// above it the writer is held back to the client's pace instead of piling up memory.
+const streamHighWater = 64 << 10
+
+// res:write(data, cb): buffered until the end of the callback; streamed after that; cb(err)
+// once the data is buffered, or written to the client. Without cb it returns true at once
+// (nil, err when the stream is gone), but for the backpressure of streamHighWater.
 func resWrite(c *engine.Call) int {
 	if err, ended := endedStream(engine.WorkerOf(c), c); ended {
 		c.CheckBytes(2)
@@ -471,55 +497,66 @@ func resWrite(c *engine.Call) int {
 	if rs.finished {
 		c.Raise("http: write after finish")
 	}
-	cb := c.OptFunc(3)
+	hasCB := engine.HasCallback(c, 3)
 	rs.mu.Lock()
 	state, gone := rs.state, rs.gone
-	if state == statePending {
+	waiting := 0
+	switch state {
+	case statePending:
 		rs.ctx.Response.AppendBody(data)
+	case stateStreaming:
+		for i := range rs.chunks {
+			waiting += len(rs.chunks[i].data)
+		}
 	}
 	rs.mu.Unlock()
 	switch state {
 	case statePending:
 		rs.markWritten(w)
-		if cb != 0 {
-			w.Reserve(cb).Complete(nil)
+		if !hasCB {
+			return c.ReturnBool(true)
 		}
+		w.Reserve(c.CheckFunc(3)).Complete(nil)
+		return 0
 	case stateStreaming:
-		var op *engine.Op
-		if cb != 0 {
-			op = w.Reserve(cb)
+		if !hasCB && (waiting+len(data) <= streamHighWater || !c.CanAwait()) {
+			if !rs.queueWrite(data, nil) {
+				return engine.ReturnError(c, errClientGone)
+			}
+			return c.ReturnBool(true)
 		}
-		if !rs.queueWrite(data, op) && op != nil {
-			op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(errClientGone) })
+		op := w.ReserveCall(c, 3) // the callback, or an await for this chunk to go out
+		if !rs.queueWrite(data, op) {
+			return op.ReturnNow(c, func(w *engine.Worker, a *engine.Args) { a.Error(errClientGone) })
 		}
+		return op.Return(c)
 	default:
-		if cb != 0 {
-			w.Reserve(cb).Complete(func(w *engine.Worker, a *engine.Args) { a.Error(gone) })
-		}
+		return failLater(c, 3, gone)
 	}
-	return 0
 }
 
-// res:finish(cb)
+// res:finish(cb): the response is complete; cb(err) once it is out. Without cb it returns
+// true at once: what remains is the server's to send.
 func resFinish(c *engine.Call) int {
 	if err, ended := endedStream(engine.WorkerOf(c), c); ended {
 		return failLater(c, 2, err)
 	}
 	w, rs := resOf(c)
-	cb := c.OptFunc(2)
-	var op *engine.Op
-	if cb != 0 {
-		op = w.Reserve(cb)
+	if !engine.HasCallback(c, 2) {
+		rs.finish(w, nil)
+		return c.ReturnBool(true)
 	}
-	rs.finish(w, op)
+	rs.finish(w, w.Reserve(c.CheckFunc(2)))
 	return 0
 }
 
 // failLater hands err to the callback at argument i, if any, on the loop's next turn (a
-// write to, or the finish of, a stream that ended by itself).
+// write to, or the finish of, a stream that ended by itself); without one, the call
+// returns nil, err.
 func failLater(c *engine.Call, i int, err error) int {
-	if cb := c.OptFunc(i); cb != 0 {
-		engine.WorkerOf(c).Reserve(cb).Complete(func(w *engine.Worker, a *engine.Args) { a.Error(err) })
+	if !engine.HasCallback(c, i) {
+		return engine.ReturnError(c, err)
 	}
+	engine.WorkerOf(c).Reserve(c.CheckFunc(i)).Complete(func(w *engine.Worker, a *engine.Args) { a.Error(err) })
 	return 0
 }

@@ -77,40 +77,40 @@ static int valid_value(const char *s, size_t n) {
 
 int http_resp_fast(drlee_fast_obj *obj, int op, const drlee_fast_args *a) {
 	http_resp *r = (http_resp *)obj;
-	if (r->finished) return 0; /* Go says why nothing more may be written */
+	if (r->finished) return DRLEE_FAST_GO; /* Go says why nothing more may be written */
 	switch (op) {
 	case HTTP_SET_STATUS: {
-		if (a->n != 1 || a->type[0] != DRLEE_T_NUMBER) return 0;
+		if (a->n != 1 || a->type[0] != DRLEE_T_NUMBER) return DRLEE_FAST_GO;
 		double code = a->num[0];
 		/* Written so that NaN fails too; a fraction is not a status. */
-		if (!(code >= 100 && code <= 999) || code != (double)(int)code) return 0;
+		if (!(code >= 100 && code <= 999) || code != (double)(int)code) return DRLEE_FAST_GO;
 		r->status = (int)code;
-		return 1;
+		return DRLEE_FAST_DONE;
 	}
 	case HTTP_SET: {
-		if (a->n != 2 || a->type[0] != DRLEE_T_STRING || a->type[1] != DRLEE_T_STRING) return 0;
-		if (!valid_name(a->str[0], a->len[0]) || !valid_value(a->str[1], a->len[1])) return 0;
+		if (a->n != 2 || a->type[0] != DRLEE_T_STRING || a->type[1] != DRLEE_T_STRING) return DRLEE_FAST_GO;
+		if (!valid_name(a->str[0], a->len[0]) || !valid_value(a->str[1], a->len[1])) return DRLEE_FAST_GO;
 		size_t mark = r->hdrlen;
 		if (!append_str(r, a->str[0], a->len[0]) || !append_str(r, a->str[1], a->len[1])) {
 			r->hdrlen = mark;
-			return 0;
+			return DRLEE_FAST_GO;
 		}
-		return 1;
+		return DRLEE_FAST_DONE;
 	}
 	case HTTP_WRITE: {
-		if (a->n != 1 || a->type[0] != DRLEE_T_STRING) return 0;
-		if (!grow(&r->body, &r->bodycap, r->bodylen + a->len[0])) return 0;
+		if (a->n != 1 || a->type[0] != DRLEE_T_STRING) return DRLEE_FAST_GO;
+		if (!grow(&r->body, &r->bodycap, r->bodylen + a->len[0])) return DRLEE_FAST_GO;
 		memcpy(r->body + r->bodylen, a->str[0], a->len[0]);
 		r->bodylen += a->len[0];
 		r->written = 1;
-		return 1;
+		return DRLEE_FAST_TRUE;
 	}
 	case HTTP_FINISH:
-		if (a->n != 0) return 0;
+		if (a->n != 0) return DRLEE_FAST_GO;
 		r->finished = 1;
-		return 1;
+		return DRLEE_FAST_TRUE;
 	}
-	return 0;
+	return DRLEE_FAST_GO;
 }
 
 http_resp *http_resp_new(void) { return (http_resp *)calloc(1, sizeof(http_resp)); }

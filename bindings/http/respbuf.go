@@ -123,9 +123,9 @@ func (p *respPool) acquire() respBuffer {
 	return b
 }
 
-// release ends the buffer's fast methods and gives it back to the pool. Loop only.
+// release detaches the buffer from its response and gives it back to the pool. Loop only.
 func (p *respPool) release(b respBuffer) {
-	b.fast().End()
+	b.fast().Detach()
 	b.Clear()
 	p.free = append(p.free, b)
 }

@@ -392,6 +392,9 @@ type request struct {
 	hasBuf       bool
 	w            *engine.Worker
 	finishOp     *engine.Op // res:finish's callback, completed once the response is out
+	sc           *engine.Scope // what the handler started; rs is its owner (life.go)
+	what         []byte        // "METHOD /path", for the log once ctx is gone
+	failed       bool          // a raise ended the response: a stream is cut, not ended
 	reqID, resID uint64
 	bodyPos      int
 	written      bool // a write happened since the last tick end while not streaming
@@ -436,8 +439,8 @@ func acquireRequest() *request {
 	rs.bodyPos = 0
 	rs.written, rs.tickPending, rs.finished = false, false, false
 	rs.reqID, rs.resID = 0, 0
-	rs.snap, rs.w, rs.finishOp = nil, nil, nil
-	rs.hasBuf = false
+	rs.snap, rs.w, rs.finishOp, rs.sc = nil, nil, nil, nil
+	rs.hasBuf, rs.failed = false, false
 	return rs
 }
 
@@ -452,6 +455,9 @@ func (rs *request) release() {
 func (rs *request) Run(w *engine.Worker) {
 	rs.mu.Lock()
 	abandoned := rs.state == stateAbandoned
+	if !abandoned {
+		rs.what = describe(rs.what[:0], rs.ctx)
+	}
 	rs.mu.Unlock()
 	if abandoned {
 		// Timed out while queued: the connection goroutine answered 504, and its abandon
@@ -470,10 +476,14 @@ func (rs *request) Run(w *engine.Worker) {
 	// is taken over when the callback that called them returns (the loop's tick end), and
 	// here at once for the handler, whose error handling needs to know.
 	rs.resID = w.NewFastObject(&args.Writer, responseClass, rs, rs.cbuf.ptr())
-	err := w.CallRef(rs.ep.handler, args.B)
-	w.TakeOver(rs.cbuf.ptr())
-	if err != nil {
-		rs.internalServerError(w) // the traceback went to the log, never to the client
+	// The handler runs in the request's scope, which rs owns (life.go): a raise anywhere in
+	// it answers 500 at once; its end may finish the response. The scope holds a reference
+	// on rs until it ends: its callbacks may outlive the response.
+	rs.refs.Add(1)
+	rs.sc = w.NewScope(rs)
+	w.RunScoped(rs.sc, rs.ep.handler, args.B)
+	if rs.hasBuf {
+		w.TakeOver(rs.cbuf.ptr())
 	}
 }
 
@@ -481,16 +491,22 @@ func (rs *request) Run(w *engine.Worker) {
 // must not wait for the handler timeout.
 func (rs *request) Panicked(w *engine.Worker) {
 	if rs.w != nil {
-		rs.internalServerError(w)
+		rs.fail(w)
 	}
 }
 
-// internalServerError answers a plain 500 unless the response is finished already (a
-// streaming one is ended). Loop only.
-func (rs *request) internalServerError(w *engine.Worker) {
+// fail ends a response that a raise (or a bug) interrupted, unless it is finished already:
+// a plain 500 when nothing was sent; a stream is cut, so that the client sees a failed
+// response, not a complete one. What the fast methods recorded must be taken over first,
+// or it would be applied to the 500. Loop only.
+func (rs *request) fail(w *engine.Worker) {
+	if rs.hasBuf {
+		w.TakeOver(rs.cbuf.ptr())
+	}
 	if rs.finished {
 		return
 	}
+	rs.failed = true
 	rs.mu.Lock()
 	if rs.state == statePending {
 		rs.ctx.Response.Reset()
@@ -638,7 +654,7 @@ func (rs *request) complete() {
 			op.Complete(nil)
 		}
 	case stateStreaming:
-		if !rs.queueChunk(chunk{op: op, final: true}) && op != nil {
+		if !rs.queueChunk(chunk{op: op, final: true, cut: rs.failed}) && op != nil {
 			op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(errClientGone) })
 		}
 	case stateAbandoned:

@@ -28,6 +28,7 @@ type chunk struct {
 	data  []byte     // a copy of what Lua wrote; nil for none
 	op    *engine.Op // completes when the chunk is flushed (nil: no callback)
 	final bool
+	cut   bool // final, because a raise ended the response: the stream fails instead
 }
 
 const (
@@ -84,6 +85,7 @@ type responseStream struct {
 
 var (
 	errStreamAbandoned = errors.New("http: response stream abandoned: the worker ended")
+	errStreamCut       = errors.New("http: response stream cut: the handler raised an error")
 	errStreamRead      = errors.New("http: a streamed response body is written with WriteTo, not read")
 	errStreamClosed    = errors.New("http: response stream closed before its body was written (a HEAD request, or the client left)")
 )
@@ -123,8 +125,10 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 			}
 			data = joinedBuf
 		}
+		cut := false
 		for _, c := range chunks {
 			final = final || c.final
+			cut = cut || c.cut
 		}
 		if len(data) > 0 {
 			var n int
@@ -134,6 +138,11 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 		rs.completeChunks(chunks, err)
 		if final {
 			s.final = true
+			if cut {
+				// An error, so that fasthttp closes the connection without the last
+				// chunk: the client sees a failed response, not a complete one.
+				return total, errStreamCut
+			}
 			return total, nil
 		}
 		if err != nil {

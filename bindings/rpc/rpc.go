@@ -212,11 +212,21 @@ func (d *delivery) Run(w *engine.Worker) {
 	args.Raw(d.req.Payload)
 	rs := &replyState{req: d.req}
 	w.NewObject(&args.Writer, replyClass, rs)
-	if err := w.CallRef(d.h.fn, args.B); err != nil {
-		// The traceback went to the log; the caller gets the error's first line.
-		d.req.Reply(nil, "rpc: handler for '"+d.h.name+"' failed: "+firstLine(err.Error()))
-	}
+	// The handler runs in a scope the delivery owns: a raise in it, or in a callback of
+	// what it started, before or after an await, answers the caller at once.
+	w.RunScoped(w.NewScope(d), d.h.fn, args.B)
 }
+
+// ScopeFailed: the handler (or a callback it started) raised. The traceback goes to the
+// log; the caller gets the error's first line, unless it was answered already.
+func (d *delivery) ScopeFailed(w *engine.Worker, _ *engine.Scope, err error) {
+	w.Logf("ERROR", "rpc: handler for '%s': %s", d.h.name, err.Error())
+	d.req.Reply(nil, "rpc: handler for '"+d.h.name+"' failed: "+firstLine(err.Error()))
+}
+
+// ScopeIdle: nothing of the handler is left to run. A reply not sent yet may still come
+// (the reply function may be kept for later, for a long poll), so nothing is done.
+func (d *delivery) ScopeIdle(*engine.Worker, *engine.Scope) {}
 
 // Panicked answers the caller after a Go panic in Run (a bug; the loop reports it), so that
 // it does not wait for its timeout. A reply already sent stays the only one.
@@ -274,15 +284,16 @@ func typeName(t int) string {
 	return "userdata"
 }
 
-// callArgs reads (name, message, options?, cb?) and encodes the message.
-func callArgs(c *engine.Call) (name string, payload []byte, timeout time.Duration, cb int32) {
+// callArgs reads (name, message, options?, cb?) and encodes the message; cbArg is where
+// the callback is (or would be).
+func callArgs(c *engine.Call) (name string, payload []byte, timeout time.Duration, cbArg int) {
 	name = c.CheckString(1)
 	if err := cluster.ValidName(name); err != nil {
 		c.ArgError(1, err.Error())
 	}
 	payload = append([]byte(nil), c.Encode(2)...)
 	timeout = 5 * time.Second
-	cbArg := 4
+	cbArg = 4
 	switch c.Type(3) {
 	case engine.TypeFunction:
 		cbArg = 3
@@ -311,16 +322,15 @@ func callArgs(c *engine.Call) (name string, payload []byte, timeout time.Duratio
 	default:
 		c.TypeError(3, "table")
 	}
-	cb = c.OptFunc(cbArg)
 	return
 }
 
 // rpc.call(name, message, options?, cb?)
 func call(c *engine.Call) int {
 	w := engine.WorkerOf(c)
-	name, payload, timeout, cb := callArgs(c)
+	name, payload, timeout, cbArg := callArgs(c)
 	node := nodeOf(c)
-	op := w.Reserve(cb)
+	op := w.ReserveCall(c, cbArg)
 	node.Call(name, payload, timeout, func(result []byte, errMsg string, err error) {
 		op.Complete(func(w *engine.Worker, a *engine.Args) {
 			switch {
@@ -340,7 +350,7 @@ func call(c *engine.Call) int {
 			}
 		})
 	})
-	return 0
+	return op.Return(c)
 }
 
 // callError words transport errors the way scripts see them.
@@ -354,9 +364,9 @@ func callError(name string, err error) error {
 // rpc.broadcast(name, message, options?, cb?) -> cb(err, replies)
 func broadcast(c *engine.Call) int {
 	w := engine.WorkerOf(c)
-	name, payload, timeout, cb := callArgs(c)
+	name, payload, timeout, cbArg := callArgs(c)
 	node := nodeOf(c)
-	op := w.Reserve(cb)
+	op := w.ReserveCall(c, cbArg)
 	node.Broadcast(name, payload, timeout, func(replies []cluster.Reply, err error) {
 		op.Complete(func(w *engine.Worker, a *engine.Args) {
 			a.Error(err)
@@ -384,5 +394,5 @@ func broadcast(c *engine.Call) int {
 			}
 		})
 	})
-	return 0
+	return op.Return(c)
 }

@@ -47,10 +47,18 @@ typedef struct drlee_fast_obj {
 	drlee_fast_list *list; /* the worker's */
 } drlee_fast_obj;
 
+/* What a fast method returns. */
+enum {
+	DRLEE_FAST_GO = 0,   /* not recorded: the Go method has the call (unusual arguments,
+	                      * anything but the simple case: the Go method raises the errors) */
+	DRLEE_FAST_DONE = 1, /* recorded; the call returns nothing */
+	DRLEE_FAST_TRUE = 2, /* recorded; the call returns true (a write without a callback,
+	                      * whose outcome is known at once) */
+};
+
 /* A binding's fast method: op is the method's number (1 for the first name given to
- * engine.FastMethods). It returns 1 when it recorded the call, 0 to let the Go method
- * have it (unusual arguments, anything but the simple case: the Go method then raises the
- * errors). It must not keep args' strings, and must not call into Lua or Go. */
+ * engine.FastMethods). It returns one of DRLEE_FAST_GO, _DONE, _TRUE. It must not keep
+ * args' strings, and must not call into Lua or Go. */
 typedef int (*drlee_fast_fn)(drlee_fast_obj *obj, int op, const drlee_fast_args *args);
 
 #endif

@@ -69,6 +69,7 @@ local plausible = {
   ["http.request"] = {"GET", url, {timeout = 2000}, CB},
   ["http.create_server"] = {"127.0.0.1:0", function(req, res) res:finish() end},
   ["time.timeout"] = {1, CB},
+  ["time.sleep"] = {1},
   ["time.tick"] = {50},
   ["time.now"] = {},
   ["rpc.register"] = {"fuzzreg", function(m, reply) reply(nil, m) end},
@@ -82,6 +83,8 @@ local plausible = {
   ["parallel_callback"] = {{function(cb) cb(nil, 1) end}, CB},
   ["series_callback"] = {{function(cb) cb(nil, 1) end}, CB},
   ["readall"] = {{read = function(self, n, cb) cb(nil, "") end}, CB},
+  ["spawn"] = {function(...) return ... end, 1},
+  ["wait_all"] = {{}},
   ["read_all"] = {{read = function(self, n, cb) cb(nil, "") end}, CB},
   -- methods, by name
   [":read"] = {4096, CB},
@@ -108,21 +111,26 @@ local function fill(list, name)
   return args
 end
 
--- One call under pcall, directly, from a coroutine, or from a __gc finalizer (which runs
--- later, inside whatever allocation triggers the collection).
+-- One call under pcall: in a runtime thread of its own (spawn: a call without its
+-- callback awaits there, maybe for ever, as time.timeout(1e300) does, and the fuzz goes
+-- on), in a coroutine of the script's own (where it does not wait: the only way the main
+-- chunk and the callbacks below can call everything and still get to the end), or from a
+-- __gc finalizer (which runs later, inside whatever allocation triggers the collection).
 local how = 0
 local function try(name, f, n, args)
   stats.calls = stats.calls + 1
   how = how + 1
-  if how % 13 == 0 then
-    local co = coroutine.wrap(function() return pcall(f, unpack(args, 1, n)) end)
-    local ok = co()
-    if not ok then stats.raised = stats.raised + 1 end
-  elseif how % 17 == 0 then
+  if how % 17 == 0 then
     local p = newproxy(true)
     getmetatable(p).__gc = function() pcall(f, unpack(args, 1, n)) end
+  elseif how % 3 == 0 then
+    spawn(function()
+      local ok = pcall(f, unpack(args, 1, n))
+      if not ok then stats.raised = stats.raised + 1 end
+    end)
   else
-    local ok = pcall(f, unpack(args, 1, n))
+    local co = coroutine.wrap(function() return pcall(f, unpack(args, 1, n)) end)
+    local ok = co()
     if not ok then stats.raised = stats.raised + 1 end
   end
 end
@@ -225,7 +233,7 @@ fuzzModule("rpc.", rpc)
 fuzzModule("http.", http)
 if package.loaded.json then fuzzModule("json.", package.loaded.json) end
 local globals = {}
-for _, k in ipairs({"json_encode", "json_decode", "uuid", "parallel_callback", "series_callback", "readall", "read_all"}) do
+for _, k in ipairs({"json_encode", "json_decode", "uuid", "parallel_callback", "series_callback", "readall", "read_all", "spawn", "wait_all"}) do
   globals[k] = _G[k]
 end
 fuzzModule("", globals)
@@ -240,6 +248,7 @@ collectgarbage("setstepmul", 200)
 objects.timer = time.timeout(1e9, function() end)
 objects.ticker = time.tick(1e9)
 objects.timestamp = time.now()
+objects.handle = spawn(function() return 1 end)
 local server = http.create_server(addr, function(req, res)
   objects.httpRequest, objects.httpResponseWriter = req, res
   -- Part of the body read first, so that reads with huge counts start past 0.
