@@ -33,8 +33,8 @@ func init() {
 			{Name: "__drlee_uncaught", Fn: reportUncaught},
 		},
 		Classes: []*engine.Class{waiterClass},
-		Init: setGlobals,
-		Lua:  prelude,
+		Init:    setGlobals,
+		Lua:     prelude,
 	})
 }
 

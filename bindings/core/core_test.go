@@ -152,4 +152,3 @@ print("went on")`)
 		t.Errorf("an error that was waited for was reported:\n%s", res.Stderr)
 	}
 }
-

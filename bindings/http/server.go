@@ -391,7 +391,7 @@ type request struct {
 	cbuf         respBuffer // the worker's buffer for res's fast methods, while the loop holds rs
 	hasBuf       bool
 	w            *engine.Worker
-	finishOp     *engine.Op // res:finish's callback, completed once the response is out
+	finishOp     *engine.Op    // res:finish's callback, completed once the response is out
 	sc           *engine.Scope // what the handler started; rs is its owner (life.go)
 	what         []byte        // "METHOD /path", for the log once ctx is gone
 	failed       bool          // a raise ended the response: a stream is cut, not ended
