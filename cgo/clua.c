@@ -694,6 +694,13 @@ static int build_body(lua_State *L) {
 		lua_setfield(L, 1, "__name");
 		b->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 		break;
+	case CLUA_BUILD_GC: /* registry[ref].__gc = our finalizer (finalize) or nil */
+		lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref);
+		lua_pushstring(L, "__gc");
+		if (b->finalize) clua_push_gc(L, b->st); else lua_pushnil(L);
+		lua_rawset(L, -3); /* which clears LuaJIT's negative metamethod cache */
+		lua_pop(L, 1);
+		break;
 	case CLUA_BUILD_LOADED: /* package.loaded[name] = registry[ref], so that require finds it */
 		lua_getglobal(L, "package");
 		lua_getfield(L, -1, "loaded");

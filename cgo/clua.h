@@ -106,7 +106,7 @@ typedef struct {
 	int fid;
 } clua_export;
 
-enum { CLUA_BUILD_MODULE = 1, CLUA_BUILD_GLOBALS, CLUA_BUILD_CLASS, CLUA_BUILD_LOADED };
+enum { CLUA_BUILD_MODULE = 1, CLUA_BUILD_GLOBALS, CLUA_BUILD_CLASS, CLUA_BUILD_LOADED, CLUA_BUILD_GC };
 
 /* What clua_build makes: a module table of a (ref out), globals from a, a class metatable
  * (methods a, getters b, metamethods c, finalize, name; ref out), or package.loaded[name] =

@@ -20,8 +20,9 @@
 
 static char done_token, failed_token;
 
-/* take(): the pending call: its function, the traceback handler and its arguments, ready
- * for xpcall. Upvalue 1: the state's clua_st. */
+/* take(): the pending call: the number of its arguments n, its function, the traceback
+ * handler, then its arguments (at most 4), or a table of them (more than 4). Upvalue 1:
+ * the state's clua_st. */
 static int th_take(lua_State *L) {
 	clua_st *st = (clua_st *)lua_touserdata(L, lua_upvalueindex(1));
 	int fn = st->callfn, unref = st->callunref;
@@ -31,22 +32,43 @@ static int th_take(lua_State *L) {
 	st->callbuf = NULL;
 	st->calllen = 0;
 	lua_settop(L, 0);
-	luaL_checkstack(L, 3, "drlee: call");
+	luaL_checkstack(L, 4, "drlee: call");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
 	if (unref) luaL_unref(L, LUA_REGISTRYINDEX, fn);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_MSGH);
-	return 2 + clua_decode_all(L, buf, len);
+	int n = clua_decode_all(L, buf, len);
+	int ret = n;
+	if (n > 4) { /* f, h, args 1..n: the arguments into a table at 3 */
+		lua_createtable(L, n, 0);
+		lua_insert(L, 3);
+		for (int i = n; i >= 1; i--) lua_rawseti(L, 3, i); /* pops argument i */
+		ret = 1;
+	}
+	luaL_checkstack(L, 1, "drlee: call");
+	lua_pushinteger(L, n);
+	lua_insert(L, 1);
+	return 3 + ret;
 }
 
 /* The runner: started by clua_thread_new, it yields once to say it is ready, then serves
  * calls for as long as the thread lives. Its chunk name lets the guard tell its frames from
- * the script's (cguard.c). */
+ * the script's (cguard.c). A call's arguments stay in its locals until the next call on
+ * the thread: a thread the engine keeps aside after a call (a handler's, until everything
+ * it started has ended) keeps them alive for free, where a registry ref would cost every
+ * request two table updates. */
 static const char runner_src[] =
-	"local take, yield, xpcall, DONE, FAILED = ...\n"
+	"local take, yield, xpcall, unpack, DONE, FAILED = ...\n"
 	"return function()\n"
 	"  yield(DONE)\n"
 	"  while true do\n"
-	"    local ok, err = xpcall(take())\n"
+	"    local n, f, h, a, b, c, d = take()\n"
+	"    local ok, err\n"
+	"    if n == 2 then ok, err = xpcall(f, h, a, b)\n"
+	"    elseif n == 1 then ok, err = xpcall(f, h, a)\n"
+	"    elseif n == 0 then ok, err = xpcall(f, h)\n"
+	"    elseif n == 3 then ok, err = xpcall(f, h, a, b, c)\n"
+	"    elseif n == 4 then ok, err = xpcall(f, h, a, b, c, d)\n"
+	"    else ok, err = xpcall(f, h, unpack(a, 1, n)) end\n"
 	"    if ok then yield(DONE) else yield(FAILED, err) end\n"
 	"  end\n"
 	"end\n";
@@ -60,9 +82,10 @@ int clua_thread_setup(lua_State *L, clua_st *st) {
 	lua_getfield(L, -1, "yield");
 	lua_remove(L, -2);
 	lua_getglobal(L, "xpcall");
+	lua_getglobal(L, "unpack");
 	lua_pushlightuserdata(L, &done_token);
 	lua_pushlightuserdata(L, &failed_token);
-	lua_call(L, 5, 1);
+	lua_call(L, 6, 1);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_RUNNER);
 	return 0;
 }

@@ -342,6 +342,21 @@ func (s *State) NewClass(name string, methods, getters, metamethods []Export, fi
 	return int32(b.c.ref), nil
 }
 
+// SetClassFinalizer gives the class whose metatable is at registry ref mt a __gc (on) or
+// takes it away. LuaJIT looks for __gc when it collects an object, not when the object is
+// made, so the objects alive now are finalized or not by what is set when they die: a class
+// can pay the finalizer's cost (a call for every object collected) only while it needs
+// it. Loop only.
+func (s *State) SetClassFinalizer(mt int32, on bool) error {
+	b := s.newBuild(C.CLUA_BUILD_GC, "__gc")
+	defer b.free()
+	b.c.ref = C.int(mt)
+	if on {
+		b.c.finalize = 1
+	}
+	return s.build(b, "a class finalizer")
+}
+
 // RegisterLoaded makes require(name) return the value at registry ref. Init time.
 func (s *State) RegisterLoaded(name string, ref int32) error {
 	b := s.newBuild(C.CLUA_BUILD_LOADED, name)

@@ -49,15 +49,17 @@ func (w *Worker) releaseThread(t *lua.Thread, dead bool) {
 // raised, after reporting it (to the scope's owner, or as uncaught); nil when the call
 // returned or is suspended in an await. Loop only.
 func (w *Worker) run(sc *Scope, fn int32, unref bool, args []byte) error {
-	return w.runThread(sc, fn, unref, args, true)
+	return w.runThread(sc, fn, unref, args, true, false)
 }
 
 // runUnguarded is run without the callback timeout.
 func (w *Worker) runUnguarded(sc *Scope, fn int32, unref bool, args []byte) error {
-	return w.runThread(sc, fn, unref, args, false)
+	return w.runThread(sc, fn, unref, args, false, false)
 }
 
-func (w *Worker) runThread(sc *Scope, fn int32, unref bool, args []byte, guarded bool) error {
+// runThread is run; with keep, a call that returns leaves its thread to sc until sc ends
+// (RunScoped).
+func (w *Worker) runThread(sc *Scope, fn int32, unref bool, args []byte, guarded, keep bool) error {
 	sc.hold()
 	th, err := w.thread()
 	if err != nil {
@@ -74,14 +76,15 @@ func (w *Worker) runThread(sc *Scope, fn int32, unref bool, args []byte, guarded
 	w.scope, w.suspending = sc, nil
 	r, err := w.st.RunIn(th, fn, unref, args, guarded)
 	w.scope = prevScope
-	err = w.settle(sc, th, r, err)
+	err = w.settle(sc, th, r, err, keep)
 	w.suspending = outer
 	return err
 }
 
 // settle deals with a thread once it stopped running: back to the free list when its call
-// ended, bound to the Op it awaits when it suspended.
-func (w *Worker) settle(sc *Scope, th *lua.Thread, r lua.ThreadResult, err error) error {
+// ended (or kept by sc, with keep: see RunScoped), bound to the Op it awaits when it
+// suspended.
+func (w *Worker) settle(sc *Scope, th *lua.Thread, r lua.ThreadResult, err error, keep bool) error {
 	op := w.suspending
 	w.suspending = nil
 	if r == lua.ThreadAwait {
@@ -98,7 +101,14 @@ func (w *Worker) settle(sc *Scope, th *lua.Thread, r lua.ThreadResult, err error
 	if op != nil {
 		op.orphan() // the thread could not yield for it (a C function was on the way)
 	}
-	w.releaseThread(th, r == lua.ThreadDead)
+	if keep && sc != nil && r == lua.ThreadDone {
+		if sc.kept != nil {
+			w.releaseThread(sc.kept, false)
+		}
+		sc.kept = th // its runner's locals hold the call's arguments: see RunScoped
+	} else {
+		w.releaseThread(th, r == lua.ThreadDead)
+	}
 	if err != nil {
 		err = w.raised(sc, err)
 	}
@@ -117,7 +127,7 @@ func (w *Worker) resume(op *Op, args *Args) {
 	if lost {
 		w.Logf("WARN", "the results of an awaited call could not be handed over (more than %d values, or out of memory): it returned none", lua.MaxResume)
 	}
-	w.settle(sc, th, r, err)
+	w.settle(sc, th, r, err, false)
 	w.suspending = outer
 }
 
@@ -337,6 +347,9 @@ type Scope struct {
 	await   bool // code of the scope made an await-style call (Awaited)
 	idle    bool // ScopeIdle was called
 	own     bool // the scope of one thread only: what its code starts belongs to none
+
+	kept     *lua.Thread // the thread of a RunScoped call that returned, until the end
+	dropArgs bool        // ReleaseArgs: kept is not reused, so that its arguments go
 }
 
 // child is the scope of what code running in sc starts (ops, timers): sc, or none for a
@@ -360,6 +373,14 @@ type ScopeOwner interface {
 
 // NewScope makes a scope for owner. Loop only.
 func (w *Worker) NewScope(owner ScopeOwner) *Scope { return &Scope{owner: owner} }
+
+// InitScope makes *sc a new scope for owner, for a binding that keeps its scope in a struct
+// of its own (a pooled request: no allocation per request). sc must be new or have ended
+// (Idle): nothing refers to a scope that ended. Loop only.
+func (w *Worker) InitScope(sc *Scope, owner ScopeOwner) *Scope {
+	*sc = Scope{owner: owner}
+	return sc
+}
 
 // CurrentScope is the scope of the Lua code running now (nil: none). Loop only.
 func (w *Worker) CurrentScope() *Scope { return w.scope }
@@ -392,15 +413,29 @@ func (sc *Scope) release(w *Worker) {
 		if sc.owner != nil {
 			w.protected("a scope's end", func() { sc.owner.ScopeIdle(w, sc) })
 		}
+		if t := sc.kept; t != nil {
+			sc.kept = nil
+			w.releaseThread(t, sc.dropArgs)
+		}
 	}
 }
+
+// ReleaseArgs, from ScopeIdle, lets the arguments of the scope's RunScoped call go at once:
+// the thread that kept them is not reused (which would keep them until its next call), so
+// that the collector may find them unreachable (an HTTP response nobody finished).
+func (sc *Scope) ReleaseArgs() { sc.dropArgs = true }
 
 // RunScoped calls the function at registry ref fn (kept) with args in a runtime thread of
 // scope sc: how a binding calls a handler (an HTTP request's, an rpc delivery's). It
 // returns the error the call raised, which sc's owner has been told about; nil when the call
-// returned or awaits. Loop only.
+// returned or awaits.
+//
+// The call's arguments stay alive in Lua until sc ends, whatever the script does with them
+// (the thread that ran the call is kept aside with them until then), so that the owner may
+// ask the collector about them only once nothing of the scope can still run: an HTTP
+// response a handler dropped while its callbacks ran on. Loop only.
 func (w *Worker) RunScoped(sc *Scope, fn int32, args []byte) error {
-	return w.run(sc, fn, false, args)
+	return w.runThread(sc, fn, false, args, true, true)
 }
 
 // mainScope owns the main chunk's thread: an error raised there, before or after an await,

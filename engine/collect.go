@@ -47,3 +47,39 @@ func (w *Worker) collectIfDue(next time.Duration) (time.Duration, bool) {
 	w.finishTick()
 	return next, true
 }
+
+// WantFinalize makes Lua run the Finalize of cls (a class with FinalizeOnDemand) for the
+// objects of cls it collects, until as many DoneFinalize calls: for an object that only the
+// collector can tell is over. Loop only.
+func (w *Worker) WantFinalize(cls *Class) {
+	if w.finalizeWanted == nil {
+		w.finalizeWanted = map[uint32]int{}
+	}
+	if w.finalizeWanted[cls.id]++; w.finalizeWanted[cls.id] == 1 {
+		w.setFinalizer(cls, true)
+	}
+}
+
+// DoneFinalize ends a WantFinalize. Loop only.
+func (w *Worker) DoneFinalize(cls *Class) {
+	if n := w.finalizeWanted[cls.id]; n > 0 {
+		if w.finalizeWanted[cls.id] = n - 1; n == 1 {
+			w.setFinalizer(cls, false)
+		}
+	}
+}
+
+func (w *Worker) setFinalizer(cls *Class, on bool) {
+	if cls.Finalize == nil || !cls.FinalizeOnDemand {
+		panic("engine: WantFinalize for class " + cls.Name + ", which does not finalize on demand")
+	}
+	if w.closing {
+		return // lua_close finalizes every object anyway, with what is set now
+	}
+	if err := w.st.SetClassFinalizer(w.classMeta[cls.id], on); err != nil {
+		// Out of memory: the objects of cls stay as they were (finalized or not); the
+		// collector's own pace ends them, or the shutdown does.
+		w.Logf("WARN", "%s: the finalizer could not be switched %v: %v", cls.Name, map[bool]string{true: "on", false: "off"}[on], err)
+	}
+}
+

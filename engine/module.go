@@ -56,6 +56,10 @@ type Class struct {
 	// call triggered the collection, so it must not call into Lua; releasing Go resources
 	// is what it is for.
 	Finalize func(w *Worker, v any)
+	// FinalizeOnDemand, with Finalize, runs it only while some object of the class needs
+	// it (Worker.WantFinalize): a finalizer costs every object Lua collects a call, which a
+	// class made once per request and almost always released first should not pay.
+	FinalizeOnDemand bool
 	// Fast, when set, lets some methods run in C (FastMethods). Its objects are made with
 	// NewFastObject.
 	Fast *FastMethods
@@ -146,7 +150,7 @@ func (w *Worker) install() error {
 	modulesMu.Unlock()
 	w.classMeta = make([]int32, len(all)+1)
 	for _, c := range all {
-		mt, err := w.st.NewClass(c.Name, c.methods, c.getters, c.metas, c.Finalize != nil)
+		mt, err := w.st.NewClass(c.Name, c.methods, c.getters, c.metas, c.Finalize != nil && !c.FinalizeOnDemand)
 		if err != nil {
 			return err
 		}

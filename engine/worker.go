@@ -67,6 +67,8 @@ type Worker struct {
 
 	closing bool // the state is being closed (Closing)
 
+	finalizeWanted map[uint32]int // WantFinalize counts, by class id
+
 	// CollectSoon (collect.go), in w.now() time.
 	gcWanted      bool
 	gcDue, lastGC int64

@@ -154,7 +154,25 @@ function readall(reader, cb)
   if cb ~= nil and type(cb) ~= "function" then
     error("bad argument #2 to 'readall' (function expected, got " .. type(cb) .. ")", 2)
   end
-  if cb == nil and can_await() then return await_result(readall, reader) end
+  if cb == nil and can_await() then
+    if t == "userdata" then
+      -- One of the runtime's readers (a request, a response, a file): its read without a
+      -- callback awaits by itself, and returns at once what is in memory already.
+      local parts, n = {}, 0
+      while true do
+        local data, err = reader:read(CHUNK)
+        if data == nil then
+          if err == "EOF" then break end
+          return nil, err
+        end
+        if #data == 0 then break end
+        n = n + 1
+        parts[n] = data
+      end
+      return concat(parts)
+    end
+    return await_result(readall, reader)
+  end
   local parts, n = {}, 0
   -- A reader that calls back twice for one read (a buggy one) must not make readall call
   -- cb twice or read on in two places: every read's callback counts once.

@@ -165,16 +165,22 @@ func TestUnreachableUnfinishedResponseIsFinished(t *testing.T) {
 	s := startAwait(t, drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
-	r, took := timedGet(t, c, s.url+"/forgot-finish")
-	wantStatus(t, r, 200)
-	if string(r.body) != "written, never finished" {
-		t.Errorf("body %q", r.body)
-	}
-	if took > 3*time.Second {
-		t.Errorf("finished after %v: it waited for something else than the collector", took)
+	for path, want := range map[string]string{
+		"/forgot-finish":    "written, never finished",
+		"/forgot-finish-io": "written, never finished, then io",
+	} {
+		r, took := timedGet(t, c, s.url+path)
+		wantStatus(t, r, 200)
+		if string(r.body) != want {
+			t.Errorf("%s: body %q", path, r.body)
+		}
+		if took > 3*time.Second {
+			t.Errorf("%s: finished after %v: it waited for something else than the collector", path, took)
+		}
 	}
 	res := s.stop(t)
-	res.StderrContains(t, "WARN", "GET /forgot-finish: the response of the handler at ", fmt.Sprintf("main.lua:%d was never finished", line))
+	res.StderrContains(t, "WARN", fmt.Sprintf("main.lua:%d was never finished", line),
+		"GET /forgot-finish: the response of the handler at ", "GET /forgot-finish-io: the response of the handler at ")
 }
 
 // Server-sent events: responses kept in a table and written from one shared ticker keep

@@ -36,10 +36,36 @@ func describe(b []byte, ctx *fasthttp.RequestCtx) []byte {
 	return b
 }
 
+// rememberLocked keeps "METHOD /path" for the log before ctx goes (the response was
+// answered while what the handler started runs on, or timed out). Copied then, not for
+// every request: most are over with their scope. rs.mu held.
+func (rs *request) rememberLocked() {
+	if rs.ctx != nil && len(rs.what) == 0 {
+		rs.what = describe(rs.what[:0], rs.ctx)
+	}
+}
+
+// what is "METHOD /path" of the request, for the log. Loop only.
+func (rs *request) whatFor() string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	switch {
+	case rs.ctx != nil:
+		return string(describe(nil, rs.ctx))
+	case rs.snap != nil:
+		p := rs.snap.path
+		if len(p) > maxWhat {
+			p = p[:maxWhat] + "..."
+		}
+		return rs.snap.method + " " + p
+	}
+	return string(rs.what)
+}
+
 // ScopeFailed: a raise in the request's scope. The traceback goes to the log with the
 // request, never to the client, who gets a failed response at once. Loop only.
 func (rs *request) ScopeFailed(w *engine.Worker, _ *engine.Scope, err error) {
-	w.Logf("ERROR", "%s: %s", rs.what, err.Error())
+	w.Logf("ERROR", "%s: %s", rs.whatFor(), err.Error())
 	rs.fail(w)
 }
 
@@ -55,7 +81,11 @@ func (rs *request) ScopeIdle(w *engine.Worker, sc *engine.Scope) {
 			rs.finish(w, nil)
 		} else {
 			// Callback style: only the collector can tell whether some table still holds
-			// res for a later write; ask it to look soon (finalizeResponse).
+			// res for a later write; ask it to look soon (finalizeResponse), with the
+			// class's finalizer on until this response ends.
+			rs.suspect = true
+			w.WantFinalize(responseClass)
+			sc.ReleaseArgs() // res was kept alive until now (RunScoped)
 			w.CollectSoon()
 		}
 	}
@@ -80,6 +110,15 @@ func finalizeResponse(w *engine.Worker, v any) {
 		}
 	}
 	w.Logf("WARN", "%s: the response of the handler at %s was never finished and can no longer be reached: finished now (call res:finish())",
-		rs.what, rs.ep.server.where)
+		rs.whatFor(), rs.ep.server.where)
 	rs.finish(w, nil)
+}
+
+// unsuspect ends the WantFinalize of a response that was unfinished when its scope ended,
+// once it has ended too. Loop only.
+func (rs *request) unsuspect(w *engine.Worker) {
+	if rs.suspect {
+		rs.suspect = false
+		w.DoneFinalize(responseClass)
+	}
 }

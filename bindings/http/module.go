@@ -73,6 +73,7 @@ func init() {
 	}
 	responseClass.Fast = &fastResponse
 	responseClass.Finalize = finalizeResponse
+	responseClass.FinalizeOnDemand = true
 	engine.Register(&engine.Module{
 		Name: "http",
 		Funcs: append([]engine.Function{

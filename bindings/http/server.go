@@ -350,6 +350,7 @@ func (rs *request) expire() {
 	rs.state = stateAbandoned
 	rs.gone = errAbandoned
 	rs.timedOut = true
+	rs.rememberLocked()
 	rs.ctx = nil
 	rs.mu.Unlock()
 	rs.done <- struct{}{}
@@ -393,8 +394,10 @@ type request struct {
 	w            *engine.Worker
 	finishOp     *engine.Op    // res:finish's callback, completed once the response is out
 	sc           *engine.Scope // what the handler started; rs is its owner (life.go)
+	scope        engine.Scope  // sc's memory: a scope ends before rs is pooled again
 	what         []byte        // "METHOD /path", for the log once ctx is gone
 	failed       bool          // a raise ended the response: a stream is cut, not ended
+	suspect      bool          // unfinished once its scope ended: a WantFinalize (life.go)
 	reqID, resID uint64
 	bodyPos      int
 	written      bool // a write happened since the last tick end while not streaming
@@ -440,7 +443,8 @@ func acquireRequest() *request {
 	rs.written, rs.tickPending, rs.finished = false, false, false
 	rs.reqID, rs.resID = 0, 0
 	rs.snap, rs.w, rs.finishOp, rs.sc = nil, nil, nil, nil
-	rs.hasBuf, rs.failed = false, false
+	rs.hasBuf, rs.failed, rs.suspect = false, false, false
+	rs.what = rs.what[:0]
 	return rs
 }
 
@@ -455,9 +459,6 @@ func (rs *request) release() {
 func (rs *request) Run(w *engine.Worker) {
 	rs.mu.Lock()
 	abandoned := rs.state == stateAbandoned
-	if !abandoned {
-		rs.what = describe(rs.what[:0], rs.ctx)
-	}
 	rs.mu.Unlock()
 	if abandoned {
 		// Timed out while queued: the connection goroutine answered 504, and its abandon
@@ -480,7 +481,7 @@ func (rs *request) Run(w *engine.Worker) {
 	// it answers 500 at once; its end may finish the response. The scope holds a reference
 	// on rs until it ends: its callbacks may outlive the response.
 	rs.refs.Add(1)
-	rs.sc = w.NewScope(rs)
+	rs.sc = w.InitScope(&rs.scope, rs)
 	w.RunScoped(rs.sc, rs.ep.handler, args.B)
 	if rs.hasBuf {
 		w.TakeOver(rs.cbuf.ptr())
@@ -640,9 +641,13 @@ func (rs *request) complete() {
 	w.Release(rs.reqID)
 	w.Release(rs.resID)
 	rs.releaseBuffer(w)
+	rs.unsuspect(w)
 	rs.mu.Lock()
 	state, gone := rs.state, rs.gone
 	if state == statePending {
+		if !rs.sc.Idle() {
+			rs.rememberLocked() // what the handler started may still raise: the log names it
+		}
 		rs.state = stateAnswered
 		rs.ctx = nil
 	}
@@ -677,6 +682,7 @@ func (rs *request) abandon(w *engine.Worker) {
 		w.Release(rs.reqID)
 		w.Release(rs.resID)
 		rs.releaseBuffer(w)
+		rs.unsuspect(w)
 		w.Unhold()
 		rs.release() // the loop's reference
 	}

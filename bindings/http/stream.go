@@ -207,6 +207,7 @@ func (rs *request) streamEnded(w *engine.Worker) {
 		w.Release(rs.reqID)
 		w.Release(rs.resID)
 		rs.releaseBuffer(w)
+		rs.unsuspect(w)
 		w.Unhold()
 		rs.release() // the loop's reference
 	}

@@ -192,8 +192,9 @@ func register(c *engine.Call) int {
 
 // delivery is a call or broadcast handed to a worker.
 type delivery struct {
-	h   *handler
-	req *cluster.Request
+	h     *handler
+	req   *cluster.Request
+	scope engine.Scope // the handler's (Run), in the delivery's own memory
 }
 
 type replyState struct {
@@ -214,7 +215,7 @@ func (d *delivery) Run(w *engine.Worker) {
 	w.NewObject(&args.Writer, replyClass, rs)
 	// The handler runs in a scope the delivery owns: a raise in it, or in a callback of
 	// what it started, before or after an await, answers the caller at once.
-	w.RunScoped(w.NewScope(d), d.h.fn, args.B)
+	w.RunScoped(w.InitScope(&d.scope, d), d.h.fn, args.B)
 }
 
 // ScopeFailed: the handler (or a callback it started) raised. The traceback goes to the

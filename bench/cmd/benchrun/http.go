@@ -16,7 +16,10 @@ type httpRow struct {
 	conns    int      // 0 for a row that only carries a note
 	samples  []sample // one per repetition that ran
 	ratios   []float64
-	note     string // why it did not run, or what went wrong
+	// vsCallback: for the await-style rows, requests/s over the callback style's (the
+	// Dr.LEE row) in the same repetition.
+	vsCallback []float64
+	note       string // why it did not run, or what went wrong
 }
 
 func (b *bench) row(srv, scn string, conns int) *httpRow {
@@ -67,7 +70,7 @@ func (b *bench) runHTTP(ctx context.Context) error {
 		}
 		var wg sync.WaitGroup
 		for i, srv := range servers {
-			if srv.missing == "" {
+			if srv.missingFor(scn) == "" {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -79,8 +82,8 @@ func (b *bench) runHTTP(ctx context.Context) error {
 		wg.Wait()
 		var live []*running
 		for i, srv := range servers {
-			if srv.missing != "" {
-				b.row(srv.name, scn, 0).note = "not available: " + srv.missing
+			if why := srv.missingFor(scn); why != "" {
+				b.row(srv.name, scn, 0).note = "not available: " + why
 				continue
 			}
 			r, err := started[i].r, started[i].err
@@ -140,6 +143,12 @@ func (b *bench) runHTTP(ctx context.Context) error {
 					for name, s := range got {
 						row := b.row(name, scn, conns)
 						row.ratios = append(row.ratios, s.rps/base.rps)
+					}
+				}
+				if cb, ok := got[drleeName]; ok && cb.rps > 0 {
+					if aw, ok := got[drleeAwaitName]; ok {
+						row := b.row(drleeAwaitName, scn, conns)
+						row.vsCallback = append(row.vsCallback, aw.rps/cb.rps)
 					}
 				}
 			}

@@ -127,6 +127,9 @@ func (b *bench) httpTable() string {
 			conns = fmt.Sprint(r.conns)
 		}
 		notes := cell(r.note)
+		if len(r.vsCallback) > 0 {
+			notes = strings.TrimPrefix(notes+fmt.Sprintf("; %.2fx the callback style", median(r.vsCallback)), "; ")
+		}
 		if errs := sum(stat(r, func(s sample) int64 { return s.errors })); errs > 0 {
 			notes = strings.TrimPrefix(notes+fmt.Sprintf("; %d errors", errs), "; ")
 		}
@@ -220,7 +223,7 @@ func (b *bench) cpuTable() string {
 func (b *bench) svg() string {
 	servers := b.servers()
 	colors := map[string]string{ // fixed per server, so charts of different runs match
-		"drlee": "#d62728", "drlee-locked": "#ff9896", "fasthttp": "#1f77b4",
+		"drlee": "#d62728", "drlee-locked": "#ff9896", "drlee-await": "#e377c2", "fasthttp": "#1f77b4",
 		"nethttp": "#7f7f7f", "gopherlua": "#2ca02c", "nginx": "#9467bd",
 	}
 	const (

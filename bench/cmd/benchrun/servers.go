@@ -25,6 +25,9 @@ type server struct {
 	key     string // for -servers
 	name    string // as shown in the tables
 	missing string // why it cannot run on this machine; "" when it can
+	// lacks, when set, says why the server has no version of scenario scn ("" when it
+	// has one).
+	lacks func(scn string) string
 	// argv and env start it serving scenario scn on 127.0.0.1:port with the
 	// given number of cores (GOMAXPROCS, --workers, worker_processes).
 	start func(b *bench, scn string, port int) (argv, env []string, err error)
@@ -34,6 +37,7 @@ type server struct {
 const (
 	drleeName       = "Dr.LEE"
 	drleeLockedName = "Dr.LEE --lock-threads"
+	drleeAwaitName  = "Dr.LEE, await style"
 	fasthttpName    = "raw fasthttp"
 	nethttpName     = "net/http"
 	gopherluaName   = "fasthttp + gopher-lua pool"
@@ -48,19 +52,28 @@ func (b *bench) servers() []*server {
 			return []string{filepath.Join(b.tmp, bin), "-addr", addr(port)}, goEnv, nil
 		}
 	}
-	drlee := func(locked bool) func(*bench, string, int) ([]string, []string, error) {
+	drlee := func(locked bool, dir string) func(*bench, string, int) ([]string, []string, error) {
 		return func(b *bench, scn string, port int) ([]string, []string, error) {
 			argv := []string{b.drlee, "run", "--workers", cores}
 			if locked {
 				argv = append(argv, "--lock-threads")
 			}
-			argv = append(argv, filepath.Join("bench", "scenarios", scn+".lua"), strconv.Itoa(port))
+			argv = append(argv, filepath.Join(dir, scn+".lua"), strconv.Itoa(port))
 			return argv, goEnv, nil
 		}
 	}
+	scenarios := filepath.Join("bench", "scenarios")
+	awaitScenarios := filepath.Join(scenarios, "await")
 	all := []*server{
-		{key: "drlee", name: drleeName, missing: b.drleeMissing, start: drlee(false)},
-		{key: "drlee-locked", name: drleeLockedName, missing: b.drleeMissing, start: drlee(true)},
+		{key: "drlee", name: drleeName, missing: b.drleeMissing, start: drlee(false, scenarios)},
+		{key: "drlee-locked", name: drleeLockedName, missing: b.drleeMissing, start: drlee(true, scenarios)},
+		{key: "drlee-await", name: drleeAwaitName, missing: b.drleeMissing, start: drlee(false, awaitScenarios),
+			lacks: func(scn string) string {
+				if _, err := os.Stat(filepath.Join(awaitScenarios, scn+".lua")); err != nil {
+					return "no await-style version of this scenario"
+				}
+				return ""
+			}},
 		{key: "fasthttp", name: fasthttpName, start: peer("fasthttp")},
 		{key: "nethttp", name: nethttpName, start: peer("nethttp")},
 		{key: "gopherlua", name: gopherluaName, start: peer("gopherlua")},
@@ -76,6 +89,14 @@ func (b *bench) servers() []*server {
 		}
 	}
 	return some
+}
+
+// missingFor says why s cannot serve scenario scn, or "".
+func (s *server) missingFor(scn string) string {
+	if s.missing == "" && s.lacks != nil {
+		return s.lacks(scn)
+	}
+	return s.missing
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }

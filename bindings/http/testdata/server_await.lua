@@ -111,6 +111,16 @@ routes["/forgot-finish"] = function(req, res)
   res:write("written, never finished")
 end
 
+-- The same, with the handler's scope alive after res became unreachable, and full
+-- collections meanwhile: res must still be there to be finished when the scope ends.
+routes["/forgot-finish-io"] = function(req, res)
+  res:write("written, never finished, then io")
+  time.timeout(5, function()
+    collectgarbage()
+    collectgarbage()
+  end)
+end
+
 -- Two upstream calls in parallel with spawn, then their bodies, awaited.
 routes["/slow"] = function(req, res)
   local q = query(req.request_uri)
