@@ -82,4 +82,3 @@ func (w *Worker) setFinalizer(cls *Class, on bool) {
 		w.Logf("WARN", "%s: the finalizer could not be switched %v: %v", cls.Name, map[bool]string{true: "on", false: "off"}[on], err)
 	}
 }
-
