@@ -4,6 +4,8 @@ package lua
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,73 @@ T.report("ok", T.keep(function() T.report("after", 1) end))`)
 	}
 	if r, err := s.RunIn(th, int32(o.num(t, "ok")), false, nil, true); r != ThreadDone || err != nil || o.num(t, "after") != 1 {
 		t.Fatalf("the thread after the interrupt: %v %v", r, err)
+	}
+}
+
+// TestThreadCallArity: a thread's call gets exactly the arguments it was given, nils and
+// all, however many (the runner passes up to 4 in locals, more in a table); and they stay
+// alive until the thread's next call (what a kept thread relies on: engine.RunScoped).
+func TestThreadCallArity(t *testing.T) {
+	t.Parallel()
+	s, o := newState(t)
+	mustDo(t, s, `
+seen = setmetatable({}, {__mode = "v"})
+T.report("ref", T.keep(function(...)
+  local n = select("#", ...)
+  local parts = {}
+  for i = 1, n do parts[i] = tostring((select(i, ...))) end
+  if type((...)) == "table" then seen.arg = (...) end
+  T.report("got", n .. ":" .. table.concat(parts, ","))
+end))
+T.report("alive", T.keep(function()
+  collectgarbage()
+  collectgarbage()
+  T.report("alive", tostring(seen.arg ~= nil))
+end))`)
+	ref, alive := int32(o.num(t, "ref")), int32(o.num(t, "alive"))
+	th, err := s.NewThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.FreeThread(th)
+	for n := 0; n <= 7; n++ {
+		var args []any
+		want := []string{}
+		for i := 0; i < n; i++ {
+			if i%3 == 1 {
+				args = append(args, nil)
+				want = append(want, "nil")
+			} else {
+				args = append(args, float64(i))
+				want = append(want, strconv.Itoa(i))
+			}
+		}
+		if r, err := s.RunIn(th, ref, false, packValues(args...), true); r != ThreadDone || err != nil {
+			t.Fatalf("%d arguments: %v %v", n, r, err)
+		}
+		if got, w := o.str("got"), fmt.Sprintf("%d:%s", n, strings.Join(want, ",")); got != w {
+			t.Errorf("%d arguments: the call saw %q, want %q", n, got, w)
+		}
+	}
+	// A table argument stays reachable through the thread until its next call.
+	other, err := s.NewThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.FreeThread(other)
+	if r, err := s.RunIn(th, ref, false, packValues(map[any]any{"k": 1.0}), true); r != ThreadDone || err != nil {
+		t.Fatal(r, err)
+	}
+	if r, err := s.RunIn(other, alive, false, nil, true); r != ThreadDone || err != nil {
+		t.Fatal(r, err)
+	}
+	if o.str("alive") != "true" {
+		t.Errorf("the argument of the thread's last call was collected while the thread kept it")
+	}
+	if r, err := s.RunIn(th, alive, false, nil, true); r != ThreadDone || err != nil {
+		t.Fatal(r, err)
+	}
+	if o.str("alive") != "false" {
+		t.Errorf("the argument of a call was still alive after the thread's next call")
 	}
 }

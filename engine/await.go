@@ -137,7 +137,8 @@ func awaitResults(args *Args, buf *[]byte) []byte {
 	b := args.B
 	if len(b) == 0 || b[0] == packed.TagNil {
 		if len(b) <= 1 {
-			return append((*buf)[:0], packed.TagTrue)
+			*buf = append((*buf)[:0], packed.TagTrue) // kept: no allocation per await
+			return *buf
 		}
 		return b[1:]
 	}

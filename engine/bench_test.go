@@ -70,3 +70,42 @@ func BenchmarkLoopRoundTrip(b *testing.B) {
 	benchLocks(b, 1, `local timeout = require("time").timeout
 function start(step) timeout(0, step) end`)
 }
+
+// awaits runs inflight runtime threads, each awaiting op() in a loop, b.N awaits in all:
+// the await twin of chains.
+const awaits = `
+local total, inflight = tonumber(arg[1]), tonumber(arg[2])
+local started, finished = 0, 0
+local function loop()
+  while started < total do
+    started = started + 1
+    assert(op())
+    finished = finished + 1
+  end
+  if finished == total then print("done") end
+end
+for i = 1, math.min(inflight, total) do spawn_loop(loop) end
+`
+
+// BenchmarkAwaitRoundTrip: BenchmarkCompletionRoundTrip in the await style (the calling
+// thread suspends and is resumed with the result), its baseline.
+func BenchmarkAwaitRoundTrip(b *testing.B) {
+	benchScript(b, false, 1, `local rt = require("testasync").roundtrip_await
+function op() return rt() end
+function spawn_loop(f) require("time").timeout(0, f) end`+awaits)
+}
+
+// BenchmarkAwaitRoundTrip16: the same with 16 threads awaiting at once.
+func BenchmarkAwaitRoundTrip16(b *testing.B) {
+	benchScript(b, false, 16, `local rt = require("testasync").roundtrip_await
+function op() return rt() end
+function spawn_loop(f) require("time").timeout(0, f) end`+awaits)
+}
+
+// BenchmarkAwaitLoopRoundTrip: time.sleep(0) in a loop, the await twin of
+// BenchmarkLoopRoundTrip.
+func BenchmarkAwaitLoopRoundTrip(b *testing.B) {
+	benchScript(b, false, 1, `local sleep = require("time").sleep
+function op() return sleep(0) end
+function spawn_loop(f) require("time").timeout(0, f) end`+awaits)
+}

@@ -30,6 +30,7 @@ func init() {
 		Name: "testasync",
 		Funcs: []engine.Function{
 			{Name: "roundtrip", Fn: roundtrip},
+			{Name: "roundtrip_await", Fn: roundtripAwait},
 			{Name: "fail", Fn: fail},
 			{Name: "panic_work", Fn: panicWork},
 			{Name: "block", Fn: block},
@@ -53,6 +54,13 @@ func roundtrip(c *engine.Call) int {
 		return func(w *engine.Worker, a *engine.Args) { a.Nil() }
 	})
 	return 0
+}
+
+// roundtrip_await(cb?): roundtrip, and without cb in a runtime thread, an await.
+func roundtripAwait(c *engine.Call) int {
+	return engine.WorkerOf(c).AsyncCall(c, 1, func() engine.Completion {
+		return func(w *engine.Worker, a *engine.Args) { a.Nil() }
+	})
 }
 
 // fail(msg, cb): cb(msg) from the pool; with no cb, the error is uncaught.
