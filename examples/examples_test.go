@@ -3,10 +3,12 @@ package examples
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +83,76 @@ func TestJournal(t *testing.T) {
 	res.Contains(t, "journal.txt\t", "done")
 	if _, err := os.Stat(dir + "/drlee-journal-1"); !os.IsNotExist(err) {
 		t.Fatalf("journal directory left behind: %v", err)
+	}
+}
+
+// journal_await.lua does what journal.lua does, in the await style.
+func TestJournalAwait(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	res := drleetest.RunFile(t, "journal_await.lua", drleetest.Options{Args: []string{dir}, Timeout: 20 * time.Second})
+	res.MustSucceed(t)
+	for i := 1; i <= 5; i++ {
+		res.Contains(t, strconv.Itoa(i)+" ")
+	}
+	res.Contains(t, "journal.txt\t", "done")
+	if _, err := os.Stat(dir + "/drlee-journal-1"); !os.IsNotExist(err) {
+		t.Fatalf("journal directory left behind: %v", err)
+	}
+}
+
+// aggregator.lua answers /summary from its two upstreams, called at once.
+func TestAggregator(t *testing.T) {
+	t.Parallel()
+	port := drleetest.FreePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan drleetest.Result, 1)
+	go func() {
+		done <- drleetest.RunFile(t, "aggregator.lua", drleetest.Options{
+			Workers: 2, Args: []string{strconv.Itoa(port)}, Ctx: ctx, Timeout: 20 * time.Second,
+		})
+	}()
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/summary"
+	c := &http.Client{Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err = c.Get(url); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("aggregator.lua does not serve %s: %v", url, err)
+		}
+	}
+	var got struct {
+		SKU    string   `json:"sku"`
+		Price  float64  `json:"price"`
+		Stock  int      `json:"stock"`
+		Errors []string `json:"errors"`
+		MS     int      `json:"ms"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&got)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d, %v", url, resp.StatusCode, err)
+	}
+	if got.SKU != "drlee-1" || got.Price != 42.5 || got.Stock != 7 || len(got.Errors) != 0 {
+		t.Errorf("summary %+v", got)
+	}
+	if got.MS >= 50 {
+		t.Errorf("the summary took %d ms: the upstreams (20 and 30 ms) were not called at once", got.MS)
+	}
+	if r, err := c.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/nope"); err != nil || r.StatusCode != 404 {
+		t.Errorf("GET /nope: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
+	cancel()
+	res := <-done
+	res.MustSucceed(t)
+	if strings.Contains(res.Stderr, "WARN") || strings.Contains(res.Stderr, "ERROR") {
+		t.Errorf("the log:\n%s", res.Stderr)
 	}
 }
