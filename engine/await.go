@@ -349,8 +349,7 @@ type Scope struct {
 	idle    bool // ScopeIdle was called
 	own     bool // the scope of one thread only: what its code starts belongs to none
 
-	kept     *lua.Thread // the thread of a RunScoped call that returned, until the end
-	dropArgs bool        // ReleaseArgs: kept is not reused, so that its arguments go
+	kept *lua.Thread // the thread of a RunScoped call that returned, until the end
 }
 
 // child is the scope of what code running in sc starts (ops, timers): sc, or none for a
@@ -368,7 +367,9 @@ type ScopeOwner interface {
 	// ScopeFailed: a call in the scope raised err (with its traceback); the owner reports
 	// it (the log) and answers for it.
 	ScopeFailed(w *Worker, sc *Scope, err error)
-	// ScopeIdle: nothing of the scope is running or to come any more.
+	// ScopeIdle: nothing of the scope is running or to come any more. Once it returns, the
+	// engine does not touch sc again: the owner may recycle the memory it lives in (a pooled
+	// request), even from another goroutine.
 	ScopeIdle(w *Worker, sc *Scope)
 }
 
@@ -411,20 +412,26 @@ func (sc *Scope) release(w *Worker) {
 	}
 	if sc.pending--; sc.pending == 0 && !sc.idle {
 		sc.idle = true
-		if sc.owner != nil {
-			w.protected("a scope's end", func() { sc.owner.ScopeIdle(w, sc) })
+		// Everything read from sc is read before its owner hears of the end: the owner may
+		// recycle it then (ScopeIdle).
+		t, owner := sc.kept, sc.owner
+		sc.kept = nil
+		w.idleReleaseArgs = false
+		if owner != nil {
+			w.protected("a scope's end", func() { owner.ScopeIdle(w, sc) })
 		}
-		if t := sc.kept; t != nil {
-			sc.kept = nil
-			w.releaseThread(t, sc.dropArgs)
+		if t != nil {
+			w.releaseThread(t, w.idleReleaseArgs)
 		}
+		w.idleReleaseArgs = false
 	}
 }
 
-// ReleaseArgs, from ScopeIdle, lets the arguments of the scope's RunScoped call go at once:
-// the thread that kept them is not reused (which would keep them until its next call), so
-// that the collector may find them unreachable (an HTTP response nobody finished).
-func (sc *Scope) ReleaseArgs() { sc.dropArgs = true }
+// ReleaseArgs, from ScopeIdle, lets the arguments of the ending scope's RunScoped call go
+// at once: the thread that kept them is not reused (which would keep them until its next
+// call), so that the collector may find them unreachable (an HTTP response nobody
+// finished). Loop only.
+func (w *Worker) ReleaseArgs() { w.idleReleaseArgs = true }
 
 // RunScoped calls the function at registry ref fn (kept) with args in a runtime thread of
 // scope sc: how a binding calls a handler (an HTTP request's, an rpc delivery's). It

@@ -59,11 +59,12 @@ type Worker struct {
 	locals []any // the worker's WorkerLocal values, by index
 
 	// Runtime threads (await.go).
-	freeThreads  []*lua.Thread // free for the next call
-	threads      int           // made and not freed (tests: no leak)
-	suspending   *Op           // the Op a Go function just asked the running thread to await
-	scope        *Scope        // the scope of the Lua code running now
-	scratchAwait []byte        // awaitResults' buffer
+	freeThreads     []*lua.Thread // free for the next call
+	threads         int           // made and not freed (tests: no leak)
+	suspending      *Op           // the Op a Go function just asked the running thread to await
+	scope           *Scope        // the scope of the Lua code running now
+	idleReleaseArgs bool          // set by ReleaseArgs during a ScopeIdle (Scope.release)
+	scratchAwait    []byte        // awaitResults' buffer
 
 	closing bool // the state is being closed (Closing)
 

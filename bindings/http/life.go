@@ -85,7 +85,7 @@ func (rs *request) ScopeIdle(w *engine.Worker, sc *engine.Scope) {
 			// class's finalizer on until this response ends.
 			rs.suspect = true
 			w.WantFinalize(responseClass)
-			sc.ReleaseArgs() // res was kept alive until now (RunScoped)
+			w.ReleaseArgs() // res was kept alive until now (RunScoped)
 			w.CollectSoon()
 		}
 	}

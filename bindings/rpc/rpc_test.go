@@ -412,3 +412,37 @@ rpc.call("echo", 1, function(err, v) print("echo: " .. tostring(v)) done() end)
 		}
 	})
 }
+
+// TestAwaitStyle: rpc.call and rpc.broadcast without a callback wait and return the
+// result (or nil, err), in the main chunk and in a callback; a handler may await before it
+// replies; one that raises after an await answers its caller with the error at once.
+func TestAwaitStyle(t *testing.T) {
+	t.Parallel()
+	res := run(t, `
+rpc.register("slow.double", function(m, reply)
+  time.sleep(5)
+  reply(nil, m * 2)
+end)
+rpc.register("late.fail", function(m, reply)
+  time.sleep(5)
+  error("failed after an await")
+end)
+if env.worker_id ~= 1 then return end
+print("call", rpc.call("slow.double", 21))
+local none, err = rpc.call("nobody.home", 1)
+print("no handler", none, err)
+local t0 = now()
+local r, ferr = rpc.call("late.fail", 1, {timeout = 5000})
+print("raised", r, ferr:match("failed after an await"), now() - t0 < 2000)
+local replies = rpc.broadcast("slow.double", 5, {timeout = 2000})
+table.sort(replies, function(a, b) return a.worker_id < b.worker_id end)
+for _, rep in ipairs(replies) do print("broadcast", rep.worker_id, rep.result) end
+time.timeout(1, function()
+  print("in a callback", rpc.call("slow.double", 4))
+  done()
+end)
+`, 2)
+	res.Contains(t, "call\t42\n", "no handler\tnil\tno handler for 'nobody.home'\n", "raised\tnil\tfailed after an await\ttrue\n",
+		"broadcast\t1\t10\n", "broadcast\t2\t10\n", "in a callback\t8\n")
+	res.StderrContains(t, "rpc: handler for 'late.fail': ", "failed after an await", "stack traceback:")
+}
