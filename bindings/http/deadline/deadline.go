@@ -146,7 +146,9 @@ func (l *Listener[T]) Accept() (net.Conn, error) {
 			return l.track(nc)
 		case connFailed(err):
 			continue // that connection is gone; the next one may be fine
-		case !exhausted(err) || l.isClosed():
+		case l.isClosed():
+			return nil, l.closedError()
+		case !exhausted(err):
 			return nil, err
 		}
 		if failures == 0 {
@@ -159,9 +161,16 @@ func (l *Listener[T]) Accept() (net.Conn, error) {
 			l.acceptRetryHook(failures)
 		}
 		if !l.wait(pause) {
-			return l.Listener.Accept() // closed meanwhile: the listener's own error
+			return nil, l.closedError()
 		}
 	}
+}
+
+// closedError is Accept's error once Close began. Not the inner listener's: Close marks
+// the listener closed before it closes the socket, and an accept in between would still
+// fail with the error that made it pause.
+func (l *Listener[T]) closedError() error {
+	return &net.OpError{Op: "accept", Net: l.Addr().Network(), Addr: l.Addr(), Err: net.ErrClosed}
 }
 
 // Pauses between accepts that failed with a temporary error, as in net/http.
