@@ -69,6 +69,7 @@ typedef struct {
 #define CLUA_REG_GROW (-8)    /* the protected function that grows the stack (clua_encode) */
 #define CLUA_REG_RUNNER (-9)  /* the runtime threads' runner function (cthread.c) */
 #define CLUA_REG_RESUME (-10) /* the protected decode of an await's results (cthread.c) */
+#define CLUA_REG_SOON (-11)   /* runtime thread -> its soon queue, weak keys (cthread.c) */
 #define CLUA_RUNNER_NAME "=[drlee runner]" /* the runner's chunk name: its frames are not the script's */
 /* The array metatable (json.array_mt): a table that has it is packed as an array ('['), and
  * '[' is pushed as a table that has it. Set by clua_init, so every state has it. */

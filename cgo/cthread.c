@@ -56,9 +56,15 @@ static int th_take(lua_State *L) {
  * the thread: a thread the engine keeps aside after a call (a handler's, until everything
  * it started has ended) keeps them alive for free, where a registry ref would cost every
  * request two table updates. */
+/*
+ * The thread's soon queue q (CLUA_REG_SOON) holds callbacks that fast methods took with
+ * their call (DRLEE_FAST_SOON: a buffered res:write's): the runner calls them, in order,
+ * once the call returns, and those they queue too, in the same scope, before the thread
+ * yields back to the loop. A raise drops what is left of the queue: it belongs to the scope
+ * that failed. */
 static const char runner_src[] =
 	"local take, yield, xpcall, unpack, DONE, FAILED = ...\n"
-	"return function()\n"
+	"return function(q)\n"
 	"  yield(DONE)\n"
 	"  while true do\n"
 	"    local n, f, h, a, b, c, d = take()\n"
@@ -69,6 +75,16 @@ static const char runner_src[] =
 	"    elseif n == 3 then ok, err = xpcall(f, h, a, b, c)\n"
 	"    elseif n == 4 then ok, err = xpcall(f, h, a, b, c, d)\n"
 	"    else ok, err = xpcall(f, h, unpack(a, 1, n)) end\n"
+	"    if q[1] ~= nil then\n"
+	"      local k = 1\n"
+	"      while ok do\n"
+	"        local cb = q[k]\n"
+	"        if cb == nil then break end\n"
+	"        ok, err = xpcall(cb, h)\n"
+	"        k = k + 1\n"
+	"      end\n"
+	"      for i = #q, 1, -1 do q[i] = nil end\n"
+	"    end\n"
 	"    if ok then yield(DONE) else yield(FAILED, err) end\n"
 	"  end\n"
 	"end\n";
@@ -87,6 +103,12 @@ int clua_thread_setup(lua_State *L, clua_st *st) {
 	lua_pushlightuserdata(L, &failed_token);
 	lua_call(L, 6, 1);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_RUNNER);
+	lua_createtable(L, 0, 0); /* the soon queues, by thread: weak keys */
+	lua_createtable(L, 0, 1);
+	lua_pushliteral(L, "k");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, -2);
+	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_SOON);
 	return 0;
 }
 
@@ -117,6 +139,13 @@ static int thread_new_body(lua_State *L) {
 	lua_settop(L, 0);
 	t->co = lua_newthread(L);
 	lua_rawgeti(t->co, LUA_REGISTRYINDEX, CLUA_REG_RUNNER); /* a new thread has room */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_SOON);
+	lua_pushvalue(L, -2);
+	lua_createtable(L, 4, 0); /* its soon queue */
+	lua_pushvalue(L, -1);
+	lua_xmove(L, t->co, 1); /* the runner's argument */
+	lua_rawset(L, -3);
+	lua_pop(L, 1);
 	t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	return 0;
 }
@@ -129,7 +158,7 @@ int clua_thread_new(lua_State *L, lua_State **co) {
 		lua_pop(L, 1);
 		return -1;
 	}
-	if (lua_resume(t.co, 0) != LUA_YIELD) { /* the runner's first yield: ready */
+	if (lua_resume(t.co, 1) != LUA_YIELD) { /* the runner's first yield: ready */
 		luaL_unref(L, LUA_REGISTRYINDEX, t.ref);
 		return -1;
 	}

@@ -221,7 +221,7 @@ func (w *Worker) AsyncOp(op *Op, work func() Completion) { w.async(op, work) }
 // always. Return what it returns from the Go function. Loop only, from a Go function.
 func (op *Op) ReturnNow(c *Call, fn Completion) int {
 	if !op.await || op.orphaned {
-		op.Complete(fn)
+		op.CompleteSoon(fn)
 		return 0
 	}
 	w := op.w

@@ -6,7 +6,7 @@ import (
 )
 
 // Go panics on the loop. Everything the loop runs (queued tasks, completions, timers,
-// deferred and tick-end functions) is Go code that may hold a bug; a panic there must not
+// deferred, tick-end and turn-end functions) is Go code that may hold a bug; a panic there must not
 // end the process. It never unwinds through LuaJIT (every crossing into Go recovers its
 // own: cgo's dispatcher and finalizer export), so the state is intact and the worker goes
 // on: the panic is logged with its stack and counts as an uncaught error (`drlee run`
@@ -70,31 +70,6 @@ func (w *Worker) runTasksFrom(items []Task, i int) (next int) {
 	for next = i; next < len(items); next++ {
 		items[next].Run(w)
 		items[next] = nil
-		w.endTick()
-	}
-	return next
-}
-
-// runDeferred runs one batch of functions deferred with Defer, each followed by its tick
-// end, as runTasks does.
-func (w *Worker) runDeferred(fns []func(w *Worker)) {
-	for i := 0; i < len(fns); {
-		i = w.runDeferredFrom(fns, i)
-	}
-}
-
-func (w *Worker) runDeferredFrom(fns []func(w *Worker), i int) (next int) {
-	defer func() {
-		if p := recover(); p != nil {
-			fns[next] = nil
-			next++
-			w.internalError("a deferred function", p)
-			w.finishTick()
-		}
-	}()
-	for next = i; next < len(fns); next++ {
-		fns[next](w)
-		fns[next] = nil
 		w.endTick()
 	}
 	return next

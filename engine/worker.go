@@ -28,17 +28,19 @@ type Worker struct {
 	pending int // reserved operations not yet completed (Ops)
 	holds   int // things that keep the loop alive by themselves (open servers, tickers)
 
-	local    []func(w *Worker) // deferred to the next turn of the loop (Defer)
-	tickEnd  []func()          // run after the current callback returns (AtTickEnd)
-	shutdown []func()          // run when the engine shuts down (OnShutdown)
+	local    []Task   // the loop's next turn: deferred functions (Defer), ops (CompleteSoon)
+	tickEnd  []func() // run after the current callback returns (AtTickEnd)
+	turnEnd  []func() // run once the work at hand is done (AtTurnEnd)
+	shutdown []func() // run when the engine shuts down (OnShutdown)
 
 	// The tick-end batch endTick is running, and what is left of it to run.
 	tickEndBatch, tickEndRun []func()
 
 	// Spare slices swapped with local and tickEnd on each drain, so that a busy loop does
 	// not allocate a new slice per turn.
-	localSpare   []func(w *Worker)
+	localSpare   []Task
 	tickEndSpare []func()
+	turnEndSpare []func()
 
 	fastDirty  lua.FastList // fast objects recorded into during this callback (FastMethods)
 	afterClose []func()     // run once the state is closed (AfterClose)
@@ -92,11 +94,20 @@ func (w *Worker) Hold() { w.holds++ }
 func (w *Worker) Unhold() { w.holds-- }
 
 // Defer runs fn on the loop's next turn, after the current callback (like process.nextTick
-// with a turn in between). It keeps the worker alive until it ran.
-func (w *Worker) Defer(fn func(w *Worker)) { w.local = append(w.local, fn) }
+// with a turn in between), before the loop takes new tasks or runs timers. It keeps the
+// worker alive until it ran.
+func (w *Worker) Defer(fn func(w *Worker)) { w.local = append(w.local, TaskFunc(fn)) }
 
 // AtTickEnd runs fn once the callback that is running now returns to the loop.
 func (w *Worker) AtTickEnd(fn func()) { w.tickEnd = append(w.tickEnd, fn) }
+
+// AtTurnEnd runs fn once the loop has done the work at hand: the functions deferred to its
+// next turn and the callbacks of operations completed on the loop (CompleteSoon), those
+// that they defer included, have run, and the loop is about to take new tasks, run timers
+// or wait. For decisions that later callbacks of the same burst of work may change: an
+// HTTP response written but not finished by a callback streams only if nothing at hand
+// finishes it. fn must not call into Lua. Loop only.
+func (w *Worker) AtTurnEnd(fn func()) { w.turnEnd = append(w.turnEnd, fn) }
 
 // OnShutdown registers fn to run on the loop when the engine shuts down (SIGTERM): servers
 // stop accepting there. It runs at most once.
@@ -169,6 +180,17 @@ func (op *Op) Complete(fn Completion) bool {
 	}
 	op.fn = fn
 	return op.w.q.push(op, false) == nil
+}
+
+// CompleteSoon completes op with a result known now, on the loop: its callback runs on the
+// loop's next turn (as Defer), ahead of new tasks and without a trip through the queue.
+// Loop only; use Complete from other goroutines.
+func (op *Op) CompleteSoon(fn Completion) {
+	if !op.done.CompareAndSwap(false, true) {
+		panic("engine: Op completed twice")
+	}
+	op.fn = fn
+	op.w.local = append(op.w.local, op)
 }
 
 // Run is the Op as a Task: runs the completion and calls the callback. A completion that
@@ -287,7 +309,7 @@ func (w *Worker) async(op *Op, work func() Completion) {
 		op.Complete(fn)
 	})
 	if err != nil {
-		op.Complete(func(w *Worker, a *Args) { a.Error(err) })
+		op.CompleteSoon(func(w *Worker, a *Args) { a.Error(err) })
 	}
 }
 
@@ -353,7 +375,7 @@ func keepSpare[T any](s []T) []T {
 
 // alive reports whether anything keeps the loop running.
 func (w *Worker) alive() bool {
-	return w.pending > 0 || w.holds > 0 || len(w.timers) > 0 || len(w.local) > 0
+	return w.pending > 0 || w.holds > 0 || len(w.timers) > 0 || len(w.local) > 0 || len(w.turnEnd) > 0
 }
 
 // start is the worker's goroutine (owned by the engine: Go): it creates the state, runs the
@@ -409,19 +431,14 @@ func (w *Worker) loop() {
 			w.terminate()
 			return
 		}
-		ran := false
-		for len(w.local) > 0 {
-			fns := w.local
-			w.local = w.localSpare[:0]
-			w.runDeferred(fns)
-			w.localSpare = keepSpare(fns)
-			ran = true
-		}
+		ran := w.runTurn()
 		next := w.runTimers()
 		items := w.q.swap(spare)
 		w.runTasks(items)
 		spare = keepSpare(items)
-		if len(items) > 0 || ran {
+		// What the timers and tasks deferred (their ops completed on the loop, their turn
+		// ends) is work at hand: the loop must not wait before it ran.
+		if len(items) > 0 || ran || len(w.local) > 0 || len(w.turnEnd) > 0 {
 			continue
 		}
 		if !w.alive() && w.q.closeIfEmpty() {
@@ -436,6 +453,35 @@ func (w *Worker) loop() {
 		}
 		<-w.q.notify
 		w.letProducersIn()
+	}
+}
+
+// runTurn runs the work at hand: the deferred functions and ops of the loop's turn, until
+// none is left, then the turn-end functions (AtTurnEnd), and again while those defer more.
+// It reports whether anything ran.
+func (w *Worker) runTurn() bool {
+	ran := false
+	for {
+		for len(w.local) > 0 {
+			items := w.local
+			w.local = w.localSpare[:0]
+			w.runTasks(items)
+			w.localSpare = keepSpare(items)
+			ran = true
+		}
+		if len(w.turnEnd) == 0 {
+			return ran
+		}
+		fns := w.turnEnd
+		w.turnEnd = w.turnEndSpare[:0]
+		w.turnEndSpare = nil
+		for i, fn := range fns {
+			fns[i] = nil
+			w.protected("a turn-end function", fn)
+			w.finishTick()
+		}
+		w.turnEndSpare = keepSpare(fns)
+		ran = true
 	}
 }
 

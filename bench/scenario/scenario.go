@@ -16,6 +16,7 @@ import (
 // The scenario names, in report order.
 const (
 	Hello     = "hello"     // "hello world", 11 bytes
+	HelloCB   = "hello-cb"  // hello, in the seed's idiom: finish in the write's callback
 	JSON      = "json"      // POST JSONRequest, decode it, answer an encoded object
 	Timer     = "timer"     // wait on a 1 ms timer, then answer "ok"
 	CPU       = "cpu"       // a loop the JIT compiles, answer its result
@@ -23,7 +24,7 @@ const (
 )
 
 // Names lists every scenario, in report order.
-var Names = []string{Hello, JSON, Timer, CPU, Stream64K}
+var Names = []string{Hello, HelloCB, JSON, Timer, CPU, Stream64K}
 
 // HelloBody is the hello scenario's answer.
 const HelloBody = "hello world"
@@ -94,7 +95,7 @@ func Check(name string, status int, body []byte) error {
 		return fmt.Errorf("status %d, body %.80q", status, body)
 	}
 	switch name {
-	case Hello:
+	case Hello, HelloCB:
 		if string(body) != HelloBody {
 			return fmt.Errorf("body %.80q, want %q", body, HelloBody)
 		}

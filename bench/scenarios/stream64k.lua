@@ -1,6 +1,6 @@
--- stream64k: a 64 KB response streamed as 16 chunks of 4 KB; each write's
--- callback (run once the chunk is sent) writes the next, so the response spans
--- several callbacks and goes out chunked.
+-- stream64k: a 64 KB response streamed as 16 chunks of 4 KB, each flushed to the client
+-- before the next is written (res:flush's callback runs once the chunk is out: what
+-- ngx.flush(true) does in the nginx version).
 -- Usage: drlee run stream64k.lua PORT
 local http = require "http"
 
@@ -17,7 +17,8 @@ local server = http.create_server("127.0.0.1:" .. arg[1], function(req, res)
       res:finish()
       return
     end
-    res:write(chunk, next_chunk)
+    res:write(chunk)
+    res:flush(next_chunk)
   end
   next_chunk()
 end)

@@ -60,7 +60,7 @@ func waiterWake(c *engine.Call) int {
 	wt.woken = true
 	if op := wt.op; op != nil {
 		wt.op = nil
-		op.Complete(nil)
+		op.CompleteSoon(nil)
 	}
 	return 0
 }

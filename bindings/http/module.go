@@ -8,10 +8,12 @@
 //	req.method, req.request_uri, req.path, req.url, req.headers, req.remote_addr,
 //	req:read(n, cb), req:close(cb)
 //	res:set_status(code), res:set(name, value), res:get(name), res:write(data, cb),
-//	res:finish(cb)
+//	res:flush(cb), res:finish(cb)
 //
-// A response written and finished within one callback goes out with Content-Length; one
-// whose writes span several callbacks is streamed (chunked) as it is written. A handler
+// A response finished before the loop turns to other work (in the handler, or in the
+// callbacks of its writes: the write's callback runs on the loop's next turn) goes out
+// with Content-Length; one left unfinished then, or past 64 KiB, or flushed (res:flush), is
+// streamed (chunked) as it is written. A handler
 // that raises gives a plain 500; one that never finishes, 504 after --handler-timeout; a
 // saturated worker, 503 with Retry-After.
 //
@@ -69,6 +71,7 @@ func init() {
 		{Name: "set", Fn: resSet},
 		{Name: "get", Fn: resGet},
 		{Name: "write", Fn: resWrite},
+		{Name: "flush", Fn: resFlush},
 		{Name: "finish", Fn: resFinish},
 	}
 	responseClass.Fast = &fastResponse
@@ -334,7 +337,7 @@ func reqRead(c *engine.Call) int {
 		return c.ReturnBytes(rs.nextBody(n))
 	}
 	rs.refs.Add(1) // rs must outlive the completion even if the response finishes first
-	w.Reserve(c.CheckFunc(3)).Complete(func(w *engine.Worker, a *engine.Args) {
+	w.Reserve(c.CheckFunc(3)).CompleteSoon(func(w *engine.Worker, a *engine.Args) {
 		a.Nil()
 		a.Bytes(rs.nextBody(n))
 		rs.release()
@@ -371,7 +374,7 @@ func reqClose(c *engine.Call) int {
 	if !engine.HasCallback(c, 2) {
 		return c.ReturnBool(true)
 	}
-	w.Reserve(c.CheckFunc(2)).Complete(nil)
+	w.Reserve(c.CheckFunc(2)).CompleteSoon(nil)
 	return 0
 }
 
@@ -517,7 +520,7 @@ func resWrite(c *engine.Call) int {
 		if !hasCB {
 			return c.ReturnBool(true)
 		}
-		w.Reserve(c.CheckFunc(3)).Complete(nil)
+		w.Reserve(c.CheckFunc(3)).CompleteSoon(nil)
 		return 0
 	case stateStreaming:
 		if !hasCB && (waiting+len(data) <= streamHighWater || !c.CanAwait()) {
@@ -534,6 +537,33 @@ func resWrite(c *engine.Call) int {
 	default:
 		return failLater(c, 3, gone)
 	}
+}
+
+// res:flush(cb): sends what was written so far now, instead of when the response is
+// finished: a buffered response starts streaming (its headers go out, chunked), and cb(err)
+// runs once everything written before the flush is out to the client (what ngx.flush(true)
+// does). Without cb, in a runtime thread, it waits for that and returns true (nil, err when
+// the client is gone); elsewhere it returns at once.
+func resFlush(c *engine.Call) int {
+	if err, ended := endedStream(engine.WorkerOf(c), c); ended {
+		return failLater(c, 2, err)
+	}
+	w, rs := resOf(c)
+	if rs.finished {
+		c.Raise("http: flush after finish")
+	}
+	op := w.ReserveCall(c, 2)
+	rs.startStreaming() // unless it streams already, or was abandoned (504)
+	if !rs.queueChunk(chunk{op: op}) {
+		rs.mu.Lock()
+		gone := rs.gone
+		rs.mu.Unlock()
+		if gone == nil {
+			gone = errClientGone
+		}
+		return op.ReturnNow(c, func(w *engine.Worker, a *engine.Args) { a.Error(gone) })
+	}
+	return op.Return(c)
 }
 
 // res:finish(cb): the response is complete; cb(err) once it is out. Without cb it returns
@@ -558,6 +588,6 @@ func failLater(c *engine.Call, i int, err error) int {
 	if !engine.HasCallback(c, i) {
 		return engine.ReturnError(c, err)
 	}
-	engine.WorkerOf(c).Reserve(c.CheckFunc(i)).Complete(func(w *engine.Worker, a *engine.Args) { a.Error(err) })
+	engine.WorkerOf(c).Reserve(c.CheckFunc(i)).CompleteSoon(func(w *engine.Worker, a *engine.Args) { a.Error(err) })
 	return 0
 }

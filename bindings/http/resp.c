@@ -98,12 +98,17 @@ int http_resp_fast(drlee_fast_obj *obj, int op, const drlee_fast_args *a) {
 		return DRLEE_FAST_DONE;
 	}
 	case HTTP_WRITE: {
-		if (a->n != 1 || a->type[0] != DRLEE_T_STRING) return DRLEE_FAST_GO;
+		/* write(data), or write(data, cb) with cb called as soon as this code returns
+		 * (a buffered write's outcome is known now), while the body stays below
+		 * HTTP_FLUSH_AT: past it, Go has the write and the response streams. */
+		int cb = a->n == 2 && a->type[1] == DRLEE_T_FUNCTION;
+		if ((a->n != 1 && !cb) || a->type[0] != DRLEE_T_STRING) return DRLEE_FAST_GO;
+		if (cb && r->bodylen + a->len[0] >= HTTP_FLUSH_AT) return DRLEE_FAST_GO;
 		if (!grow(&r->body, &r->bodycap, r->bodylen + a->len[0])) return DRLEE_FAST_GO;
 		memcpy(r->body + r->bodylen, a->str[0], a->len[0]);
 		r->bodylen += a->len[0];
 		r->written = 1;
-		return DRLEE_FAST_TRUE;
+		return cb ? DRLEE_FAST_SOON : DRLEE_FAST_TRUE;
 	}
 	case HTTP_FINISH:
 		if (a->n != 0) return DRLEE_FAST_GO;

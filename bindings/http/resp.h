@@ -17,6 +17,10 @@ typedef struct {
 	size_t bodylen, bodycap;
 } http_resp;
 
+/* How much body a response holds buffered, unfinished, before it streams (server.go's
+ * flushAt): a write with a callback that would reach it goes to Go. */
+#define HTTP_FLUSH_AT (64 << 10)
+
 /* The fast methods' ops, in the order bindings/http names them to the engine. */
 enum { HTTP_SET_STATUS = 1, HTTP_SET, HTTP_WRITE, HTTP_FINISH };
 

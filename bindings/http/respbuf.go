@@ -19,6 +19,11 @@ import (
 // (takeOver in server.go). Loop only; Go reads it directly, without a cgo call.
 type respBuffer struct{ r *C.http_resp }
 
+// flushAt is how much body a response keeps buffered, unfinished, before it streams: a
+// response written in a chain of callbacks goes out with Content-Length up to this size,
+// and a large one does not pile up in memory (resp.h's HTTP_FLUSH_AT).
+const flushAt = C.HTTP_FLUSH_AT
+
 // fastResponse are the fast methods of responseClass, in the order of resp.h's ops.
 var fastResponse = engine.FastMethods{
 	Fn:       unsafe.Pointer(C.http_resp_fast),

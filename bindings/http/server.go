@@ -402,8 +402,10 @@ type request struct {
 	bodyPos      int
 	written      bool // a write happened since the last tick end while not streaming
 	tickPending  bool
+	turnPending  bool // an AtTurnEnd is registered: endOfTurn (holds a reference on rs)
 	finished     bool
 	checkTick    func() // rs.endOfTick, bound once per pooled request
+	checkTurn    func() // rs.endOfTurn, likewise
 
 	// Streaming (state == stateStreaming): chunks go from the loop to the connection
 	// goroutine, which writes them as the response body (stream.go).
@@ -430,6 +432,7 @@ func init() {
 		rs := &request{done: make(chan struct{}, 1)}
 		rs.cond.L = &rs.mu
 		rs.checkTick = rs.endOfTick
+		rs.checkTurn = rs.endOfTurn
 		return rs
 	}
 }
@@ -440,7 +443,7 @@ func acquireRequest() *request {
 	rs.timedOut, rs.gone = false, nil
 	rs.refs.Store(2) // the connection goroutine and the loop
 	rs.bodyPos = 0
-	rs.written, rs.tickPending, rs.finished = false, false, false
+	rs.written, rs.tickPending, rs.turnPending, rs.finished = false, false, false, false
 	rs.reqID, rs.resID = 0, 0
 	rs.snap, rs.w, rs.finishOp, rs.sc = nil, nil, nil, nil
 	rs.hasBuf, rs.failed, rs.suspect = false, false, false
@@ -547,16 +550,39 @@ func (rs *request) takeOver(w *engine.Worker) {
 }
 
 // endOfTick runs after a callback in which the response was written or finished returns:
-// a finished response goes out now (with Content-Length unless it was streaming); one that
-// was written but not finished in that same callback starts streaming.
+// a finished response goes out now (with Content-Length unless it was streaming). One
+// written but not finished stays buffered while the loop runs the work at hand, the
+// callbacks of its writes included (the seed's res:write(body, function() res:finish()
+// end)): endOfTurn decides. Unless it holds flushAt bytes already: then it streams now.
 func (rs *request) endOfTick() {
 	rs.tickPending = false
 	switch {
 	case rs.finished:
 		rs.complete()
 	case rs.written:
-		rs.startStreaming()
+		rs.mu.Lock()
+		pending := rs.state == statePending
+		full := pending && len(rs.ctx.Response.Body()) >= flushAt
+		rs.mu.Unlock()
+		if full {
+			rs.startStreaming()
+		} else if pending && !rs.turnPending {
+			rs.turnPending = true
+			rs.refs.Add(1) // endOfTurn's: rs must not be recycled before it ran
+			rs.w.AtTurnEnd(rs.checkTurn)
+		}
 	}
+}
+
+// endOfTurn runs once the loop has done the work at hand after a write left the response
+// unfinished: nothing finished it, so it must be flushed (the rest may take a while: a
+// timer, a file, an upstream), and it streams. Loop only.
+func (rs *request) endOfTurn() {
+	rs.turnPending = false
+	if !rs.finished {
+		rs.startStreaming() // unless no longer pending (timed out: 504)
+	}
+	rs.release()
 }
 
 // atTickEnd makes sure endOfTick runs once the current callback returns.
@@ -591,6 +617,10 @@ func (rs *request) startStreaming() {
 	rs.bodyPos = 0 // the snapshot keeps only the unread rest of the body
 	if body := ctx.Response.Body(); len(body) > 0 {
 		rs.chunks = append(rs.chunks, chunk{data: append(rs.bufLocked(len(body)), body...)})
+	} else {
+		// Nothing to write yet (res:flush before any write: server-sent events): the
+		// headers go out now, not with the first chunk.
+		ctx.Response.ImmediateHeaderFlush = true
 	}
 	ctx.Response.ResetBody()
 	// A stream (server-sent events, a long download) may outlive the write timeout; each of
@@ -622,7 +652,7 @@ func (rs *request) startStreaming() {
 func (rs *request) finish(w *engine.Worker, op *engine.Op) {
 	if rs.finished {
 		if op != nil {
-			op.Complete(nil)
+			op.CompleteSoon(nil)
 		}
 		return
 	}
@@ -656,15 +686,15 @@ func (rs *request) complete() {
 	case statePending:
 		rs.done <- struct{}{}
 		if op != nil {
-			op.Complete(nil)
+			op.CompleteSoon(nil)
 		}
 	case stateStreaming:
 		if !rs.queueChunk(chunk{op: op, final: true, cut: rs.failed}) && op != nil {
-			op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(errClientGone) })
+			op.CompleteSoon(func(w *engine.Worker, a *engine.Args) { a.Error(errClientGone) })
 		}
 	case stateAbandoned:
 		if op != nil {
-			op.Complete(func(w *engine.Worker, a *engine.Args) { a.Error(gone) })
+			op.CompleteSoon(func(w *engine.Worker, a *engine.Args) { a.Error(gone) })
 		}
 	}
 	w.Unhold()

@@ -179,6 +179,14 @@ func register(c *engine.Call) int {
 	})
 	if err != nil {
 		w.Unref(h.fn)
+		select {
+		case <-w.Engine().Stopping():
+			// The engine shuts down (SIGTERM while the main chunk still ran): the node has
+			// left or is leaving, and a handler would get no calls anyway. Not an error
+			// of the script's.
+			return 0
+		default:
+		}
 		c.Raise("rpc.register: %v", err)
 	}
 	h.unregister = unregister

@@ -18,7 +18,10 @@
 #define DRLEE_FAST_MAXARGS 4 /* arguments after self; a call with more goes to Go */
 
 /* The type of an argument, as far as a fast method cares. */
-enum { DRLEE_T_NIL = 0, DRLEE_T_BOOLEAN, DRLEE_T_NUMBER, DRLEE_T_STRING, DRLEE_T_OTHER };
+enum { DRLEE_T_NIL = 0, DRLEE_T_BOOLEAN, DRLEE_T_NUMBER, DRLEE_T_STRING, DRLEE_T_OTHER, DRLEE_T_FUNCTION };
+/* DRLEE_T_FUNCTION is offered only for the last argument, and only when the call runs
+ * in a runtime thread, which can call it soon (DRLEE_FAST_SOON); any other function is
+ * DRLEE_T_OTHER. */
 
 typedef struct {
 	int n; /* arguments after self */
@@ -54,10 +57,16 @@ enum {
 	DRLEE_FAST_DONE = 1, /* recorded; the call returns nothing */
 	DRLEE_FAST_TRUE = 2, /* recorded; the call returns true (a write without a callback,
 	                      * whose outcome is known at once) */
+	DRLEE_FAST_SOON = 3, /* recorded; the call returns nothing, and its last argument (a
+	                      * DRLEE_T_FUNCTION: the callback of an outcome known at once)
+	                      * is called with no arguments as soon as the code that made the
+	                      * call returns, in the same runtime thread and scope, before
+	                      * the loop goes on: the seed's res:write(body, function()
+	                      * res:finish() end) without a crossing into Go */
 };
 
 /* A binding's fast method: op is the method's number (1 for the first name given to
- * engine.FastMethods). It returns one of DRLEE_FAST_GO, _DONE, _TRUE. It must not keep
+ * engine.FastMethods). It returns one of DRLEE_FAST_GO, _DONE, _TRUE, _SOON. It must not keep
  * args' strings, and must not call into Lua or Go. */
 typedef int (*drlee_fast_fn)(drlee_fast_obj *obj, int op, const drlee_fast_args *args);
 

@@ -22,7 +22,7 @@ var chunk = []byte(strings.Repeat("x", scenario.StreamChunkSize))
 
 func handler(ctx *fasthttp.RequestCtx) {
 	switch string(ctx.Path()) { // the compiler does not allocate for a switch on string(bytes)
-	case "/hello":
+	case "/hello", "/hello-cb": // no callbacks here: the same work
 		ctx.SetContentType("text/plain")
 		ctx.SetBodyString(scenario.HelloBody)
 	case "/json":

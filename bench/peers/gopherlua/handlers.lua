@@ -9,6 +9,9 @@ function handlers.hello(method, body)
   return "hello world"
 end
 
+-- No callbacks here: the same work as hello.
+handlers["hello-cb"] = handlers.hello
+
 function handlers.json(method, body)
   local in_ = json_decode(body)
   return json_encode({ ok = true, id = in_.id, name = in_.name, count = #in_.tags })

@@ -23,10 +23,12 @@ func main() {
 	flag.Parse()
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
+	hello := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte(scenario.HelloBody))
-	})
+	}
+	mux.HandleFunc("/hello", hello)
+	mux.HandleFunc("/hello-cb", hello) // no callbacks here: the same work
 	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) {
 		var in scenario.JSONIn
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {

@@ -1,0 +1,197 @@
+package http_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drlee/drlee/internal/drleetest"
+)
+
+// wantLength checks that r went out with Content-Length n, not chunked.
+func wantLength(t *testing.T, r response, n int64) {
+	t.Helper()
+	if r.resp.ContentLength != n || len(r.resp.TransferEncoding) != 0 {
+		t.Errorf("Content-Length %d, Transfer-Encoding %q: want %d, none", r.resp.ContentLength, r.resp.TransferEncoding, n)
+	}
+}
+
+// wantChunked checks that r was streamed.
+func wantChunked(t *testing.T, r response) {
+	t.Helper()
+	if r.resp.ContentLength != -1 || len(r.resp.TransferEncoding) != 1 || r.resp.TransferEncoding[0] != "chunked" {
+		t.Errorf("Content-Length %d, Transfer-Encoding %q: want chunked", r.resp.ContentLength, r.resp.TransferEncoding)
+	}
+}
+
+// A response finished before the loop turns to other work goes out with Content-Length,
+// however many callbacks of work on the loop it took: the seed's idiom, chained writes
+// (whose headers may still change), reads of a body in memory and a spawned function.
+func TestServerFinishedInCallbacksHasLength(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverScript(t, "server_flush.lua"), drleetest.Options{})
+	c := newClient()
+	defer c.CloseIdleConnections()
+
+	r := get(t, c, s.url+"/seed")
+	wantStatus(t, r, 200)
+	if string(r.body) != "hello world" {
+		t.Errorf("/seed: body %q", r.body)
+	}
+	wantLength(t, r, 11)
+
+	r = get(t, c, s.url+"/chain")
+	if string(r.body) != "abc" || r.header.Get("X-Late") != "yes" {
+		t.Errorf("/chain: body %q, X-Late %q", r.body, r.header.Get("X-Late"))
+	}
+	wantLength(t, r, 3)
+
+	r = do(t, c, "POST", s.url+"/other-work", []byte("12345"), nil)
+	if string(r.body) != "start;read 5;spawned;" {
+		t.Errorf("/other-work: body %q", r.body)
+	}
+	wantLength(t, r, int64(len("start;read 5;spawned;")))
+}
+
+// A response left unfinished when the loop turns to other work streams: its first part
+// arrives before the rest is written. One that grows past 64 KiB in callbacks streams too.
+func TestServerUnfinishedResponseStreams(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverScript(t, "server_flush.lua"), drleetest.Options{})
+	c := newClient()
+	defer c.CloseIdleConnections()
+	get(t, c, s.url+"/seed") // warm the connection
+
+	start := time.Now()
+	resp, err := c.Get(s.url + "/timer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, len("first;"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	firstAt := time.Since(start)
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(first) + string(rest); got != "first;second" {
+		t.Errorf("/timer: body %q", got)
+	}
+	if firstAt > 120*time.Millisecond {
+		t.Errorf("/timer: first part after %v: it must not wait for the 150 ms timer", firstAt)
+	}
+	wantChunked(t, response{resp: resp})
+
+	r := get(t, c, s.url+"/big")
+	if len(r.body) != 32*8192 || strings.Trim(string(r.body), "z") != "" {
+		t.Errorf("/big: %d bytes, want %d of 'z'", len(r.body), 32*8192)
+	}
+	wantChunked(t, r)
+}
+
+// res:flush sends what was written at once (headers included, when nothing was written
+// yet) and calls back, or returns in the await style, once it is out.
+func TestServerFlush(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverScript(t, "server_flush.lua"), drleetest.Options{})
+
+	// Raw, to see the headers arrive before the body is written.
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	io.WriteString(conn, "GET /flush-headers HTTP/1.1\r\nHost: x\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	status, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	headersAt := time.Since(start)
+	if !strings.HasPrefix(status, "HTTP/1.1 200") {
+		t.Errorf("status line %q", status)
+	}
+	if headersAt > 150*time.Millisecond {
+		t.Errorf("headers after %v: res:flush should send them before the 200 ms timer", headersAt)
+	}
+	var head strings.Builder
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+		head.WriteString(line)
+	}
+	if !strings.Contains(head.String(), "Transfer-Encoding: chunked") || !strings.Contains(head.String(), "Content-Type: text/event-stream") {
+		t.Errorf("headers:\n%s", head.String())
+	}
+
+	c := newClient()
+	defer c.CloseIdleConnections()
+	r := get(t, c, s.url+"/flush-each")
+	if string(r.body) != "part1;part2;part3;" {
+		t.Errorf("/flush-each: body %q", r.body)
+	}
+	wantChunked(t, r)
+
+	r = get(t, c, s.url+"/flush-await")
+	if string(r.body) != "a;true;nil" {
+		t.Errorf("/flush-await: body %q", r.body)
+	}
+	wantChunked(t, r)
+
+	r = get(t, c, s.url+"/flush-bad")
+	wantStatus(t, r, 200)
+	res := s.stop(t)
+	res.MustSucceed(t)
+	res.Contains(t, "flush-bad\tfalse\t", "function expected", "\tfalse\t", "flush after finish")
+}
+
+// Write callbacks taken by the fast path run after the code that wrote returns, in order,
+// in the request's scope: a raise answers 500, an await suspends the rest, and a write
+// from a coroutine of the script's goes the slow way with the same outcome.
+func TestServerWriteCallbackOrderAndScope(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverScript(t, "server_flush.lua"), drleetest.Options{})
+	c := newClient()
+	defer c.CloseIdleConnections()
+
+	r := get(t, c, s.url+"/cb-order")
+	if string(r.body) != "1234" {
+		t.Errorf("/cb-order: body %q, want 1234", r.body)
+	}
+	wantLength(t, r, 4)
+
+	start := time.Now()
+	r = get(t, c, s.url+"/cb-raise")
+	wantStatus(t, r, 500)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("/cb-raise: 500 after %v", d)
+	}
+
+	r = get(t, c, s.url+"/cb-await")
+	if string(r.body) != "ab" {
+		t.Errorf("/cb-await: body %q, want ab", r.body)
+	}
+	wantChunked(t, r)
+
+	r = get(t, c, s.url+"/cb-coroutine")
+	if string(r.body) != "x" {
+		t.Errorf("/cb-coroutine: body %q", r.body)
+	}
+	wantLength(t, r, 1)
+
+	res := s.stop(t)
+	res.StderrContains(t, "boom in a write callback")
+}

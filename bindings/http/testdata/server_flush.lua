@@ -1,0 +1,141 @@
+-- Routes for flush_test.go: when a response goes out with Content-Length and when it
+-- streams, and res:flush. arg[1] is the address to listen on.
+local http = require "http"
+local time = require "time"
+
+local routes = {}
+
+-- The seed's idiom: finish in the write's callback.
+routes["/seed"] = function(req, res)
+  res:set("Content-Type", "text/plain")
+  res:write("hello world", function(err)
+    assert(err == nil, err)
+    res:finish()
+  end)
+end
+
+-- Writes chained through their callbacks, then finish.
+routes["/chain"] = function(req, res)
+  res:write("a", function()
+    res:write("b", function()
+      res:set("X-Late", "yes") -- still buffered: headers may still change
+      res:write("c", function() res:finish() end)
+    end)
+  end)
+end
+
+-- A write, then callbacks of other work done on the loop (the body already read, a
+-- spawned function waited on), then finish.
+routes["/other-work"] = function(req, res)
+  res:write("start;")
+  req:read(1024, function(err, data)
+    res:write("read " .. #(data or "") .. ";")
+    req:close(function()
+      local h = spawn(function() return "spawned" end)
+      res:write(h:wait() .. ";")
+      res:finish()
+    end)
+  end)
+end
+
+-- A write, then the rest after a timer: the first part must not wait for it.
+routes["/timer"] = function(req, res)
+  res:write("first;", function() end)
+  time.timeout(150, function()
+    res:write("second")
+    res:finish()
+  end)
+end
+
+-- 32 writes of 8 KiB chained through their callbacks: past 64 KiB it streams.
+routes["/big"] = function(req, res)
+  local piece = string.rep("z", 8192)
+  local n = 0
+  local function more()
+    n = n + 1
+    if n > 32 then return res:finish() end
+    res:write(piece, more)
+  end
+  more()
+end
+
+-- res:flush with no body yet: the headers go out now.
+routes["/flush-headers"] = function(req, res)
+  res:set("Content-Type", "text/event-stream")
+  res:flush(function(err)
+    assert(err == nil, err)
+    time.timeout(200, function()
+      res:write("data: late\n\n")
+      res:finish()
+    end)
+  end)
+end
+
+-- res:flush after each write, its callback once the chunk is out (ngx.flush(true)).
+routes["/flush-each"] = function(req, res)
+  local n = 0
+  local function more(err)
+    assert(err == nil, err)
+    n = n + 1
+    if n > 3 then return res:finish() end
+    res:write("part" .. n .. ";")
+    res:flush(more)
+  end
+  more()
+end
+
+-- Await style: flush waits until the chunk is out, then returns true.
+routes["/flush-await"] = function(req, res)
+  res:write("a;")
+  local ok, err = res:flush()
+  res:write(tostring(ok) .. ";" .. tostring(err))
+  res:finish()
+end
+
+-- flush after finish raises; odd callbacks raise.
+routes["/flush-bad"] = function(req, res)
+  local ok1, e1 = pcall(res.flush, res, 42)
+  res:write("x")
+  res:finish()
+  local ok2, e2 = pcall(res.flush, res)
+  print("flush-bad", ok1, e1, ok2, e2)
+end
+
+-- Write callbacks run in the order of their writes, those they queue after.
+routes["/cb-order"] = function(req, res)
+  res:write("1", function() res:write("3") end)
+  res:write("2", function()
+    res:write("4", function() res:finish() end)
+  end)
+end
+
+-- A write callback that raises answers 500 at once.
+routes["/cb-raise"] = function(req, res)
+  res:write("x", function() error("boom in a write callback") end)
+end
+
+-- A write callback that awaits: the response streams meanwhile.
+routes["/cb-await"] = function(req, res)
+  res:write("a", function()
+    time.sleep(20)
+    res:write("b")
+    res:finish()
+  end)
+end
+
+-- A write with a callback from a coroutine of the script's.
+routes["/cb-coroutine"] = function(req, res)
+  coroutine.wrap(function()
+    res:write("x", function() res:finish() end)
+  end)()
+end
+
+local server = http.create_server(arg[1], function(req, res)
+  local route = routes[req.path]
+  if not route then
+    res:set_status(404)
+    return res:finish()
+  end
+  route(req, res)
+end)
+assert(server:start())
