@@ -33,7 +33,7 @@ func TestFilesAgree(t *testing.T) {
 		if !strings.Contains(nginx, "location = /"+name+" ") {
 			t.Errorf("nginx.conf.tmpl has no location for %s", name)
 		}
-		if !strings.Contains(gopher, "function handlers."+name+"(") {
+		if !strings.Contains(gopher, "function handlers."+name+"(") && !strings.Contains(gopher, `handlers["`+name+`"] =`) {
 			t.Errorf("gopherlua/handlers.lua has no handler for %s", name)
 		}
 		if name == CPU {
@@ -50,6 +50,7 @@ func TestCheck(t *testing.T) {
 	t.Parallel()
 	good := map[string]string{
 		Hello:     HelloBody,
+		HelloCB:   HelloBody,
 		JSON:      `{"count":3,"id":42,"name":"drlee","ok":true}`,
 		Timer:     "ok",
 		CPU:       strconv.FormatInt(CPUSum(), 10),
