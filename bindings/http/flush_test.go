@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,34 @@ func wantChunked(t *testing.T, r response) {
 	if r.resp.ContentLength != -1 || len(r.resp.TransferEncoding) != 1 || r.resp.TransferEncoding[0] != "chunked" {
 		t.Errorf("Content-Length %d, Transfer-Encoding %q: want chunked", r.resp.ContentLength, r.resp.TransferEncoding)
 	}
+}
+
+// timed is a GET read in two parts, with when each arrived.
+type timed struct {
+	resp           *http.Response
+	first, rest    []byte
+	firstAt, total time.Duration
+}
+
+// splitGet GETs url and reads its first n bytes of body, then the rest, timing both.
+func splitGet(t *testing.T, c *http.Client, url string, n int) timed {
+	t.Helper()
+	start := time.Now()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := timed{resp: resp, first: make([]byte, n)}
+	if _, err := io.ReadFull(resp.Body, r.first); err != nil {
+		t.Fatal(err)
+	}
+	r.firstAt = time.Since(start)
+	if r.rest, err = io.ReadAll(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	r.total = time.Since(start)
+	return r
 }
 
 // A response finished before the loop turns to other work goes out with Content-Length,
@@ -65,28 +94,14 @@ func TestServerUnfinishedResponseStreams(t *testing.T) {
 	defer c.CloseIdleConnections()
 	get(t, c, s.url+"/seed") // warm the connection
 
-	start := time.Now()
-	resp, err := c.Get(s.url + "/timer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	first := make([]byte, len("first;"))
-	if _, err := io.ReadFull(resp.Body, first); err != nil {
-		t.Fatal(err)
-	}
-	firstAt := time.Since(start)
-	rest, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := string(first) + string(rest); got != "first;second" {
+	tr := splitGet(t, c, s.url+"/timer", len("first;"))
+	if got := string(tr.first) + string(tr.rest); got != "first;second" {
 		t.Errorf("/timer: body %q", got)
 	}
-	if firstAt > 120*time.Millisecond {
-		t.Errorf("/timer: first part after %v: it must not wait for the 150 ms timer", firstAt)
+	if tr.firstAt > 120*time.Millisecond {
+		t.Errorf("/timer: first part after %v: it must not wait for the 150 ms timer", tr.firstAt)
 	}
-	wantChunked(t, response{resp: resp})
+	wantChunked(t, response{resp: tr.resp})
 
 	r := get(t, c, s.url+"/big")
 	if len(r.body) != 32*8192 || strings.Trim(string(r.body), "z") != "" {

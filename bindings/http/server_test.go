@@ -467,32 +467,17 @@ func TestServerLargeBody(t *testing.T) {
 	}
 }
 
-// Writes spanning several callbacks stream as chunks: the first arrives before the last is
+// Writes on both sides of a timer stream as chunks: the first arrives before the last is
 // written. Timing-sensitive: not parallel.
 func TestServerStreamingChunked(t *testing.T) {
 	s := startServer(t, serverScript(t, "server_routes.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	get(t, c, s.url+"/oneshot") // warm the connection
-	start := time.Now()
-	resp, err := c.Get(s.url + "/stream?ms=300")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	headersAt := time.Since(start)
-	first := make([]byte, 1)
-	if _, err := io.ReadFull(resp.Body, first); err != nil {
-		t.Fatal(err)
-	}
-	firstAt := time.Since(start)
-	rest, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := time.Since(start)
-	t.Logf("headers after %v, first byte after %v, end after %v", headersAt, firstAt, total)
-	if got := string(first) + string(rest); got != "ab" {
+	tr := splitGet(t, c, s.url+"/stream?ms=300", 1)
+	resp, firstAt, total := tr.resp, tr.firstAt, tr.total
+	t.Logf("first byte after %v, end after %v", firstAt, total)
+	if got := string(tr.first) + string(tr.rest); got != "ab" {
 		t.Errorf("body %q, want \"ab\"", got)
 	}
 	if len(resp.TransferEncoding) != 1 || resp.TransferEncoding[0] != "chunked" || resp.ContentLength != -1 {
