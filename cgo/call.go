@@ -338,6 +338,26 @@ func (c *Call) Return() int {
 	return int(c.s.setRet(c.f, c.out.B))
 }
 
+// ReturnSoon hands the values written to Out to the function at argument i instead of
+// returning them: it is called with them as soon as the code that made this call returns,
+// in the same runtime thread and scope, before the loop goes on (the thread's soon queue),
+// and the call returns nothing. For a callback whose outcome is known now (a read of a
+// body in memory): no trip through the loop and no second entry into Lua. Only when
+// CanAwait (a runtime thread's own code); argument i must be a function.
+func (c *Call) ReturnSoon(i int) int {
+	if c.out.Err != nil {
+		c.Raise("%v", c.out.Err)
+	}
+	if !c.CanAwait() || c.Type(i) != TypeFunction {
+		c.Raise("drlee: ReturnSoon without a runtime thread or a function (a bug)")
+	}
+	c.f.soon = C.int(i)
+	if r := c.s.setRet(c.f, c.out.B); r != C.CLUA_VALUES {
+		return int(r)
+	}
+	return int(C.CLUA_SOON)
+}
+
 // ReturnString returns one string.
 func (c *Call) ReturnString(s string) int {
 	c.Out().String(s)

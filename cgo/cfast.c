@@ -24,37 +24,6 @@ static int mark_dirty(drlee_fast_obj *o) {
 	return 1;
 }
 
-/* The soon queue of the runtime thread running L (cthread.c), for a fast method whose last
- * argument, at index fn, is a callback to call once the running code returns: the function
- * is appended to the queue, left on the stack above the arguments, and its slot returned;
- * 0 when L is no runtime thread (a coroutine of the script's: Go has the call). Appending
- * first may allocate, and so raise (out of memory) or run a finalizer, but before anything
- * is recorded: the call then fails as a whole. */
-static int soon_push(lua_State *L, int fn) {
-	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_SOON);
-	if (!lua_istable(L, -1)) {
-		lua_pop(L, 1);
-		return 0;
-	}
-	lua_pushthread(L);
-	lua_rawget(L, -2);
-	lua_remove(L, -2);
-	if (!lua_istable(L, -1)) {
-		lua_pop(L, 1);
-		return 0;
-	}
-	int slot = (int)lua_objlen(L, -1) + 1;
-	lua_pushvalue(L, fn);
-	lua_rawseti(L, -2, slot);
-	return slot;
-}
-
-/* Takes back what soon_push appended to the queue at index q: the binding declined. */
-static void soon_pop(lua_State *L, int q, int slot) {
-	lua_pushnil(L);
-	lua_rawseti(L, q, slot); /* the last slot: no allocation */
-}
-
 /* A fast method: the binding's function and op, and the Go method it stands in for (its
  * trampoline's state and function id). One upvalue, since reading an upvalue through the
  * API costs ~40 instructions (three of them a hello-world request). */
@@ -89,7 +58,7 @@ static int fast_tramp(lua_State *L) {
 		case LUA_TSTRING: a.type[i] = DRLEE_T_STRING; a.str[i] = lua_tolstring(L, i + 2, &a.len[i]); break;
 		case LUA_TFUNCTION:
 			a.type[i] = DRLEE_T_OTHER;
-			if (i == a.n - 1 && (soon = soon_push(L, i + 2)) > 0) a.type[i] = DRLEE_T_FUNCTION;
+			if (i == a.n - 1 && (soon = clua_soon_push(L, i + 2)) > 0) a.type[i] = DRLEE_T_FUNCTION;
 			break;
 		default: a.type[i] = DRLEE_T_OTHER; break;
 		}
@@ -99,14 +68,14 @@ static int fast_tramp(lua_State *L) {
 	if (!mark_dirty(fo)) goto unqueue;
 	int r = m->fn(fo, m->op, &a);
 	if (r == DRLEE_FAST_SOON) return 0; /* the callback stays queued (only offered so) */
-	if (soon) soon_pop(L, n + 1, soon); /* recorded without it, or declined */
+	if (soon) clua_soon_pop(L, n + 1, soon); /* recorded without it, or declined */
 	switch (r) {
 	case DRLEE_FAST_DONE: return 0;
 	case DRLEE_FAST_TRUE: lua_pushboolean(L, 1); return 1; /* the stack has room: self was on it */
 	}
 	goto go;
 unqueue:
-	if (soon) soon_pop(L, n + 1, soon);
+	if (soon) clua_soon_pop(L, n + 1, soon);
 go:
 	lua_settop(L, n);
 	return clua_go(L, m->st, m->fid);

@@ -424,6 +424,21 @@ int clua_go(lua_State *L, clua_st *st, int fid) {
 		st->sparecap = 0;
 	}
 	if (r == CLUA_VALUES) return decode_all(L, f.ret, f.retlen);
+	if (r == CLUA_SOON) { /* Go checked that L is a runtime thread and f.soon a function */
+		int k = decode_all(L, f.ret, f.retlen);
+		int base = lua_gettop(L) - k;
+		lua_createtable(L, k + 1, 1);
+		lua_pushvalue(L, f.soon);
+		lua_rawseti(L, -2, 1);
+		for (int i = 1; i <= k; i++) {
+			lua_pushvalue(L, base + i);
+			lua_rawseti(L, -2, i + 1);
+		}
+		lua_pushinteger(L, k);
+		lua_setfield(L, -2, "n");
+		if (clua_soon_push(L, lua_gettop(L)) == 0) return luaL_error(L, "drlee: no soon queue here (a bug)");
+		return 0;
+	}
 	/* CLUA_RAISE: the message is in f.ret; raise it from this C frame, after Go returned. */
 	luaL_where(L, 1);
 	lua_pushlstring(L, f.ret, f.retlen);

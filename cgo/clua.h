@@ -30,6 +30,7 @@ typedef struct {
 	uint64_t id[CLUA_MAXARGS];     /* our userdata: object id */
 	const char *ret;               /* set by Go: packed results or an error message */
 	size_t retlen;
+	int soon;                      /* CLUA_SOON: the argument whose function gets the results */
 } clua_frame;
 
 /* What C keeps of a state for its trampolines (upvalue 1 of each, a lightuserdata): Go's
@@ -90,6 +91,8 @@ typedef struct {
 #define CLUA_RAISE (-1)   /* raise the message in frame.ret */
 #define CLUA_VALUES (-2)  /* return the packed values in frame.ret */
 #define CLUA_AWAIT (-3)   /* yield: the running runtime thread waits for an operation */
+#define CLUA_SOON (-4)    /* the packed values in frame.ret go to the function at argument
+                           * frame.soon, called once the running code returns (cthread.c) */
 
 int clua_init(lua_State *L, clua_st *st);
 void clua_push_tramp(lua_State *L, clua_st *st, int fid, int selfidx);
@@ -159,5 +162,12 @@ void clua_guard_arm(lua_State *L);
 void clua_guard_disarm(lua_State *L);
 
 int clua_fast_install(lua_State *L, int mtref, const char *name, int op, drlee_fast_fn fn);
+
+/* The running runtime thread's soon queue (cthread.c): clua_soon_push appends the value
+ * at idx (a function, or a table {fn, args..., n = #args}) and leaves the queue on the
+ * stack, returning its slot; 0 (nothing pushed) when L is not a runtime thread. May raise
+ * (out of memory). clua_soon_pop takes slot back from the queue at index q. */
+int clua_soon_push(lua_State *L, int idx);
+void clua_soon_pop(lua_State *L, int q, int slot);
 
 #endif

@@ -20,6 +20,37 @@
 
 static char done_token, failed_token;
 
+/* The soon queue of the running runtime thread (clua.h): the value at index fn, a callback
+ * to call once the running code returns, is appended to the queue, which is left on the
+ * stack, and its slot returned; 0 when L is no runtime thread (a coroutine of the
+ * script's). Appending may allocate, and so raise (out of memory) or run a finalizer: a
+ * fast method appends before it records anything, so that the call then fails as a whole. */
+int clua_soon_push(lua_State *L, int fn) {
+	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_SOON);
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	lua_pushthread(L);
+	lua_rawget(L, -2);
+	lua_remove(L, -2);
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	int slot = (int)lua_objlen(L, -1) + 1;
+	lua_pushvalue(L, fn);
+	lua_rawseti(L, -2, slot);
+	return slot;
+}
+
+/* Takes back what soon_push appended to the queue at index q: the binding declined. */
+void clua_soon_pop(lua_State *L, int q, int slot) {
+	lua_pushnil(L);
+	lua_rawseti(L, q, slot); /* the last slot: no allocation */
+}
+
+
 /* take(): the pending call: the number of its arguments n, its function, the traceback
  * handler, then its arguments (at most 4), or a table of them (more than 4). Upvalue 1:
  * the state's clua_st. */
@@ -57,13 +88,15 @@ static int th_take(lua_State *L) {
  * it started has ended) keeps them alive for free, where a registry ref would cost every
  * request two table updates. */
 /*
- * The thread's soon queue q (CLUA_REG_SOON) holds callbacks that fast methods took with
- * their call (DRLEE_FAST_SOON: a buffered res:write's): the runner calls them, in order,
+ * The thread's soon queue q (CLUA_REG_SOON) holds callbacks whose outcome was known when
+ * their call was made: taken by a fast method (DRLEE_FAST_SOON: a buffered res:write's),
+ * or by a Go function with its results (CLUA_SOON: {fn, results..., n = #results}: a
+ * req:read of a body in memory). The runner calls them, in order,
  * once the call returns, and those they queue too, in the same scope, before the thread
  * yields back to the loop. A raise drops what is left of the queue: it belongs to the scope
  * that failed. */
 static const char runner_src[] =
-	"local take, yield, xpcall, unpack, DONE, FAILED = ...\n"
+	"local take, yield, xpcall, unpack, type, DONE, FAILED = ...\n"
 	"return function(q)\n"
 	"  yield(DONE)\n"
 	"  while true do\n"
@@ -80,7 +113,8 @@ static const char runner_src[] =
 	"      while ok do\n"
 	"        local cb = q[k]\n"
 	"        if cb == nil then break end\n"
-	"        ok, err = xpcall(cb, h)\n"
+	"        if type(cb) == 'table' then ok, err = xpcall(cb[1], h, unpack(cb, 2, cb.n + 1))\n"
+	"        else ok, err = xpcall(cb, h) end\n"
 	"        k = k + 1\n"
 	"      end\n"
 	"      for i = #q, 1, -1 do q[i] = nil end\n"
@@ -99,9 +133,10 @@ int clua_thread_setup(lua_State *L, clua_st *st) {
 	lua_remove(L, -2);
 	lua_getglobal(L, "xpcall");
 	lua_getglobal(L, "unpack");
+	lua_getglobal(L, "type");
 	lua_pushlightuserdata(L, &done_token);
 	lua_pushlightuserdata(L, &failed_token);
-	lua_call(L, 6, 1);
+	lua_call(L, 7, 1);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_RUNNER);
 	lua_createtable(L, 0, 0); /* the soon queues, by thread: weak keys */
 	lua_createtable(L, 0, 1);

@@ -195,6 +195,9 @@ func TestServerWriteCallbackOrderAndScope(t *testing.T) {
 		t.Errorf("/cb-raise: 500 after %v", d)
 	}
 
+	r = do(t, c, "POST", s.url+"/read-raise", []byte("xyz"), nil)
+	wantStatus(t, r, 500)
+
 	r = get(t, c, s.url+"/cb-await")
 	if string(r.body) != "ab" {
 		t.Errorf("/cb-await: body %q, want ab", r.body)
@@ -208,5 +211,5 @@ func TestServerWriteCallbackOrderAndScope(t *testing.T) {
 	wantLength(t, r, 1)
 
 	res := s.stop(t)
-	res.StderrContains(t, "boom in a write callback")
+	res.StderrContains(t, "boom in a write callback", "boom in a read callback: xyz")
 }

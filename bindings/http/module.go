@@ -336,6 +336,13 @@ func reqRead(c *engine.Call) int {
 		}
 		return c.ReturnBytes(rs.nextBody(n))
 	}
+	c.CheckFunc(3)
+	if c.CanAwait() { // the callback straight after the calling code, in its thread
+		out := c.Out()
+		out.Nil()
+		out.Bytes(rs.nextBody(n))
+		return c.ReturnSoon(3)
+	}
 	rs.refs.Add(1) // rs must outlive the completion even if the response finishes first
 	w.Reserve(c.CheckFunc(3)).CompleteSoon(func(w *engine.Worker, a *engine.Args) {
 		a.Nil()
@@ -373,6 +380,11 @@ func reqClose(c *engine.Call) int {
 	w, _ := reqOf(c)
 	if !engine.HasCallback(c, 2) {
 		return c.ReturnBool(true)
+	}
+	c.CheckFunc(2)
+	if c.CanAwait() {
+		c.Out()
+		return c.ReturnSoon(2)
 	}
 	w.Reserve(c.CheckFunc(2)).CompleteSoon(nil)
 	return 0

@@ -34,12 +34,15 @@ fs.open(path, F.CREATE + F.WRITE_ONLY, function(err, f)
     assert(err == nil, err)
     count_fds(function(base)
       local opened = 0
+      local held = {} -- until they are counted: an incremental collection may come first
       for i = 1, n do
         fs.open(path, function(err, f)
           assert(err == nil, err)
           opened = opened + 1
+          held[opened] = f
           if opened < n then return end
           count_fds(function(open_count)
+            held = nil -- dropped, never closed
             collectgarbage("collect")
             collectgarbage("collect")
             count_fds(function(after)

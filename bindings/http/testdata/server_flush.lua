@@ -114,6 +114,11 @@ routes["/cb-raise"] = function(req, res)
   res:write("x", function() error("boom in a write callback") end)
 end
 
+-- A read callback (the body is in memory: called right after the handler) that raises.
+routes["/read-raise"] = function(req, res)
+  req:read(10, function(err, data) error("boom in a read callback: " .. data) end)
+end
+
 -- A write callback that awaits: the response streams meanwhile.
 routes["/cb-await"] = function(req, res)
   res:write("a", function()
