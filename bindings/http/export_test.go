@@ -53,3 +53,7 @@ func InjectBrokenWorker(e *engine.Engine, addr string) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// PartialDirectWrites is the number of streamed chunks so far that the loop wrote only in
+// part, leaving the rest to the connection goroutine.
+func PartialDirectWrites() int64 { return partialDirectWrites.Load() }

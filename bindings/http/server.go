@@ -414,6 +414,12 @@ type request struct {
 	spareChunks []chunk  // the slice of the last batch taken, given back for reuse
 	freeBufs    [][]byte // buffers of written chunks, kept for reuse (stream.go)
 	snap        *snapshot
+	// Direct writes (stream.go): the connection, when the loop may write chunks to it
+	// itself; parked, under mu, while the connection goroutine waits for chunks with
+	// nothing of the response left in its buffer; the chunk size line of a direct write.
+	conn      *deadline.Conn[request]
+	parked    bool
+	chunkHead [18]byte
 }
 
 const (
@@ -453,7 +459,8 @@ func acquireRequest() *request {
 
 func (rs *request) release() {
 	if rs.refs.Add(-1) == 0 && !rs.expired.Load() {
-		rs.ctx, rs.ep, rs.snap, rs.chunks = nil, nil, nil, nil
+		rs.ctx, rs.ep, rs.snap, rs.chunks, rs.conn = nil, nil, nil, nil, nil
+		rs.parked = false
 		requestPool.Put(rs)
 	}
 }
@@ -614,10 +621,12 @@ func (rs *request) startStreaming() {
 		rs.cbuf.fast().End() // stream writes go through Go, which queues them as chunks
 	}
 	rs.snap = takeSnapshot(ctx, rs.bodyPos)
-	rs.bodyPos = 0 // the snapshot keeps only the unread rest of the body
+	rs.bodyPos = 0      // the snapshot keeps only the unread rest of the body
+	headersOut := false // before WriteTo runs: the loop may then write chunks itself
 	if body := ctx.Response.Body(); len(body) > 0 {
 		rs.chunks = append(rs.chunks, chunk{data: append(rs.bufLocked(len(body)), body...)})
 	} else {
+		headersOut = true
 		// Nothing to write yet (res:flush before any write: server-sent events): the
 		// headers go out now, not with the first chunk.
 		ctx.Response.ImmediateHeaderFlush = true
@@ -627,6 +636,9 @@ func (rs *request) startStreaming() {
 	// its writes may not.
 	if c, ok := ctx.Conn().(*deadline.Conn[request]); ok {
 		c.Streaming()
+		if ctx.Request.Header.IsHTTP11() {
+			rs.conn = c // chunked: the loop may frame and write chunks itself
+		}
 	}
 	rs.refs.Add(1) // the body stream's, dropped when fasthttp is done with it
 	ep := rs.ep
@@ -638,7 +650,7 @@ func (rs *request) startStreaming() {
 	ep.streamsMu.Unlock()
 	// Its own object, not a field of rs: fasthttp may still call Close on it after end
 	// released rs to the pool for another request.
-	ctx.Response.SetBodyStream(&responseStream{rs: rs}, -1)
+	ctx.Response.SetBodyStream(&responseStream{rs: rs, out: headersOut}, -1)
 	rs.state = stateStreaming
 	rs.ctx = nil
 	rs.mu.Unlock()

@@ -77,9 +77,16 @@ func BenchmarkRawFasthttpHello(b *testing.B) {
 // ends, and returns the address it serves.
 func startHelloEngine(b *testing.B, lock bool) string {
 	b.Helper()
+	return startBenchEngine(b, helloScript, lock)
+}
+
+// startBenchEngine runs script (which serves on arg[1]) with benchWorkers workers until
+// the benchmark ends, and returns the address it serves.
+func startBenchEngine(b *testing.B, script string, lock bool) string {
+	b.Helper()
 	dir := b.TempDir()
-	path := filepath.Join(dir, "hello.lua")
-	if err := os.WriteFile(path, []byte(helloScript), 0o644); err != nil {
+	path := filepath.Join(dir, "bench.lua")
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	addr := freeAddr(b)

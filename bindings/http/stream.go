@@ -3,6 +3,7 @@ package http
 import (
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"github.com/drlee/drlee/engine"
 )
@@ -29,6 +30,7 @@ type chunk struct {
 	op    *engine.Op // completes when the chunk is flushed (nil: no callback)
 	final bool
 	cut   bool // final, because a raise ended the response: the stream fails instead
+	raw   bool // data is the framed rest of a direct write: written to the connection as it is
 }
 
 const (
@@ -36,13 +38,42 @@ const (
 	maxKeptBufs = 4        // buffers a request keeps for reuse
 )
 
-// queueWrite copies data into a chunk and hands it to the connection goroutine. It reports
-// false when the stream is gone.
+// queueWrite copies data into a chunk and hands it to the connection goroutine, or writes
+// it to the connection itself when it can (writeDirectLocked). It reports false when the
+// stream is gone.
 func (rs *request) queueWrite(data []byte, op *engine.Op) bool {
 	rs.mu.Lock()
 	if rs.state != stateStreaming {
 		rs.mu.Unlock()
 		return false
+	}
+	if rs.parked && len(rs.chunks) == 0 {
+		if len(data) == 0 { // nothing to send (a zero-length chunk would end the body)
+			rs.mu.Unlock()
+			if op != nil {
+				op.CompleteSoon(nil)
+			}
+			return true
+		}
+		rest, err := rs.writeDirectLocked(data)
+		switch {
+		case err != nil:
+			rs.mu.Unlock()
+			rs.cond.Signal() // the connection goroutine sees the stream abandoned and ends it
+			return false
+		case rest == nil:
+			rs.mu.Unlock()
+			if op != nil {
+				op.CompleteSoon(nil) // out: on the loop's next turn, no hand-off
+			}
+			return true
+		}
+		// The socket took part of it: the connection goroutine writes the rest, waiting for
+		// the client as a blocking write does.
+		rs.chunks = append(rs.chunks, chunk{data: rest, op: op, raw: true})
+		rs.mu.Unlock()
+		rs.cond.Signal()
+		return true
 	}
 	rs.chunks = append(rs.chunks, chunk{data: append(rs.bufLocked(len(data)), data...), op: op})
 	rs.mu.Unlock()
@@ -50,13 +81,77 @@ func (rs *request) queueWrite(data []byte, op *engine.Op) bool {
 	return true
 }
 
-// queueChunk hands a chunk without data (the final one) to the connection goroutine. It
-// reports false when the stream is gone.
+// writeDirectLocked writes data to the client from the loop, framed as fasthttp frames a
+// chunk, while the connection goroutine is parked with nothing of the response in its
+// buffer (rs.parked) and nothing is queued before it. It does not wait: what the socket
+// does not take now comes back as rest (a copy) for the connection goroutine to write as it
+// is (a raw chunk); nil when all of it went out. Skipping the hand-off to the connection
+// goroutine and back, twice per chunk, is most of what a streamed chunk costs otherwise. A
+// failed write abandons the stream. rs.mu held.
+func (rs *request) writeDirectLocked(data []byte) (rest []byte, err error) {
+	h := appendHex(rs.chunkHead[:0], len(data)) // the size in hex, CRLF
+	h = append(h, '\r', '\n')
+	n, err := rs.conn.TryWrite(h, data, crlf)
+	if err != nil {
+		rs.state, rs.gone = stateAbandoned, err
+		return nil, err
+	}
+	total := len(h) + len(data) + len(crlf)
+	if n == total {
+		return nil, nil
+	}
+	partialDirectWrites.Add(1)
+	rest = rs.bufLocked(total - n)
+	for _, b := range [3][]byte{h, data, crlf} {
+		if n >= len(b) {
+			n -= len(b)
+			continue
+		}
+		rest = append(rest, b[n:]...)
+		n = 0
+	}
+	return rest, nil
+}
+
+var crlf = []byte("\r\n")
+
+// partialDirectWrites counts the direct writes the socket took only part of (the tests
+// make sure that path runs).
+var partialDirectWrites atomic.Int64
+
+// appendHex appends n (not negative) in lower-case hexadecimal, as fasthttp frames chunk
+// sizes.
+func appendHex(b []byte, n int) []byte {
+	const digits = "0123456789abcdef"
+	var tmp [16]byte
+	i := len(tmp)
+	for {
+		i--
+		tmp[i] = digits[n&15]
+		n >>= 4
+		if n == 0 {
+			break
+		}
+	}
+	return append(b, tmp[i:]...)
+}
+
+// queueChunk hands a chunk without data (a flush, or the final one) to the connection
+// goroutine. A flush with nothing queued before it while the connection goroutine is
+// parked (everything written is out) completes at once, on the loop. It reports false when
+// the stream is gone.
 func (rs *request) queueChunk(c chunk) bool {
 	rs.mu.Lock()
 	if rs.state != stateStreaming {
 		rs.mu.Unlock()
 		return false
+	}
+	if !c.final && rs.parked && len(rs.chunks) == 0 {
+		rs.mu.Unlock()
+		if c.op != nil {
+			c.op.CompleteSoon(nil)
+		}
+		return true
 	}
 	rs.chunks = append(rs.chunks, c)
 	rs.mu.Unlock()
@@ -81,6 +176,11 @@ func (rs *request) bufLocked(n int) []byte {
 type responseStream struct {
 	rs    *request // nil once end ran
 	final bool     // the final chunk was written: the loop's side ended first
+	// out: the headers and every chunk taken so far are out of fasthttp's buffer (it
+	// flushes each chunk; the headers go with the first, or at once when the stream began
+	// with nothing written), so that the loop may write to the connection itself while
+	// WriteTo waits.
+	out bool
 }
 
 var (
@@ -108,32 +208,44 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	var joinedBuf []byte
 	for {
-		chunks, ok := rs.takeChunks(done)
+		chunks, ok := rs.takeChunks(done, s.out && rs.conn != nil)
 		done = chunks
 		if !ok {
-			// Abandoned (the worker is gone): an error, so that fasthttp closes the
-			// connection and the client sees a cut body, not a complete one.
+			// Abandoned (the worker is gone, or a direct write failed): an error, so that
+			// fasthttp closes the connection and the client sees a cut body, not a
+			// complete one.
 			return total, errStreamAbandoned
 		}
 		var err error
-		final := false
-		data := chunks[0].data
-		if len(chunks) > 1 { // one framed, flushed Write for a batch: one system call
-			joinedBuf = joinedBuf[:0]
-			for _, c := range chunks {
-				joinedBuf = append(joinedBuf, c.data...)
+		if chunks[0].raw { // the rest of a direct write: framed already
+			var n int
+			n, err = rs.conn.Write(chunks[0].data)
+			total += int64(n)
+			if err == nil && len(chunks) > 1 {
+				rs.completeChunks(chunks[:1], nil)
+				chunks = chunks[1:]
 			}
-			data = joinedBuf
 		}
-		cut := false
+		final, cut := false, false
 		for _, c := range chunks {
 			final = final || c.final
 			cut = cut || c.cut
 		}
-		if len(data) > 0 {
-			var n int
-			n, err = w.Write(data)
-			total += int64(n)
+		if err == nil && !chunks[0].raw {
+			data := chunks[0].data
+			if len(chunks) > 1 { // one framed, flushed Write for a batch: one system call
+				joinedBuf = joinedBuf[:0]
+				for _, c := range chunks {
+					joinedBuf = append(joinedBuf, c.data...)
+				}
+				data = joinedBuf
+			}
+			if len(data) > 0 {
+				var n int
+				n, err = w.Write(data)
+				total += int64(n)
+				s.out = s.out || err == nil
+			}
 		}
 		rs.completeChunks(chunks, err)
 		if final {
@@ -263,12 +375,14 @@ func endedStream(w *engine.Worker, c *engine.Call) (error, bool) {
 // takeChunks gives back the batch taken before (written, its callbacks run), waits for
 // queued chunks and takes them all; false when the stream was abandoned with nothing
 // queued.
-func (rs *request) takeChunks(done []chunk) ([]chunk, bool) {
+func (rs *request) takeChunks(done []chunk, canPark bool) ([]chunk, bool) {
 	rs.mu.Lock()
 	rs.recycleLocked(done)
 	for len(rs.chunks) == 0 && rs.state == stateStreaming {
+		rs.parked = canPark // the loop may write to the connection meanwhile
 		rs.cond.Wait()
 	}
+	rs.parked = false
 	chunks := rs.chunks
 	rs.chunks, rs.spareChunks = rs.spareChunks, nil
 	rs.mu.Unlock()

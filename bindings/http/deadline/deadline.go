@@ -40,6 +40,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Timeouts are the connection timeouts a Listener enforces, with fasthttp's meaning; zero
@@ -492,6 +493,16 @@ type Conn[T any] struct {
 	v         atomic.Pointer[T]
 	watchDur  atomic.Int64
 	watchMark atomic.Uint64
+
+	// TryWrite's: the socket's raw access, made on first use, and the attempt in progress
+	// (its function is bound once, so that an attempt allocates nothing). Used by one
+	// goroutine at a time: whoever writes the response.
+	raw    syscall.RawConn
+	tryFn  func(fd uintptr) bool
+	tryBuf [3][]byte
+	tryIov [3]syscall.Iovec
+	tryN   int
+	tryErr error
 }
 
 // Read reads from the connection, moving it from writing to idle before, and from idle to
@@ -524,8 +535,78 @@ func (c *Conn[T]) Write(b []byte) (int, error) {
 	return c.TCPConn.Write(b)
 }
 
-// ReadFrom is Write for io.Copy's sendfile path.
+// TryWrite writes what the socket takes of a, b and c (written as one; any may be empty)
+// now, without waiting for it to take more: n is less than their total length, with a nil
+// error, when its send buffer is full. It never blocks, so that a worker's loop may write a
+// streamed response's chunk itself while the connection's goroutine waits for the next one
+// (the per-chunk hand-off between the two is most of what a small chunk costs otherwise).
+// A connection whose write timeout fired, or that is closed, fails it as it fails Write.
+func (c *Conn[T]) TryWrite(a, b, d []byte) (int, error) {
+	if c.raw == nil {
+		raw, err := c.TCPConn.SyscallConn()
+		if err != nil {
+			return 0, err
+		}
+		c.raw, c.tryFn = raw, c.tryWrite
+	}
+	c.tryBuf, c.tryN, c.tryErr = [3][]byte{a, b, d}, 0, nil
+	err := c.raw.Write(c.tryFn)
+	n, werr := c.tryN, c.tryErr
+	// Keep no pointer into the caller's memory after the call.
+	c.tryBuf, c.tryIov, c.tryErr = [3][]byte{}, [3]syscall.Iovec{}, nil
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// tryWrite is TryWrite's attempt on the socket's descriptor: writev for as long as the
+// socket takes everything. It returns true (done) even when the socket takes nothing, so
+// that RawConn.Write never waits.
+func (c *Conn[T]) tryWrite(fd uintptr) bool {
+	total := 0
+	for _, b := range c.tryBuf {
+		total += len(b)
+	}
+	for c.tryN < total {
+		// The iovecs of what is left: the buffers written skipped, the first cut.
+		iov, skip := 0, c.tryN
+		for _, b := range c.tryBuf {
+			if skip >= len(b) {
+				skip -= len(b)
+				continue
+			}
+			c.tryIov[iov].Base = &b[skip]
+			c.tryIov[iov].SetLen(len(b) - skip)
+			iov++
+			skip = 0
+		}
+		n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&c.tryIov[0])), uintptr(iov))
+		switch {
+		case errno == syscall.EINTR:
+			continue
+		case errno == syscall.EAGAIN:
+			return true
+		case errno != 0:
+			c.tryErr = errno
+			return true
+		case int(n) <= 0:
+			return true
+		}
+		c.tryN += int(n)
+	}
+	return true
+}
+
+// ReadFrom is Write for io.Copy's sendfile path: in a stream (a large file is sent as one,
+// a slice a call), each call has the write timeout.
 func (c *Conn[T]) ReadFrom(r io.Reader) (int64, error) {
+	if c.phase.Load() == phaseStreaming {
+		c.writeMark.Store(c.l.mark(markWrite))
+		n, err := c.TCPConn.ReadFrom(r)
+		c.writeMark.Store(0)
+		return n, err
+	}
 	c.startWrite()
 	return c.TCPConn.ReadFrom(r)
 }
