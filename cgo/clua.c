@@ -65,6 +65,7 @@ static void decode_one(lua_State *L, const char *buf, size_t len, size_t *pos) {
 		o->cls = cls;
 		o->id = id;
 		o->data = NULL;
+		o->fields = 0;
 		lua_rawgeti(L, LUA_REGISTRYINDEX, (int)mt);
 		lua_setmetatable(L, -2);
 		break;
@@ -78,6 +79,7 @@ static void decode_one(lua_State *L, const char *buf, size_t len, size_t *pos) {
 		o->cls = cls;
 		o->id = id;
 		o->data = (void *)(uintptr_t)data;
+		o->fields = 0;
 		lua_rawgeti(L, LUA_REGISTRYINDEX, (int)mt);
 		lua_setmetatable(L, -2);
 		break;
@@ -466,8 +468,19 @@ void clua_push_tramp(lua_State *L, clua_st *st, int fid, int selfidx) {
 	lua_pushcclosure(L, clua_tramp, 3);
 }
 
-/* __index of a class: methods first (upvalue 1), then getters (upvalue 2), which are
- * functions called with the object and whose result is the field's value. */
+/* ours is the object at idx when it is one of our userdata, else NULL. Never raises. */
+static clua_obj *ours(lua_State *L, int idx) {
+	if (lua_type(L, idx) != LUA_TUSERDATA || lua_objlen(L, idx) != sizeof(clua_obj)) return NULL;
+	clua_obj *o = (clua_obj *)lua_touserdata(L, idx);
+	return o->magic == CLUA_MAGIC ? o : NULL;
+}
+
+/* __index of a class with getters or script fields: methods first (upvalue 1), then
+ * getters (upvalue 2), which are functions called with the object and whose result is the
+ * field's value, then the fields a script set on this object (its environment table, once
+ * it has one). What is found first costs what it cost before script fields existed: a
+ * method or a getter never looks at the fields, and an object no script set a field on
+ * has no table to look in. */
 static int clua_index(lua_State *L) {
 	lua_pushvalue(L, 2);
 	lua_rawget(L, lua_upvalueindex(1));
@@ -475,7 +488,14 @@ static int clua_index(lua_State *L) {
 	lua_pop(L, 1);
 	lua_pushvalue(L, 2);
 	lua_rawget(L, lua_upvalueindex(2));
-	if (lua_isnil(L, -1)) return 1;
+	if (lua_isnil(L, -1)) {
+		clua_obj *o = ours(L, 1);
+		if (o == NULL || !o->fields) return 1;
+		lua_getfenv(L, 1);
+		lua_pushvalue(L, 2);
+		lua_rawget(L, -2);
+		return 1;
+	}
 	lua_pushvalue(L, 1);
 	lua_call(L, 1, 1);
 	return 1;
@@ -483,6 +503,48 @@ static int clua_index(lua_State *L) {
 
 /* Expects the methods and getters tables on the stack; replaces them with the closure. */
 void clua_push_index(lua_State *L) { lua_pushcclosure(L, clua_index, 2); }
+
+/* __newindex of a class with script fields (upvalues: methods, getters, the class name,
+ * the class's metatable):
+ * obj.k = v stores v under k in the object's own table, its environment, made at the first
+ * assignment and collected with the object. A method's or a getter's name is refused: a
+ * field never shadows what the class defines. */
+static int clua_newindex(lua_State *L) {
+	clua_obj *o = ours(L, 1);
+	const char *cls = lua_tostring(L, lua_upvalueindex(3));
+	int same = 0; /* an object of this class, not of another (getmetatable(a).__newindex(b, ...)) */
+	if (o != NULL && lua_getmetatable(L, 1)) {
+		same = lua_rawequal(L, -1, lua_upvalueindex(4));
+		lua_pop(L, 1);
+	}
+	if (!same) return luaL_error(L, "%s field set on something else (%s)", cls, luaL_typename(L, 1));
+	int kt = lua_type(L, 2);
+	if (kt == LUA_TNIL || (kt == LUA_TNUMBER && lua_tonumber(L, 2) != lua_tonumber(L, 2))) {
+		return luaL_error(L, "cannot set a field of %s with a %s key", cls, kt == LUA_TNIL ? "nil" : "NaN");
+	}
+	for (int up = 1; up <= 2; up++) {
+		lua_pushvalue(L, 2);
+		lua_rawget(L, lua_upvalueindex(up));
+		int taken = !lua_isnil(L, -1);
+		lua_pop(L, 1);
+		if (taken) {
+			const char *k = lua_tostring(L, 2); /* a string key: only those name methods */
+			return luaL_error(L, "cannot set %s.%s: it is %s", cls, k ? k : "?",
+			                  up == 1 ? "a method" : "a read-only field");
+		}
+	}
+	if (!o->fields) {
+		if (lua_isnil(L, 3)) return 0; /* nothing to remove */
+		lua_createtable(L, 0, 2);
+		lua_setfenv(L, 1);
+		o->fields = 1;
+	}
+	lua_getfenv(L, 1);
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, 3);
+	lua_rawset(L, -3);
+	return 0;
+}
 
 /* __gc of our userdata: tells Go the object is unreachable. Never raises. */
 static int clua_gc(lua_State *L) {
@@ -692,12 +754,20 @@ static int build_body(lua_State *L) {
 		set_exports(L, b->st, 1, b->c, b->nc, 0);
 		lua_createtable(L, 0, b->na);
 		set_exports(L, b->st, 2, b->a, b->na, 0);
-		if (b->nb == 0) {
+		if (b->nb == 0 && !b->fields) {
 			/* No computed fields: __index is the methods table itself, which LuaJIT
 			 * resolves without calling C (three method calls per hello-world request). */
 		} else {
 			lua_createtable(L, 0, b->nb);
 			set_exports(L, b->st, 3, b->b, b->nb, 0);
+			if (b->fields) { /* __newindex: the same two tables, the class name, the metatable */
+				lua_pushvalue(L, 2);
+				lua_pushvalue(L, 3);
+				lua_pushstring(L, b->name);
+				lua_pushvalue(L, 1);
+				lua_pushcclosure(L, clua_newindex, 4);
+				lua_setfield(L, 1, "__newindex");
+			}
 			clua_push_index(L);
 		}
 		lua_setfield(L, 1, "__index");

@@ -58,6 +58,9 @@ typedef struct {
 	uint64_t id;
 	void *data; /* C-side state of the object, if its class has fast methods (it starts with a
 	             * drlee_fast_obj: see include/drlee_fast.h and cfast.c) */
+	uint32_t fields; /* 1 once a script set a field of its own on the object (a class with
+	                  * script fields): they are in the userdata's environment table, made
+	                  * by the first assignment (clua_newindex). 0 for every new object. */
 } clua_obj;
 
 /* Registry keys of the traceback message handler and of the protected decode-and-call
@@ -113,8 +116,8 @@ typedef struct {
 enum { CLUA_BUILD_MODULE = 1, CLUA_BUILD_GLOBALS, CLUA_BUILD_CLASS, CLUA_BUILD_LOADED, CLUA_BUILD_GC };
 
 /* What clua_build makes: a module table of a (ref out), globals from a, a class metatable
- * (methods a, getters b, metamethods c, finalize, name; ref out), or package.loaded[name] =
- * registry[ref]. */
+ * (methods a, getters b, metamethods c, finalize, script fields, name; ref out), or
+ * package.loaded[name] = registry[ref]. */
 typedef struct {
 	clua_st *st;
 	int kind;
@@ -122,6 +125,7 @@ typedef struct {
 	const clua_export *a, *b, *c;
 	int na, nb, nc;
 	int finalize;
+	int fields; /* scripts may set fields of their own on the objects (clua_newindex) */
 	int ref;
 } clua_build;
 

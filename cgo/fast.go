@@ -105,7 +105,7 @@ func (s *State) InstallFast(mt int32, names []string, fn unsafe.Pointer) error {
 		rc := C.clua_fast_install(s.l, C.int(mt), cn, C.int(i+1), C.drlee_fast_fn(fn))
 		C.free(unsafe.Pointer(cn))
 		if rc != 0 {
-			return fmt.Errorf("lua: fast method %q: the class has no such method, or computed fields", name)
+			return fmt.Errorf("lua: fast method %q: the class has no such method, or computed fields (getters, script fields)", name)
 		}
 	}
 	return nil

@@ -248,8 +248,8 @@ func newState(t testing.TB) (*State, *owner) {
 			o.final = append(o.final, id)
 		}
 	}
-	mt, err := s.NewClass("obj",
-		[]Export{{"m", fnMethod}}, []Export{{"name", fnGetter}}, []Export{{"__tostring", fnToString}}, true)
+	mt, err := s.NewClass(ClassDef{Name: "obj", Methods: []Export{{"m", fnMethod}},
+		Getters: []Export{{"name", fnGetter}}, Meta: []Export{{"__tostring", fnToString}}, Finalize: true})
 	if err != nil {
 		t.Fatal(err)
 	}

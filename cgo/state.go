@@ -323,20 +323,40 @@ func (s *State) SetGlobalFuncs(funcs []Export) error {
 	return s.build(b, "globals")
 }
 
+// ClassDef describes a class of Go objects for NewClass.
+type ClassDef struct {
+	Name    string
+	Methods []Export // obj:name(...)
+	Getters []Export // obj.name, computed on each access
+	Meta    []Export // metamethods (such as __tostring), set on the metatable itself
+	// Finalize: Lua's collection of an object calls State.Finalize.
+	Finalize bool
+	// ScriptFields lets Lua code set fields of its own on an object (obj.user = u) and read
+	// them back: they are kept in a table of that object alone (its userdata environment),
+	// made at the first assignment and collected with it. A method's or a getter's name
+	// cannot be assigned (the assignment raises), so a field never shadows what the class
+	// defines; an object no script set a field on costs nothing more, and neither does a
+	// method call or a getter. The class's __index is then a C function, as with getters:
+	// a class without getters pays a C call for every method look-up, and, as one with
+	// getters, cannot have fast methods (InstallFast needs the methods table as __index).
+	ScriptFields bool
+}
+
 // NewClass builds the metatable of a class of Go objects and returns it as a registry ref.
-// methods are reached as obj:name(...); getters as obj.name, computed on each access;
-// metamethods (such as __tostring) are set on the metatable itself. With finalize, Lua's
-// collection of an object calls State.Finalize. Init time.
-func (s *State) NewClass(name string, methods, getters, metamethods []Export, finalize bool) (int32, error) {
-	b := s.newBuild(C.CLUA_BUILD_CLASS, name)
+// Init time.
+func (s *State) NewClass(d ClassDef) (int32, error) {
+	b := s.newBuild(C.CLUA_BUILD_CLASS, d.Name)
 	defer b.free()
-	b.exports(&b.c.a, &b.c.na, methods)
-	b.exports(&b.c.b, &b.c.nb, getters)
-	b.exports(&b.c.c, &b.c.nc, metamethods)
-	if finalize {
+	b.exports(&b.c.a, &b.c.na, d.Methods)
+	b.exports(&b.c.b, &b.c.nb, d.Getters)
+	b.exports(&b.c.c, &b.c.nc, d.Meta)
+	if d.Finalize {
 		b.c.finalize = 1
 	}
-	if err := s.build(b, "class "+name); err != nil {
+	if d.ScriptFields {
+		b.c.fields = 1
+	}
+	if err := s.build(b, "class "+d.Name); err != nil {
 		return 0, err
 	}
 	return int32(b.c.ref), nil

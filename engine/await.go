@@ -318,13 +318,14 @@ func HasCallback(c *Call, i int) bool {
 	return false
 }
 
-// ReturnError returns nil, err's message from a Go function: what a call without its
-// callback returns when it failed and the failure is known at once (a write to a stream
-// that is gone). Loop only.
+// ReturnError returns nil, err from a Go function, err with its code as Args.Error writes
+// it: what a call without its callback returns when it failed and the failure is known at
+// once (a write to a stream that is gone), or a synchronous function's nil, err
+// (json.decode). Loop only.
 func ReturnError(c *Call, err error) int {
 	out := c.Out()
 	out.Nil()
-	out.String(err.Error())
+	out.String(ErrorString(err))
 	return c.Return()
 }
 

@@ -132,7 +132,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.LogLevel = "info"
 	}
 	lvl, ok := logLevels[strings.ToUpper(cfg.LogLevel)]
-	if !ok {
+	if !ok || lvl > logLevels["ERROR"] {
 		return nil, fmt.Errorf("unknown log level %q (debug, info, warn, error)", cfg.LogLevel)
 	}
 	e.minLevel = lvl
@@ -335,7 +335,18 @@ func (e *Engine) Abort(err error) {
 	e.Shutdown()
 }
 
-var logLevels = map[string]int{"DEBUG": 0, "INFO": 1, "WARN": 2, "ERROR": 3}
+// Fail ends the engine at the script's request (log.fatal): it shuts down as on SIGTERM
+// (servers stop accepting, tickers stop, in-flight work gets ShutdownTimeout), and the run
+// counts as failed, so that `drlee run` exits 1 once it is over. Safe from any goroutine;
+// idempotent.
+func (e *Engine) Fail() {
+	e.failed.Store(true)
+	e.Shutdown()
+}
+
+// logLevels ranks the levels of log lines. FATAL lines (log.fatal) are never dropped: no
+// --log-level is above them.
+var logLevels = map[string]int{"DEBUG": 0, "INFO": 1, "WARN": 2, "ERROR": 3, "FATAL": 4}
 
 // logf writes one line to stderr: time, level, worker id, message. Safe from any goroutine.
 func (e *Engine) logf(worker int, level, format string, args ...any) {

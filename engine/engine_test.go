@@ -356,7 +356,7 @@ local function round(n, done)
   local function one() left = left - 1; if left == 0 then done() end end
   for i = 1, n do
     a.roundtrip(function(err) assert(err == nil); one() end)
-    a.fail("oops", function(err) assert(err == "oops"); one() end)
+    a.fail("oops", function(err) assert(err == "EUNKNOWN: oops"); one() end)
   end
 end
 round(5000, function()
@@ -378,9 +378,9 @@ a.roundtrip()              -- no callback, no error: nothing to report
 a.roundtrip(function(err) print("roundtrip:", err) end)
 `)
 	res.MustFail(t)
-	res.Contains(t, "panic_work:\tdrlee: internal error (reported in the log)", "roundtrip:\tnil")
+	res.Contains(t, "panic_work:\tEINTERNAL: drlee: internal error (reported in the log)", "roundtrip:\tnil")
 	res.StderrContains(t, "internal error in an I/O task: work exploded", "goroutine ")
-	res.StderrContains(t, "uncaught error (no callback): nobody listens")
+	res.StderrContains(t, "uncaught error (no callback): EUNKNOWN: nobody listens")
 }
 
 // TestPoolSaturated: a full pool and backlog is an error in the callback, never a block.
@@ -392,7 +392,7 @@ local ok, saturated = 0, 0
 for i = 1, 100 do
   a.block(function(err)
     if err == nil then ok = ok + 1
-    elseif err:find("pool saturated", 1, true) then saturated = saturated + 1
+    elseif err:find("^EBUSY: .*pool saturated") and err_code(err) == "EBUSY" then saturated = saturated + 1
     else error(err) end
   end)
 end
@@ -444,7 +444,7 @@ print("main done")
 		"main.lua:4: attempt to index local 't' (a nil value)",
 		"stack traceback:",
 		"main.lua:6: in function",
-		"main.lua:8: callback got async failure",
+		"main.lua:8: callback got EUNKNOWN: async failure",
 		"[worker 1]",
 	)
 }
@@ -525,7 +525,7 @@ end
 `)
 	res.MustFail(t) // the panics count as errors: drlee run exits 1
 	res.Contains(t,
-		"completion:\tdrlee: internal error (reported in the log)\tnil",
+		"completion:\tEINTERNAL: drlee: internal error (reported in the log)\tnil",
 		"timer:\tnil\tsurvived", "defer:\tnil\tsurvived", "task:\tnil\tsurvived",
 		"tick end:\tnil\tsurvived", "pool:\tnil\tsurvived",
 		"batch:\tnil\tsurvived", "tick end batch:\tnil\tsurvived")
@@ -541,7 +541,7 @@ func TestResultTooLargeForACallback(t *testing.T) {
 	t.Parallel()
 	res := enginetest.Run(t, `require("testasync").too_large(function(err, v) print(err, v) end)`)
 	res.MustSucceed(t)
-	res.Contains(t, "packed: too large for a Lua value: a string of 2147483393 bytes (at most 2147483392)\tnil")
+	res.Contains(t, "EMSGSIZE: packed: too large for a Lua value: a string of 2147483393 bytes (at most 2147483392)\tnil")
 }
 
 func TestPanicLoggedByOwnEngine(t *testing.T) {
@@ -681,7 +681,7 @@ func TestShutdownTickerForever(t *testing.T) {
 
 // TestShutdownHookStopsTicker: the script stops its ticker from a shutdown hook (as a
 // server stops accepting): the worker then ends at once, and the callback still waiting
-// on the ticker gets "ticker stopped".
+// on the ticker gets "ECLOSED: ticker stopped".
 func TestShutdownHookStopsTicker(t *testing.T) {
 	t.Parallel()
 	const timeout = 10 * time.Second
@@ -696,7 +696,7 @@ require("testasync").on_shutdown(function() print("shutting down") tk:stop() end
 	if el > 5*time.Second {
 		t.Fatalf("Run returned after %v: the shutdown hook did not end the worker", el)
 	}
-	for _, want := range []string{"started", "shutting down", "ticker:\tticker stopped"} {
+	for _, want := range []string{"started", "shutting down", "ticker:\tECLOSED: ticker stopped"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s\nstderr:\n%s", want, stdout, stderr)
 		}

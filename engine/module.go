@@ -63,6 +63,15 @@ type Class struct {
 	// Fast, when set, lets some methods run in C (FastMethods). Its objects are made with
 	// NewFastObject.
 	Fast *FastMethods
+	// ScriptFields lets Lua code set fields of its own on each object and read them back
+	// (req.user = u, then req.user): per object, made at the first assignment and
+	// collected with the object (a released object keeps them for as long as Lua holds
+	// it). Assigning to a method's or a getter's name raises ("cannot set httpRequest.path:
+	// it is a read-only field"), so a field never shadows the class. Methods, getters and
+	// objects that no script set a field on cost nothing more; but a class without
+	// getters gets an __index function instead of its methods table, a C call for every
+	// method look-up, and like a class with getters it cannot have Fast methods.
+	ScriptFields bool
 
 	id                      uint32
 	methods, getters, metas []lua.Export
@@ -150,7 +159,10 @@ func (w *Worker) install() error {
 	modulesMu.Unlock()
 	w.classMeta = make([]int32, len(all)+1)
 	for _, c := range all {
-		mt, err := w.st.NewClass(c.Name, c.methods, c.getters, c.metas, c.Finalize != nil && !c.FinalizeOnDemand)
+		mt, err := w.st.NewClass(lua.ClassDef{
+			Name: c.Name, Methods: c.methods, Getters: c.getters, Meta: c.metas,
+			Finalize: c.Finalize != nil && !c.FinalizeOnDemand, ScriptFields: c.ScriptFields,
+		})
 		if err != nil {
 			return err
 		}

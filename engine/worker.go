@@ -131,13 +131,14 @@ type Args struct {
 	err string // set by Error with a non-nil error: reported if no callback receives it
 }
 
-// Error writes the conventional first argument: nil, or the error's text.
+// Error writes the conventional first argument: nil, or the error as Lua gets it, its
+// code first ("ENOENT: open /x: no such file or directory": ErrorString).
 func (a *Args) Error(err error) {
 	if err == nil {
 		a.Nil()
 		return
 	}
-	a.err = err.Error()
+	a.err = ErrorString(err)
 	a.String(a.err)
 }
 

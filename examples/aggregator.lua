@@ -10,15 +10,15 @@ local time = require "time"
 local port = arg[1] or "8080"
 local base = "http://127.0.0.1:" .. port
 
--- The upstreams: a price (20 ms away) and a stock level (30 ms away).
+-- The upstreams: a price (200 ms away) and a stock level (300 ms away).
 local upstream = {
-  ["/upstream/price"] = function() time.sleep(20); return {sku = "drlee-1", price = 42.5} end,
-  ["/upstream/stock"] = function() time.sleep(30); return {sku = "drlee-1", stock = 7} end,
+  ["/upstream/price"] = function() time.sleep(200); return {sku = "drlee-1", price = 42.5} end,
+  ["/upstream/stock"] = function() time.sleep(300); return {sku = "drlee-1", stock = 7} end,
 }
 
 -- fetch(path): the decoded JSON of base .. path, or nil and an error.
 local function fetch(path)
-  local res, err = http.get(base .. path, {timeout = 500})
+  local res, err = http.get(base .. path, {timeout = 2000})
   if not res then return nil, err end
   local body, rerr = readall(res)
   res:close()
@@ -53,7 +53,7 @@ local server = http.create_server(":" .. port, function(req, res)
     price = price and price.price or json.null,
     stock = stock and stock.stock or json.null,
     errors = errors,
-    ms = time.now().milliunix - t0, -- about 30, not 50: the calls ran at once
+    ms = time.now().milliunix - t0, -- about 300, not 500: the calls ran at once
   }))
 end)
 assert(server:start())

@@ -1,7 +1,10 @@
 // Package core provides the globals every Dr.LEE script has: print (whole lines, never
-// interleaved between workers), log, env, arg, __dirname__, uuid, and the callback helpers
-// parallel_callback, series_callback and readall (also spelled read_all, as the seed's own
-// example does). The globals json_encode and json_decode are package bindings/json's.
+// interleaved between workers), log (log.fatal shuts down and makes the run fail), env,
+// arg, __dirname__, uuid, err_code (the code an error string starts with), the original
+// Dr.LEE's bit_or, bit_and and bit_xor (LuaJIT's bit.bor, bit.band, bit.bxor) and class,
+// and the callback helpers parallel_callback, series_callback and readall (also spelled
+// read_all, as the seed's own example does). The globals json_encode and json_decode are
+// package bindings/json's.
 //
 // require finds modules next to the script (script_dir/?.lua and script_dir/?/init.lua)
 // before the usual places.
@@ -25,6 +28,8 @@ func init() {
 	engine.Register(&engine.Module{
 		Funcs: []engine.Function{
 			{Name: "uuid", Fn: newUUID},
+			{Name: "err_code", Fn: errCode},
+			{Name: "__drlee_fail", Fn: fail},
 			{Name: "__drlee_print", Fn: printLine},
 			{Name: "__drlee_log", Fn: logLine},
 			{Name: "__drlee_waiter", Fn: newWaiter},
@@ -97,5 +102,39 @@ func printLine(c *engine.Call) int {
 // __drlee_log(level, message)
 func logLine(c *engine.Call) int {
 	engine.WorkerOf(c).Logf(c.CheckString(1), "%s", c.CheckBytes(2))
+	return 0
+}
+
+// err_code(err) -> the code err starts with ("ENOENT" for "ENOENT: open /x: no such file
+// or directory"), one of engine.ErrorCodes; "EUNKNOWN" for a string without one (an error
+// a script made) and for any other value but nil and false, which give nil (no error).
+// It never raises: it is meant for error paths.
+func errCode(c *engine.Call) int {
+	switch c.Type(1) {
+	case engine.TypeNil, engine.TypeNone:
+		return returnNil(c)
+	case engine.TypeBoolean:
+		if !c.Bool(1) {
+			return returnNil(c)
+		}
+	case engine.TypeString:
+		b := c.CheckBytes(1)
+		if len(b) > 32 { // a code and its ':' are shorter: a long string is not copied
+			b = b[:32]
+		}
+		return c.ReturnString(engine.ParseErrorCode(string(b)))
+	}
+	return c.ReturnString(engine.CodeUnknown)
+}
+
+func returnNil(c *engine.Call) int {
+	c.Out().Nil()
+	return c.Return()
+}
+
+// __drlee_fail(): log.fatal's end: the engine shuts down as on SIGTERM and the run fails
+// (drlee run exits 1).
+func fail(c *engine.Call) int {
+	engine.WorkerOf(c).Engine().Fail()
 	return 0
 }

@@ -1,10 +1,10 @@
 -- Globals of every Dr.LEE worker, written in Lua where Lua is the natural place.
-local select, tostring, type, error = select, tostring, type, error
+local select, tostring, type, error, pairs, rawget = select, tostring, type, error, pairs, rawget
 local concat = table.concat
-local write, logline = __drlee_print, __drlee_log
+local write, logline, fail = __drlee_print, __drlee_log, __drlee_fail
 local new_waiter, can_await, start_thread, report_uncaught =
   __drlee_waiter, __drlee_can_await, __drlee_spawn, __drlee_uncaught
-__drlee_print, __drlee_log = nil, nil
+__drlee_print, __drlee_log, __drlee_fail = nil, nil, nil
 __drlee_waiter, __drlee_can_await, __drlee_spawn, __drlee_uncaught = nil, nil, nil, nil
 local setmetatable, getmetatable, unpack, xpcall, newproxy = setmetatable, getmetatable, unpack, xpcall, newproxy
 local traceback = debug.traceback
@@ -42,9 +42,57 @@ log = {
   info = function(...) logline("INFO", format_message(...)) end,
   warn = function(...) logline("WARN", format_message(...)) end,
   error = function(...) logline("ERROR", format_message(...)) end,
+  -- fatal: the line (whatever --log-level), then the engine shuts down as on SIGTERM and
+  -- drlee run exits 1 once that is over. It returns: the code after it runs on until the
+  -- shutdown ends it (`return log.fatal(...)` stops a function there).
+  fatal = function(...)
+    logline("FATAL", format_message(...))
+    fail()
+  end,
 }
 package.loaded.log = log
 package.loaded.env = env
+
+-- The original Dr.LEE's bit operations: LuaJIT's own (any number of arguments, 32-bit
+-- results, as bit.bor has them).
+bit_or, bit_and, bit_xor = bit.bor, bit.band, bit.bxor
+
+-- class(parent?): a class table. Calling it makes an instance and runs its :init(...)
+-- with the call's arguments; methods are looked up in the class, then in parent and its
+-- parents; cls.super is parent; obj:is_a(cls) is true for obj's class and its ancestors.
+-- The metamethods a class defines (__tostring, __eq, __add, ...) are its instances'; a
+-- subclass starts with those its parent has when it is made.
+local function is_a(obj, cls)
+  local c = getmetatable(obj)
+  while type(c) == "table" do
+    if c == cls then return true end
+    c = rawget(c, "super")
+  end
+  return false
+end
+
+local function new_instance(cls, ...)
+  local obj = setmetatable({}, cls)
+  local init = cls.init
+  if init ~= nil then init(obj, ...) end
+  return obj
+end
+
+function class(parent)
+  if parent ~= nil and type(parent) ~= "table" then
+    error("bad argument #1 to 'class' (table expected, got " .. type(parent) .. ")", 2)
+  end
+  local cls = {}
+  if parent ~= nil then
+    for k, v in pairs(parent) do
+      if type(k) == "string" and k:sub(1, 2) == "__" and k ~= "__index" then cls[k] = v end
+    end
+  end
+  cls.__index = cls
+  cls.super = parent
+  if parent == nil or parent.is_a == nil then cls.is_a = is_a end
+  return setmetatable(cls, {__index = parent, __call = new_instance})
+end
 
 -- An error nobody receives is reported as uncaught, with a traceback.
 local function uncaught(err)

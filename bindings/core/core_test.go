@@ -6,7 +6,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/internal/drleetest"
 )
 
@@ -122,8 +124,8 @@ print(table.concat(names, " "))
 getmetatable io ipairs jit load loadfile loadstring math module newproxy next os package
 pairs pcall print rawequal rawget rawset require select setfenv setmetatable string table
 tonumber tostring type unpack xpcall`
-	documented := `__dirname__ arg env log json_decode json_encode parallel_callback read_all readall
-series_callback spawn uuid wait_all`
+	documented := `__dirname__ arg bit_and bit_or bit_xor class env err_code log json_decode json_encode
+parallel_callback read_all readall series_callback spawn uuid wait_all`
 	want := append(strings.Fields(luajit), strings.Fields(documented)...)
 	sort.Strings(want)
 	if got := strings.TrimSpace(res.Stdout); got != strings.Join(want, " ") {
@@ -150,5 +152,32 @@ print("went on")`)
 	res.StderrContains(t, "uncaught error in a spawned function (its handle was never waited for)", "forgotten failure", "stack traceback:")
 	if strings.Contains(res.Stderr, "handled failure") {
 		t.Errorf("an error that was waited for was reported:\n%s", res.Stderr)
+	}
+}
+
+// TestLogFatal: log.fatal logs a FATAL line whatever the log level, and ends the run as
+// SIGTERM would, failed: the ticker that kept the worker alive stops, the timer in flight
+// still fires, and the code after log.fatal runs.
+func TestLogFatal(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	res := drleetest.Run(t, `local time = require "time"
+local tk = time.tick(10)
+local function wait() tk:next_tick(function(err) if not err then wait() else print("ticker:", err) end end) end
+wait()
+time.timeout(20, function()
+  time.timeout(100, function() print("in flight done") end)
+  log.fatal("cannot go on:", 7, nil)
+  print("after fatal")
+end)
+`, drleetest.Options{Configure: func(c *engine.Config) { c.LogLevel = "error" }})
+	if res.Err != nil {
+		t.Fatalf("Run returned %v: log.fatal is no failure of the main chunk", res.Err)
+	}
+	res.MustFail(t)
+	res.Contains(t, "after fatal", "ticker:\tECLOSED: ticker stopped", "in flight done")
+	res.StderrContains(t, "FATAL [worker 1] cannot go on: 7 nil")
+	if el := time.Since(start); el > 4*time.Second {
+		t.Errorf("the run took %v: log.fatal did not shut it down", el)
 	}
 }

@@ -79,23 +79,24 @@ func TestHappyPaths(t *testing.T) {
 func TestIOErrors(t *testing.T) {
 	res := drleetest.Run(t, script(t, "errors.lua"))
 	res.MustSucceed(t)
-	// Each line: name, then type(err) == "string", then the Go error text.
+	// Each line: name, then type(err) == "string", then the error: its code, then the Go
+	// error text.
 	want := [][2]string{
-		{"stat missing", "stat %s/missing/file.txt: no such file or directory"},
-		{"open missing", "open %s/missing/file.txt: no such file or directory"},
-		{"open missing rw", "open %s/missing/file.txt: no such file or directory"},
-		{"readfile missing", "open %s/missing/file.txt: no such file or directory"},
-		{"readfile dir", "read %s: is a directory"},
-		{"remove missing", "remove %s/missing/file.txt: no such file or directory"},
-		{"read_dir missing", "open %s/missing/file.txt: no such file or directory"},
-		{"mkdir no parent", "mkdir %s/no/parent: no such file or directory"},
-		{"mkdir existing", "mkdir %s/d: file exists"},
-		{"remove non-empty dir", "remove %s/d: directory not empty"},
-		{"mkdir_all under a file", "mkdir %s/d/f: not a directory"},
-		{"excl existing", "open %s/d/f: file exists"},
-		{"write read-only", "write %s/d/f: bad file descriptor"},
-		{"read write-only", "read %s/d/f: bad file descriptor"},
-		{"read a directory", "read %s/d: is a directory"},
+		{"stat missing", "ENOENT: stat %s/missing/file.txt: no such file or directory"},
+		{"open missing", "ENOENT: open %s/missing/file.txt: no such file or directory"},
+		{"open missing rw", "ENOENT: open %s/missing/file.txt: no such file or directory"},
+		{"readfile missing", "ENOENT: open %s/missing/file.txt: no such file or directory"},
+		{"readfile dir", "EISDIR: read %s: is a directory"},
+		{"remove missing", "ENOENT: remove %s/missing/file.txt: no such file or directory"},
+		{"read_dir missing", "ENOENT: open %s/missing/file.txt: no such file or directory"},
+		{"mkdir no parent", "ENOENT: mkdir %s/no/parent: no such file or directory"},
+		{"mkdir existing", "EEXIST: mkdir %s/d: file exists"},
+		{"remove non-empty dir", "ENOTEMPTY: remove %s/d: directory not empty"},
+		{"mkdir_all under a file", "ENOTDIR: mkdir %s/d/f: not a directory"},
+		{"excl existing", "EEXIST: open %s/d/f: file exists"},
+		{"write read-only", "EBADF: write %s/d/f: bad file descriptor"},
+		{"read write-only", "EBADF: read %s/d/f: bad file descriptor"},
+		{"read a directory", "EISDIR: read %s/d: is a directory"},
 	}
 	var lines []string
 	for _, w := range want {
@@ -115,8 +116,8 @@ open unknown flag	false	bad argument #2 to 'fs.open' (unknown flags 0x4)
 open unknown flags	false	bad argument #2 to 'fs.open' (unknown flags 0x10000)
 open wronly+rdwr	false	bad argument #2 to 'fs.open' (WRITE_ONLY and READ_WRITE together)
 open negative flag	false	bad argument #2 to 'fs.open' (invalid flags -1)
-open mode string	false	bad argument #3 to 'fs.open' (number expected, got string)
-open bad mode	false	bad argument #3 to 'fs.open' (invalid mode 65536 (0 to 0o7777 expected))
+open mode string	false	bad argument #3 to 'fs.open' (invalid mode "rw" (a number 0 to 4095 (0o7777), or a string of octal digits such as "0644", "644" or "0o644"))
+open bad mode	false	bad argument #3 to 'fs.open' (invalid mode 65536 (a number 0 to 4095 (0o7777), or a string of octal digits such as "0644", "644" or "0o644"))
 open cb number	false	bad argument #4 to 'fs.open' (function expected, got number)
 open cb string	false	bad argument #4 to 'fs.open' (function expected, got string)
 stat nil	false	bad argument #1 to 'fs.stat' (string expected, got no value)
@@ -210,10 +211,10 @@ func TestCallbackErrorIsReported(t *testing.T) {
 		"main.lua:3: boom in callback",
 		"stack traceback",
 		"main.lua:3: in function",
-		"uncaught error (no callback) at ", "main.lua:10: open "+res.Dir+"/missing: no such file or directory",
+		"uncaught error (no callback) at ", "main.lua:10: ENOENT: open "+res.Dir+"/missing: no such file or directory",
 	)
 	res.Contains(t, "second callback ran\ttrue", "later work done\t13",
-		"awaited\tnil\topen "+res.Dir+"/missing: no such file or directory")
+		"awaited\tnil\tENOENT: open "+res.Dir+"/missing: no such file or directory")
 	if b, err := os.ReadFile(filepath.Join(res.Dir, "later")); err != nil || string(b) != "still working" {
 		t.Fatalf("later: %q, %v", b, err)
 	}
@@ -319,5 +320,163 @@ local fs = require "fs"
 fs.readfile(__dirname__ .. "/huge.bin", function(err, data) print("readfile", err ~= nil, data, err) end)
 `, drleetest.Options{Dir: dir, Timeout: 20 * time.Second})
 	res.MustSucceed(t)
-	res.Contains(t, "readfile\ttrue\tnil\tfs.readfile: ", "/huge.bin is 4294967360 bytes, more than a Lua string can hold (2147483392)")
+	res.Contains(t, "readfile\ttrue\tnil\t", ": fs.readfile: ", "/huge.bin is 4294967360 bytes, more than a Lua string can hold (2147483392)")
+}
+
+// checkLua is the Lua assert helper shared with bindings/core.
+func checkLua(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("../core/testdata/check.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestAdditions runs additions.lua: writefile (plain, append, exclusive, atomic, through
+// links), rename, mkdir's mode, chmod, lstat, readlink, tmpdir and modes as strings, awaited
+// in the main chunk and then with callbacks.
+func TestAdditions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "target.txt"), []byte("original"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"link": "target.txt", "dangling": "missing-target.txt"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Skipf("no symbolic links here: %v", err)
+		}
+	}
+	res := drleetest.Run(t, script(t, "additions.lua"), drleetest.Options{
+		Dir: dir, Files: map[string]string{"check.lua": checkLua(t)},
+	})
+	res.MustSucceed(t)
+	res.Contains(t, "tmpdir\t"+os.TempDir()+"\n", "await style done\n", "callback style done\n", "PASS\n")
+	// What the script wrote is on disk, as Go reads it.
+	want := "\x00\x01\x02\xff" + strings.Repeat("xyz", 100000) + "\x00"
+	if b, err := os.ReadFile(filepath.Join(dir, "bin.dat")); err != nil || string(b) != want {
+		t.Fatalf("bin.dat: %d bytes, %v", len(b), err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "target.txt")); err != nil || string(b) != "via link" {
+		t.Fatalf("target.txt: %q, %v", b, err)
+	}
+	if l, err := os.Readlink(filepath.Join(dir, "link")); err != nil || l != "target.txt" {
+		t.Fatalf("link: %q, %v", l, err)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "chmod.txt")); err != nil || info.Mode() != 0o644 {
+		t.Fatalf("chmod.txt: %v, %v", info.Mode(), err)
+	}
+}
+
+// TestAdditionsArguments runs additions_args.lua: odd values for every new function.
+func TestAdditionsArguments(t *testing.T) {
+	t.Parallel()
+	res := drleetest.Run(t, script(t, "additions_args.lua"), drleetest.Options{
+		Files: map[string]string{"check.lua": checkLua(t)},
+	})
+	res.MustSucceed(t)
+	res.Contains(t, "PASS\n")
+	if _, err := os.Stat(filepath.Join(res.Dir, "x")); !os.IsNotExist(err) {
+		t.Fatalf("x exists after calls that raised: %v", err)
+	}
+}
+
+// atomicRun runs atomic.lua on two workers, each rewriting atomic.txt writes times with
+// two contents in turn (atomic unless plain) while readers read it with fs.readfile, and Go
+// goroutines read it with os.ReadFile meanwhile. It returns what the Lua readers and the
+// Go readers saw: reads, torn reads, and reads of each content.
+func atomicRun(t *testing.T, writes int, plain bool) (lua, goReads [4]int, dir string) {
+	const luaReaders, goReaders = 4, 4
+	const sizeA, sizeB = 1000, 200_000
+	contents := [2]string{strings.Repeat("A", sizeA), strings.Repeat("B", sizeB)}
+	dir = t.TempDir()
+	path := filepath.Join(dir, "atomic.txt")
+	if err := os.WriteFile(path, []byte(contents[0]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	counts := make(chan [4]int, goReaders)
+	for range goReaders {
+		go func() {
+			var c [4]int // reads, torn, A, B
+			for {
+				select {
+				case <-stop:
+					counts <- c
+					return
+				default:
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					c[1]++ // the file was missing: a writer that is not atomic at all
+					continue
+				}
+				c[0]++
+				switch string(b) {
+				case contents[0]:
+					c[2]++
+				case contents[1]:
+					c[3]++
+				default:
+					c[1]++
+				}
+			}
+		}()
+	}
+	mode := "atomic"
+	if plain {
+		mode = "plain"
+	}
+	res := drleetest.Run(t, script(t, "atomic.lua"), drleetest.Options{
+		Dir: dir, Workers: 2, Timeout: 60 * time.Second,
+		Args: []string{strconv.Itoa(writes), strconv.Itoa(luaReaders), strconv.Itoa(sizeA), strconv.Itoa(sizeB), mode},
+	})
+	close(stop)
+	for range goReaders {
+		c := <-counts
+		for i := range c {
+			goReads[i] += c[i]
+		}
+	}
+	res.MustSucceed(t)
+	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		var id, n int
+		var c [4]int
+		if _, err := fmt.Sscanf(line, "worker %d writes %d reads %d torn %d seen %d %d", &id, &n, &c[0], &c[1], &c[2], &c[3]); err != nil {
+			t.Fatalf("line %q: %v\nstdout:\n%s", line, err, res.Stdout)
+		}
+		for i := range c {
+			lua[i] += c[i]
+		}
+	}
+	return lua, goReads, dir
+}
+
+// TestAtomicWriteFile: while two workers rewrite a file with {atomic = true}, alternating
+// 1,000 and 200,000 bytes, no reader (fs.readfile in Lua coroutines, os.ReadFile in Go
+// goroutines) ever sees anything but one content or the other, whole.
+func TestAtomicWriteFile(t *testing.T) {
+	t.Parallel()
+	lua, goReads, dir := atomicRun(t, 100, false)
+	t.Logf("Lua readers: %d reads (%d A, %d B), Go readers: %d reads (%d A, %d B)",
+		lua[0], lua[2], lua[3], goReads[0], goReads[2], goReads[3])
+	if lua[1] != 0 || goReads[1] != 0 {
+		t.Fatalf("torn reads: %d of %d in Lua, %d of %d in Go", lua[1], lua[0], goReads[1], goReads[0])
+	}
+	// The readers really ran while the file changed under them.
+	if lua[2] == 0 || lua[3] == 0 || goReads[2] == 0 || goReads[3] == 0 {
+		t.Fatalf("the readers did not see both contents: Lua %v, Go %v", lua, goReads)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "atomic.txt")); err != nil || string(b) != strings.Repeat("A", 1000) {
+		t.Fatalf("atomic.txt at the end: %d bytes, %v", len(b), err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Fatalf("temporary file left behind: %s", e.Name())
+		}
+	}
 }

@@ -97,8 +97,10 @@ func TestAwaitRaiseAnswers500AtOnce(t *testing.T) {
 	for _, path := range []string{"/raise-after-await", "/raise-in-callback"} {
 		r, took := timedGet(t, c, s.url+path)
 		wantStatus(t, r, 500)
-		if took > 100*time.Millisecond {
-			t.Errorf("%s: 500 after %v, want it at once (under 100 ms)", path, took)
+		// At once: long before the handler timeout (a minute); the bound leaves room for a
+		// loaded machine.
+		if took > 2*time.Second {
+			t.Errorf("%s: 500 after %v, want it at once", path, took)
 		}
 		if r.header.Get("X-Must-Not") != "" || strings.Contains(string(r.body), "raised") {
 			t.Errorf("%s: the 500 (%q, %v) leaks the handler's headers or error", path, r.body, r.header)
@@ -227,7 +229,7 @@ func TestAwaitAggregatorAndRPC(t *testing.T) {
 	}
 	r, took := timedGet(t, c, s.url+"/rpc")
 	wantStatus(t, r, 200)
-	if !strings.HasPrefix(string(r.body), "5;nil;nil;rpc: handler for 'await.fail' failed: ") || !strings.Contains(string(r.body), "rpc handler failed after an await") {
+	if !strings.HasPrefix(string(r.body), "5;nil;nil;EHANDLER: rpc: handler for 'await.fail' failed: ") || !strings.Contains(string(r.body), "rpc handler failed after an await") {
 		t.Errorf("/rpc: %q", r.body)
 	}
 	if took > time.Second {

@@ -159,7 +159,7 @@ func TestResponseFastPath(t *testing.T) {
 		"set after finish\tfalse", "http: header set after finish",
 		"method still readable\tGET",
 		"stale write\tfalse", "httpResponseWriter is closed",
-		"bad status\tfalse", "status code must be an integer from 100 to 999, got 42",
+		"bad status\tfalse", "status code must be an integer from 100 to 599, got 42",
 		"bad header\tfalse", "bad argument #2 to 'httpResponseWriter:set' (string expected, got table)")
 	if strings.Contains(res.Stderr, "internal error") {
 		t.Fatal(res.Stderr)

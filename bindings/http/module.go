@@ -7,8 +7,11 @@
 //
 //	req.method, req.request_uri, req.path, req.url, req.headers, req.remote_addr,
 //	req:read(n, cb), req:close(cb)
+//	req.query, req:cookie(name), req:json(cb), req:form(options, cb)
 //	res:set_status(code), res:set(name, value), res:get(name), res:write(data, cb),
 //	res:flush(cb), res:finish(cb)
+//	res:json(value, status), res:redirect(url, status), res:set_cookie(name, value,
+//	options), res:send_file(path, cb)
 //
 // A response finished before the loop turns to other work (in the handler, or in the
 // callbacks of its writes: the write's callback runs on the loop's next turn) goes out
@@ -21,6 +24,32 @@
 // included); req.path is it decoded and cleaned, safe to map onto files. Header names and
 // values that res:set or the client would send are checked (a token; no CR, LF, NUL or
 // other control character), so that a script cannot split a response or inject a header.
+// A script may set fields of its own on req (req.user = u; engine.Class.ScriptFields):
+// they last as long as the request object, and cannot take a getter's or a method's name.
+//
+// Routing: http.router() (router.lua, router.go) is a handler that routes by method and
+// path: router:get/post/put/delete/patch/head/options/any/add(pattern, handler) with
+// patterns of static segments, ":name" parameters and a final "*name" wildcard (static
+// beats parameter beats wildcard, segment by segment), router:use(function(req, res,
+// next)) middlewares run in order before the handler, req.params holds the captures;
+// unmatched paths get 404, paths only other methods have 405 with Allow, HEAD falls back
+// to GET. create_server takes the router (any callable table) as its handler.
+//
+// Helpers (helpers.go): req.query decodes the query string (query.go: a repeated name is
+// the list of its values), computed on access only; req:cookie reads the Cookie header
+// (cookies.go); req:json and req:form decode the body, which is in memory already
+// (within --max-body-size): JSON with json.decode's rules, url-encoded forms on the loop,
+// multipart forms on the I/O pool, their files written to temporary files that go when
+// the request ends (form.go: request.release). res:json, res:redirect and res:send_file
+// answer and finish the response; res:json and res:redirect raise before changing
+// anything for what they cannot send (a value JSON cannot hold, a Location with CR or LF);
+// res:set_cookie adds one Set-Cookie header a call, its name, value and attributes
+// checked. res:send_file and http.static(dir, options) serve a file (sendfile.go): the
+// connection goroutine opens it once the loop answered, handles If-None-Match,
+// If-Modified-Since, If-Match, If-Unmodified-Since, Range and If-Range, and hands fasthttp
+// the file, which goes out with sendfile(2); http.static never leaves dir (the path is
+// cleaned, and opened with os.Root: no symlink out, no absolute one). res:set_status takes
+// 100 to 599, and http.status_text(code) gives the reason phrase, nil for an unknown code.
 //
 // Client: http.get/post/put/delete/patch(url, options, cb) and http.request(method, url,
 // options, cb); see client.go.
@@ -66,6 +95,10 @@ func init() {
 		{Name: "read", Fn: reqRead},
 		{Name: "close", Fn: reqClose},
 	}
+	// Scripts may set fields of their own on a request (req.params, set by the router;
+	// req.user by a middleware). Not on the response: its __index is its methods table,
+	// which keeps its fast methods fast.
+	requestClass.ScriptFields = true
 	responseClass.Methods = []engine.Function{
 		{Name: "set_status", Fn: resSetStatus},
 		{Name: "set", Fn: resSet},
@@ -74,6 +107,7 @@ func init() {
 		{Name: "flush", Fn: resFlush},
 		{Name: "finish", Fn: resFinish},
 	}
+	addHelpers() // req.query, req:json, res:send_file... (helpers.go)
 	responseClass.Fast = &fastResponse
 	responseClass.Finalize = finalizeResponse
 	responseClass.FinalizeOnDemand = true
@@ -82,11 +116,12 @@ func init() {
 		Funcs: append([]engine.Function{
 			{Name: "create_server", Fn: createServer},
 			{Name: "__set_headers_meta", Fn: headersMeta.Setter()},
-		}, clientFuncs()...),
+			{Name: "__target", Fn: reqTarget}, // the router's (router.go)
+		}, append(clientFuncs(), helperFuncs()...)...),
 		Classes:   append([]*engine.Class{serverClass, requestClass, responseClass}, clientClasses()...),
 		Flags:     flags,
 		Configure: configure,
-		Lua:       prelude,
+		Lua:       prelude + routerPrelude, // router.lua
 	})
 }
 
@@ -155,6 +190,9 @@ func createServer(c *engine.Call) int {
 	}
 	s := &server{addr: addr, handler: c.CheckFunc(2)}
 	s.where = w.FuncWhere(s.handler)
+	if strings.HasPrefix(s.where, "[drlee ") { // a router (router.lua): named by the script's call
+		s.where = c.Where() + " (a router)"
+	}
 	out := c.Out()
 	w.NewObject(out, serverClass, s)
 	return c.Return()
@@ -331,31 +369,43 @@ func reqRead(c *engine.Call) int {
 			op := w.ReserveCall(c, 3)
 			return op.ReturnNow(c, func(w *engine.Worker, a *engine.Args) {
 				a.Nil()
-				a.Bytes(rs.nextBody(n))
+				rs.readBody(n, func(b []byte) { a.Bytes(b) })
 			})
 		}
-		return c.ReturnBytes(rs.nextBody(n))
+		out := c.Out()
+		rs.readBody(n, func(b []byte) { out.Bytes(b) })
+		return c.Return()
 	}
-	c.CheckFunc(3)
+	// HasCallback checked the callback: no CheckFunc here, which takes a registry ref
+	// that nothing would release.
 	if c.CanAwait() { // the callback straight after the calling code, in its thread
 		out := c.Out()
 		out.Nil()
-		out.Bytes(rs.nextBody(n))
+		rs.readBody(n, func(b []byte) { out.Bytes(b) })
 		return c.ReturnSoon(3)
 	}
 	rs.refs.Add(1) // rs must outlive the completion even if the response finishes first
 	w.Reserve(c.CheckFunc(3)).CompleteSoon(func(w *engine.Worker, a *engine.Args) {
 		a.Nil()
-		a.Bytes(rs.nextBody(n))
+		rs.readBody(n, func(b []byte) { a.Bytes(b) })
 		rs.release()
 	})
 	return 0
 }
 
-// nextBody consumes up to n bytes of the request body. Loop only.
-func (rs *request) nextBody(n int) []byte {
+// readBody consumes up to n bytes of the request body and hands them to use, which must
+// copy what it keeps: they are ctx's, and valid only during the call, which holds rs.mu (a
+// handler timeout that answers 504 meanwhile waits for it, so that fasthttp cannot reuse
+// the buffer under it for the connection's next request). use gets nil at the end. Loop
+// only.
+func (rs *request) readBody(n int, use func([]byte)) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	use(rs.nextBodyLocked(n))
+}
+
+// nextBodyLocked consumes up to n bytes of the request body. rs.mu held.
+func (rs *request) nextBodyLocked(n int) []byte {
 	var b []byte
 	switch {
 	case rs.ctx != nil:
@@ -381,8 +431,7 @@ func reqClose(c *engine.Call) int {
 	if !engine.HasCallback(c, 2) {
 		return c.ReturnBool(true)
 	}
-	c.CheckFunc(2)
-	if c.CanAwait() {
+	if c.CanAwait() { // HasCallback checked the callback (CheckFunc would take a ref)
 		c.Out()
 		return c.ReturnSoon(2)
 	}

@@ -33,12 +33,13 @@ func sizeArg(c *engine.Call, i int) int {
 	return 0
 }
 
-// statusArg returns argument i as an HTTP status code: an integer from 100 to 999, as
-// net/http allows.
+// statusArg returns argument i as an HTTP status code: an integer from 100 to 599, the
+// classes RFC 9110 defines (fasthttp would send 999 as "999 Unknown Status Code", and
+// clients take an unknown class for an error of their own).
 func statusArg(c *engine.Call, i int) int {
 	f := c.CheckNumber(i)
-	if !(f >= 100 && f <= 999) || f != math.Trunc(f) { // written so that NaN fails
-		c.ArgError(i, fmt.Sprintf("status code must be an integer from 100 to 999, got %s", formatArg(f)))
+	if !(f >= 100 && f <= 599) || f != math.Trunc(f) { // written so that NaN fails
+		c.ArgError(i, fmt.Sprintf("status code must be an integer from 100 to 599, got %s", formatArg(f)))
 	}
 	return int(f)
 }

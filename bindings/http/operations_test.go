@@ -116,7 +116,7 @@ require("http").create_server(arg[1], function(req, res) res:write("second"); re
   print("start:", err)
 end)
 `, drleetest.Options{Args: []string{first.addr}})
-	second.Contains(t, "start:\tlisten tcp "+first.addr+": bind: address already in use")
+	second.Contains(t, "start:\tEADDRINUSE: listen tcp "+first.addr+": bind: address already in use")
 	resp, err := http.Get(first.url)
 	if err != nil {
 		t.Fatal(err)

@@ -83,7 +83,7 @@ int http_resp_fast(drlee_fast_obj *obj, int op, const drlee_fast_args *a) {
 		if (a->n != 1 || a->type[0] != DRLEE_T_NUMBER) return DRLEE_FAST_GO;
 		double code = a->num[0];
 		/* Written so that NaN fails too; a fraction is not a status. */
-		if (!(code >= 100 && code <= 999) || code != (double)(int)code) return DRLEE_FAST_GO;
+		if (!(code >= 100 && code <= 599) || code != (double)(int)code) return DRLEE_FAST_GO;
 		r->status = (int)code;
 		return DRLEE_FAST_DONE;
 	}

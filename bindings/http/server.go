@@ -109,8 +109,6 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 		}
 		e.OnClose(s.shed.close) // the 503s of the last second are logged before Run returns
 		e.OnClose(s.end)
-		empty := []*workerEP{}
-		s.handlers.Store(&empty)
 		s.srv = &fasthttp.Server{
 			Handler: s.handle,
 			Name:    "drlee",
@@ -121,11 +119,21 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 			ErrorHandler:       requestError,
 			Logger:             quietLogger{ep.w.Engine()},
 		}
+		// A multipart body is kept as it came, as any body: req:read reads it, req:form
+		// parses it (form.go). fasthttp would otherwise parse it while reading (a malformed
+		// one answered 400 before any handler) and hand req:read a copy marshalled again at
+		// every read.
+		s.srv.DisablePreParseMultipartForm = true
+		// The first worker joins before the accept loop starts, so that the first request
+		// finds it (connections made meanwhile wait in the listen backlog).
+		first := []*workerEP{ep}
+		s.handlers.Store(&first)
 		if !e.Go("http: serve "+name, func() { s.serve(e) }) {
 			_ = dl.Close() // the engine has ended: nothing may serve any more
 			return nil, errEngineClosed
 		}
 		set.byAddr[addr] = s
+		return s, nil
 	}
 	s.mu.Lock()
 	old := *s.handlers.Load()
@@ -336,6 +344,7 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 		}
 		return
 	}
+	rs.serveFile(ctx) // res:send_file, http.static: opened and set up here (sendfile.go)
 	rs.release()
 }
 
@@ -420,6 +429,12 @@ type request struct {
 	conn      *deadline.Conn[request]
 	parked    bool
 	chunkHead [18]byte
+
+	// Helpers (sendfile.go, form.go): a file the connection goroutine serves once the loop
+	// answered (set by the loop before it lets go of ctx); the temporary files of uploads,
+	// removed when the last reference is dropped.
+	file  *fileJob
+	temps *tempFiles
 }
 
 const (
@@ -458,10 +473,13 @@ func acquireRequest() *request {
 }
 
 func (rs *request) release() {
-	if rs.refs.Add(-1) == 0 && !rs.expired.Load() {
-		rs.ctx, rs.ep, rs.snap, rs.chunks, rs.conn = nil, nil, nil, nil, nil
-		rs.parked = false
-		requestPool.Put(rs)
+	if rs.refs.Add(-1) == 0 {
+		rs.endHelpers() // the request has ended: its uploads go (form.go)
+		if !rs.expired.Load() {
+			rs.ctx, rs.ep, rs.snap, rs.chunks, rs.conn = nil, nil, nil, nil, nil
+			rs.parked = false
+			requestPool.Put(rs)
+		}
 	}
 }
 
@@ -708,6 +726,7 @@ func (rs *request) complete() {
 		if op != nil {
 			op.CompleteSoon(func(w *engine.Worker, a *engine.Args) { a.Error(gone) })
 		}
+		rs.failFile(gone) // a res:send_file the 504 overtook
 	}
 	w.Unhold()
 	rs.release()

@@ -17,8 +17,9 @@
 // The two decoders differ only in null: json.decode gives json.null, as lua-cjson does, so
 // that [1,null,3] and {"a":null} keep every element and member; json_decode gives nil, as
 // it always has (a hole in an array, no member in an object), so that scripts written for
-// it go on working. Both return nil and a message for invalid JSON (bad input is data, not
-// a programming error; lua-cjson raises instead). Both encoders are the same, and raise
+// it go on working. Both return nil and an error string for invalid JSON, "EINVAL: invalid
+// JSON at offset 7: ..." (bad input is data, not a programming error; lua-cjson raises
+// instead). Both encoders are the same, and raise
 // for what JSON cannot hold (functions, cycles, NaN, strings that are not UTF-8), naming
 // the value's place: "json.encode: cannot encode NaN in JSON (at .items[2].price)".
 //
@@ -100,9 +101,10 @@ func decodeValue(c *engine.Call, opts value.DecodeOptions) int {
 	src := c.CheckBytes(1)
 	out := c.Out()
 	if err := opts.FromJSON(out, src); err != nil {
+		// Invalid input, as an error string with its code ("EINVAL: invalid JSON at ...").
 		out.Reset()
 		out.Nil()
-		out.String(err.Error())
+		out.String(engine.ErrorString(engine.WithCode("EINVAL", err)))
 	}
 	return c.Return()
 }

@@ -83,7 +83,7 @@ func TestThreeNodes(t *testing.T) {
 
 	t.Run("no handler", func(t *testing.T) {
 		r := a.call("nobody.serves.this", `[1]`, 5000)
-		if r.Err != "no handler for 'nobody.serves.this'" {
+		if r.Err != "ENOHANDLER: no handler for 'nobody.serves.this'" {
 			t.Fatalf("call with no handler: %+v", r)
 		}
 		if r.MS > 500 {
@@ -327,7 +327,7 @@ func TestNodeJoinsLate(t *testing.T) {
 	nodes := startCluster(t, []string{"first", "second"}, nil)
 	a, b := nodes[0], nodes[1]
 	reaches(t, a, "who."+b.name)
-	if r := a.call("who.late", "", 2000); r.Err != "no handler for 'who.late'" {
+	if r := a.call("who.late", "", 2000); r.Err != "ENOHANDLER: no handler for 'who.late'" {
 		t.Fatalf("before the late node: %+v", r)
 	}
 	late := startNode(t, nodeOpts{name: "late", join: []*node{b}})

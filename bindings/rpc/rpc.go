@@ -30,6 +30,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	ltime "github.com/drlee/drlee/bindings/time"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/engine/cluster"
@@ -52,6 +54,27 @@ func init() {
 		Flags:     flags,
 		Configure: configure,
 	})
+	engine.RegisterErrorCodes(natsErrorCode)
+}
+
+// natsErrorCode names the codes of the NATS client's errors that reach a script (through
+// "drlee: send call: ..."). engine/cluster's own errors name theirs.
+func natsErrorCode(err error) string {
+	switch err {
+	case nats.ErrMaxPayload:
+		return "EMSGSIZE"
+	case nats.ErrTimeout:
+		return "ETIMEDOUT"
+	case nats.ErrNoResponders:
+		return "ENOHANDLER"
+	case nats.ErrConnectionClosed, nats.ErrConnectionDraining, nats.ErrDrainTimeout:
+		return "ECLOSED"
+	case nats.ErrNoServers:
+		return "ECONNREFUSED"
+	case nats.ErrBadSubject:
+		return "EINVAL"
+	}
+	return ""
 }
 
 // Options are the cluster settings: the flags of `drlee run`.
@@ -214,7 +237,7 @@ type replyState struct {
 func (d *delivery) Run(w *engine.Worker) {
 	// The message came from the network: C trusts what it decodes, so check it first.
 	if err := packed.ValidateOne(d.req.Payload); err != nil {
-		d.req.Reply(nil, "rpc: malformed message")
+		d.req.Reply(nil, engine.ErrorString(errMalformedMessage))
 		return
 	}
 	args := w.NewArgs()
@@ -227,10 +250,11 @@ func (d *delivery) Run(w *engine.Worker) {
 }
 
 // ScopeFailed: the handler (or a callback it started) raised. The traceback goes to the
-// log; the caller gets the error's first line, unless it was answered already.
+// log; the caller gets the error's first line, with the code EHANDLER, unless it was
+// answered already.
 func (d *delivery) ScopeFailed(w *engine.Worker, _ *engine.Scope, err error) {
 	w.Logf("ERROR", "rpc: handler for '%s': %s", d.h.name, err.Error())
-	d.req.Reply(nil, "rpc: handler for '"+d.h.name+"' failed: "+firstLine(err.Error()))
+	d.req.Reply(nil, "EHANDLER: rpc: handler for '"+d.h.name+"' failed: "+firstLine(err.Error()))
 }
 
 // ScopeIdle: nothing of the handler is left to run. A reply not sent yet may still come
@@ -240,7 +264,7 @@ func (d *delivery) ScopeIdle(*engine.Worker, *engine.Scope) {}
 // Panicked answers the caller after a Go panic in Run (a bug; the loop reports it), so that
 // it does not wait for its timeout. A reply already sent stays the only one.
 func (d *delivery) Panicked(w *engine.Worker) {
-	d.req.Reply(nil, "rpc: handler for '"+d.h.name+"' failed: "+engine.ErrInternal.Error())
+	d.req.Reply(nil, "EINTERNAL: rpc: handler for '"+d.h.name+"' failed: "+engine.ErrInternal.Error())
 }
 
 func firstLine(s string) string {
@@ -346,9 +370,11 @@ func call(c *engine.Call) int {
 			case err != nil:
 				a.Error(callError(name, err))
 			case errMsg != "":
-				a.Error(errors.New(errMsg))
+				// The handler's reply(err), as it gave it (its code, if any, is its
+				// own), or a text the handler's node made with its code.
+				a.Error(engine.ScriptError(errMsg))
 			case len(result) > 0 && packed.ValidateOne(result) != nil:
-				a.Error(errors.New("rpc: malformed result"))
+				a.Error(errMalformedResult)
 			default:
 				a.Nil()
 				if len(result) == 0 {
@@ -362,10 +388,15 @@ func call(c *engine.Call) int {
 	return op.Return(c)
 }
 
+var (
+	errMalformedMessage = engine.NewError("EPROTO", "rpc: malformed message")
+	errMalformedResult  = engine.NewError("EPROTO", "rpc: malformed result")
+)
+
 // callError words transport errors the way scripts see them.
 func callError(name string, err error) error {
 	if errors.Is(err, cluster.ErrNoHandler) {
-		return fmt.Errorf("no handler for '%s'", name)
+		return engine.WithCode("ENOHANDLER", fmt.Errorf("no handler for '%s'", name))
 	}
 	return err
 }
@@ -390,9 +421,12 @@ func broadcast(c *engine.Call) int {
 				a.String("worker_id")
 				a.Int(int64(r.WorkerID))
 				switch {
+				case r.Cause != nil: // the node answered for the handler (busy, shutting down)
+					a.String("error")
+					a.String(engine.ErrorString(r.Cause))
 				case r.Err != "":
 					a.String("error")
-					a.String(r.Err)
+					a.String(r.Err) // the handler's, as it gave it
 				case len(r.Result) == 0 || packed.ValidateOne(r.Result) != nil:
 					a.String("result")
 					a.Nil()

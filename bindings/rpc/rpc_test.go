@@ -172,7 +172,7 @@ series_callback(list, function() done() end)
 		"nil options\tnil\t4",
 		"empty options\tnil\t5",
 		"timeout option\tnil\t6",
-		"short timeout\trpc 'never' timed out after 150ms\tnil\ttrue",
+		"short timeout\tETIMEDOUT: rpc 'never' timed out after 150ms\tnil\ttrue",
 		"fractional timeout\ttrue\ttrue",
 		"tiny timeout\ttrue\ttrue",
 		"huge timeout\tnil\t10",
@@ -214,7 +214,7 @@ rpc.call("nobody", {1}, {timeout = 5000}, function(err, r)
 end)
 `, 1)
 	res.MustSucceed(t)
-	res.Contains(t, "call\tno handler for 'nobody'\tnil\ttrue", "broadcast\tnil\ttable\t0\ttrue")
+	res.Contains(t, "call\tENOHANDLER: no handler for 'nobody'\tnil\ttrue", "broadcast\tnil\ttable\t0\ttrue")
 }
 
 // A handler that raises: the caller gets an error naming the handler, the worker's stderr
@@ -241,11 +241,11 @@ rpc.call("boom", 42, function(err, r)
   end)
 end)
 `, 1)
-	if !strings.Contains(res.Stdout, "call\trpc: handler for 'boom' failed: ") ||
+	if !strings.Contains(res.Stdout, "call\tEHANDLER: rpc: handler for 'boom' failed: ") ||
 		!strings.Contains(res.Stdout, "kaboom 42\tnil") {
 		t.Errorf("the caller's error does not name the handler and the error:\n%s", res.Stdout)
 	}
-	if !strings.Contains(res.Stdout, "broadcast\tnil\t1\trpc: handler for 'boom' failed: ") ||
+	if !strings.Contains(res.Stdout, "broadcast\tnil\t1\tEHANDLER: rpc: handler for 'boom' failed: ") ||
 		!strings.Contains(res.Stdout, "kaboom 43\tnil") {
 		t.Errorf("the broadcast reply does not carry the handler's error:\n%s", res.Stdout)
 	}
@@ -288,7 +288,7 @@ end)
 		"nested\tfalse\tbad argument #2 to 'rpc.call' (cannot encode a function value)",
 		"broadcast function\tfalse\tbad argument #2 to 'rpc.broadcast' (cannot encode a function value)",
 		"broadcast cycle\tfalse\tbad argument #2 to 'rpc.broadcast' (cannot encode a table: cycle)",
-		"bad reply\trpc: handler for 'badreply' failed: ",
+		"bad reply\tEHANDLER: rpc: handler for 'badreply' failed: ",
 	} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("stdout lacks %q\nstdout:\n%s", want, res.Stdout)
@@ -353,7 +353,7 @@ rpc.call("twice", nil, function(err, r)
 end)
 `, 1)
 	res.MustSucceed(t)
-	res.Contains(t, "twice\tnil\tfirst", "late\trpc 'late' timed out after 50ms\tnil")
+	res.Contains(t, "twice\tnil\tfirst", "late\tETIMEDOUT: rpc 'late' timed out after 50ms\tnil")
 	if k := countLines(res.Stderr, "reply to 'twice' ignored"); k != 1 {
 		t.Errorf("%d warnings for replying three times, want 1\nstderr:\n%s", k, res.Stderr)
 	}
@@ -394,7 +394,7 @@ func TestNodeGoroutinesEndWithTheEngine(t *testing.T) {
 rpc.call("nobody", 1, function(err) print("call: " .. tostring(err)) end)
 `)
 		res.MustSucceed(t)
-		res.Contains(t, "call: no handler for 'nobody'")
+		res.Contains(t, "call: ENOHANDLER: no handler for 'nobody'")
 		if strings.Contains(res.Stderr, "left behind") {
 			t.Fatalf("Run gave up on goroutines:\n%s", res.Stderr)
 		}
@@ -442,7 +442,44 @@ time.timeout(1, function()
   done()
 end)
 `, 2)
-	res.Contains(t, "call\t42\n", "no handler\tnil\tno handler for 'nobody.home'\n", "raised\tnil\tfailed after an await\ttrue\n",
+	res.Contains(t, "call\t42\n", "no handler\tnil\tENOHANDLER: no handler for 'nobody.home'\n", "raised\tnil\tfailed after an await\ttrue\n",
 		"broadcast\t1\t10\n", "broadcast\t2\t10\n", "in a callback\t8\n")
 	res.StderrContains(t, "rpc: handler for 'late.fail': ", "failed after an await", "stack traceback:")
+}
+
+// TestErrorCodes: what a caller gets carries a code err_code reads: no handler, a timeout,
+// a handler that raised, a message too large for the transport; a handler's own
+// reply(err) comes as it was given, with the code it has, if any.
+func TestErrorCodes(t *testing.T) {
+	t.Parallel()
+	res := run(t, `
+rpc.register("never", function() end)
+rpc.register("boom", function() error("kaboom") end)
+rpc.register("custom", function(m, reply) reply(m) end)
+local function show(label, v, err) print(label, v, err_code(err), err) end
+show("no handler", rpc.call("nobody", 1))
+show("timeout", rpc.call("never", 1, {timeout = 50}))
+show("raised", rpc.call("boom", 1))
+show("too large", rpc.call("custom", string.rep("x", 2 * 1024 * 1024)))
+show("own text", rpc.call("custom", "user 7 not found"))
+show("own code", rpc.call("custom", "ENOENT: user 7"))
+local replies = rpc.broadcast("boom", 1, {timeout = 2000})
+print("broadcast raised", #replies, err_code(replies[1].error))
+replies = rpc.broadcast("custom", "EBUSY: later", {timeout = 2000})
+print("broadcast own", replies[1].error, err_code(replies[1].error))
+local _, err = rpc.broadcast("custom", string.rep("x", 2 * 1024 * 1024))
+print("broadcast too large", err_code(err))
+done()
+`, 1)
+	res.Contains(t,
+		"no handler\tnil\tENOHANDLER\tENOHANDLER: no handler for 'nobody'\n",
+		"timeout\tnil\tETIMEDOUT\tETIMEDOUT: rpc 'never' timed out after 50ms\n",
+		"raised\tnil\tEHANDLER\tEHANDLER: rpc: handler for 'boom' failed: ",
+		"too large\tnil\tEMSGSIZE\tEMSGSIZE: drlee: send call: nats: maximum payload exceeded\n",
+		"own text\tnil\tEUNKNOWN\tuser 7 not found\n",
+		"own code\tnil\tENOENT\tENOENT: user 7\n",
+		"broadcast raised\t1\tEHANDLER\n",
+		"broadcast own\tEBUSY: later\tEBUSY\n",
+		"broadcast too large\tEMSGSIZE\n",
+	)
 }

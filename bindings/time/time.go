@@ -1,7 +1,9 @@
 // Package time is the Lua module "time": time.now() returns a Timestamp,
 // time.timeout(ms, cb) calls cb once after ms milliseconds and returns a timer with
-// :cancel(), time.tick(ms) returns a ticker whose :next_tick(cb) waits for the next tick and
-// :stop() ends it. Timers live in the worker's timer heap, not in a goroutine each.
+// :cancel(), time.tick(ms) returns a ticker whose :next_tick(cb) waits for the next tick,
+// :stop() ends it (the callbacks still waiting get "ECLOSED: ticker stopped") and .period
+// is its period in milliseconds. Timers live in the worker's timer heap, not in a
+// goroutine each.
 //
 // A Timestamp is a table with year, month, day, weekday (0 = Sunday), hour, minute, second,
 // millisecond and milliunix, in local time, with :format(layout) (a Go layout, such as
@@ -11,7 +13,6 @@ package time
 
 import (
 	_ "embed"
-	"errors"
 	"math"
 	gotime "time"
 
@@ -34,6 +35,7 @@ func init() {
 		{Name: "next_tick", Fn: tickerNext},
 		{Name: "stop", Fn: tickerStop},
 	}
+	tickerClass.Getters = []engine.Function{{Name: "period", Fn: tickerPeriod}}
 	// Finalize runs inside Lua's collector (or lua_close): it must not call Lua, so
 	// callbacks still waiting are released without being called.
 	tickerClass.Finalize = func(w *engine.Worker, v any) {
@@ -186,7 +188,8 @@ func timerCancel(c *engine.Call) int {
 
 type ticker struct {
 	t       *engine.Timer
-	waiting []*engine.Op // the next_tick calls, first in first out
+	period  gotime.Duration // between ticks (time.tick's ms, clamped to MaxDelay)
+	waiting []*engine.Op    // the next_tick calls, first in first out
 	stopped bool
 }
 
@@ -207,7 +210,9 @@ func init() { // not in the declaration: stop refers back to liveTickers
 	})
 }
 
-var errTickerStopped = errors.New("ticker stopped")
+// errTickerStopped is what the next_tick calls still waiting get when the ticker stops
+// (ticker:stop(), or the shutdown): the object is closed.
+var errTickerStopped = engine.NewError("ECLOSED", "ticker stopped")
 
 // time.tick(ms) -> ticker
 func tick(c *engine.Call) int {
@@ -216,7 +221,7 @@ func tick(c *engine.Call) int {
 	if d <= 0 {
 		c.ArgError(1, "interval must be positive")
 	}
-	tk := &ticker{}
+	tk := &ticker{period: d}
 	tk.t = w.Every(d, func(w *engine.Worker) {
 		if len(tk.waiting) == 0 {
 			return // a tick nobody waits for is dropped, as with Go's time.Ticker
@@ -246,6 +251,13 @@ func tickerNext(c *engine.Call) int {
 	op := w.ReserveCall(c, 2)
 	tk.waiting = append(tk.waiting, op)
 	return op.Return(c)
+}
+
+// ticker.period: the time between ticks, in milliseconds (what time.tick was given, up to
+// MaxDelay), also once the ticker has stopped.
+func tickerPeriod(c *engine.Call) int {
+	tk := engine.WorkerOf(c).Object(c, 1, tickerClass).(*ticker)
+	return c.ReturnNumber(float64(tk.period) / float64(gotime.Millisecond))
 }
 
 // ticker:stop(): no more ticks; callbacks still waiting get an error.

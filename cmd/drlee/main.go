@@ -5,7 +5,8 @@
 // The script runs once in every worker (one LuaJIT state each, --workers, default the
 // number of CPUs). drlee exits when every worker has nothing left to do, or on SIGINT or
 // SIGTERM after in-flight work finished (--shutdown-timeout). It exits 1 when the main
-// chunk failed or any Lua error went uncaught.
+// chunk failed, any Lua error went uncaught, or a script called log.fatal (which shuts
+// down as SIGTERM does).
 package main
 
 import (

@@ -16,6 +16,9 @@ type Reply struct {
 	WorkerID int    // the answering worker
 	Result   []byte // the result, when Err is empty
 	Err      string // the handler's error text, or ErrBusy's / ErrShuttingDown's
+	// Cause is ErrBusy or ErrShuttingDown when the node answered instead of the handler
+	// (Err is then its text); nil when Err is the handler's.
+	Cause error
 }
 
 // outCall is a call or broadcast this node made and still waits on.
@@ -389,11 +392,11 @@ func (n *Node) onBcastReply(c *outCall, m *nats.Msg) {
 		case tagErr:
 			rep.Err = string(r.data)
 		case tagQueueFull:
-			rep.Err = ErrBusy.Error()
+			rep.Err, rep.Cause = ErrBusy.Error(), ErrBusy
 		case tagShutdown:
-			rep.Err = ErrShuttingDown.Error()
+			rep.Err, rep.Cause = ErrShuttingDown.Error(), ErrShuttingDown
 		default:
-			rep.Err = "drlee: unknown reply"
+			rep.Err, rep.Cause = errBadWire.Error(), errBadWire
 		}
 		bc.replies = append(bc.replies, rep)
 	}

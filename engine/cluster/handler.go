@@ -119,8 +119,11 @@ func (r *Request) answer(tag byte, data []byte, text string) bool {
 	return ok && err == nil
 }
 
+// tooLarge is the error text a caller gets for a result too large to send. It travels as a
+// handler's text does, so it carries its code (EMSGSIZE, as the engine's error strings
+// start; this package is below the engine).
 func tooLarge(n int, max int64) string {
-	return fmt.Sprintf("drlee: rpc result of %d bytes exceeds the NATS maximum payload (%d)", n, max)
+	return fmt.Sprintf("EMSGSIZE: drlee: rpc result of %d bytes exceeds the NATS maximum payload (%d)", n, max)
 }
 
 // answerLocal completes a call made on this node the way onReply completes one that came
@@ -265,7 +268,8 @@ func (n *Node) onCall(m *nats.Msg) {
 	name := m.Subject[len(n.callPrefix):]
 	timeout, payload, err := parseRequest(m.Data)
 	if err != nil {
-		_ = n.nc.Publish(m.Reply, append([]byte{tagErr}, err.Error()...))
+		// The text travels as a handler's does: with its code in front.
+		_ = n.nc.Publish(m.Reply, append([]byte{tagErr}, "EPROTO: "+err.Error()...))
 		return
 	}
 	req := &Request{Payload: payload, Name: name, Deadline: time.Now().Add(timeout), n: n, reply: m.Reply}

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"encoding/binary"
-	"errors"
 	"sync"
 	"time"
 )
@@ -38,7 +37,7 @@ const (
 	tagNone                  // broadcast: the node has no handler for the name (of = 0)
 )
 
-var errBadWire = errors.New("drlee: malformed cluster message")
+var errBadWire = codedError("EPROTO", "drlee: malformed cluster message")
 
 // maxNameLen bounds an RPC name (the subject also carries a prefix and an instance id).
 const maxNameLen = 200

@@ -373,15 +373,15 @@ func (c *Client) Do(r *Request) (*Response, error) {
 		}
 		var rerr error
 		if redirects >= c.opts.MaxRedirects {
-			rerr = fmt.Errorf("stopped after %d redirects", c.opts.MaxRedirects)
+			rerr = fmt.Errorf("%w: stopped after %d", ErrTooManyRedirects, c.opts.MaxRedirects)
 		}
 		var next *url.URL
 		if rerr == nil {
 			next, rerr = cur.Parse(string(loc))
 			if rerr != nil {
-				rerr = fmt.Errorf("bad redirect Location %q: %w", loc, rerr)
+				rerr = fmt.Errorf("%w: Location %q: %w", ErrBadRedirect, loc, rerr)
 			} else if next.Scheme != "http" && next.Scheme != "https" {
-				rerr = fmt.Errorf("redirect to unsupported URL %q", loc)
+				rerr = fmt.Errorf("%w: Location %q is not an http:// or https:// URL", ErrBadRedirect, loc)
 			}
 		}
 		c.discard(resp)
@@ -452,10 +452,10 @@ func parseURL(s string) (*url.URL, error) {
 		return nil, err
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, errors.New("unsupported URL: need an absolute http:// or https:// URL")
+		return nil, fmt.Errorf("%w: need an absolute http:// or https:// URL", ErrUnsupportedURL)
 	}
 	if u.Host == "" {
-		return nil, errors.New("missing host in URL")
+		return nil, fmt.Errorf("%w: no host", ErrUnsupportedURL)
 	}
 	return u, nil
 }
@@ -585,6 +585,13 @@ func copyHeaders(h *fasthttp.ResponseHeader) [][2]string {
 // token or which has a header that could not be sent as it is (a name that is not a
 // token, a value with CR, LF, NUL or another control character but HTAB).
 var ErrInvalidRequest = errors.New("invalid request")
+
+// Errors of URLs and redirects, which callers tell apart with errors.Is.
+var (
+	ErrUnsupportedURL   = errors.New("unsupported URL")
+	ErrTooManyRedirects = errors.New("too many redirects")
+	ErrBadRedirect      = errors.New("bad redirect")
+)
 
 // checkRequest refuses what would otherwise go out mangled or inject into the request:
 // fasthttp writes the method as it is (a space in it makes a request line of its own

@@ -342,7 +342,7 @@ func TestRedirects(t *testing.T) {
 	}
 	t.Run("too many", func(t *testing.T) {
 		_, err := c.Do(&Request{URL: srv.URL + "/redirect/11", FollowRedirects: true})
-		if err == nil || !strings.Contains(err.Error(), "stopped after 10 redirects") {
+		if !errors.Is(err, ErrTooManyRedirects) || !strings.Contains(err.Error(), "stopped after 10") {
 			t.Fatalf("err %v", err)
 		}
 		resp := do(t, c, &Request{URL: srv.URL + "/redirect/10", FollowRedirects: true})

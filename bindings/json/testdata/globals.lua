@@ -60,11 +60,13 @@ check.eq(err, nil, "null is not an error")
 check.same(json_decode("[]"), {})
 check.eq(json_decode(" 42 "), 42)
 
--- Invalid JSON: nil and a message with the offset (bad input is data, not a raise).
+-- Invalid JSON: nil and an error with the offset, code EINVAL (bad input is data, not a
+-- raise).
 for _, bad in ipairs({"", "{", "[1,]", '{"a" 1}', "tru", '"abc', "1 2", "{'a':1}"}) do
   local r, msg = json_decode(bad)
   check.eq(r, nil, "json_decode(" .. bad .. ")")
-  check.match(msg, "^invalid JSON at offset %d+: ", "message for " .. bad)
+  check.match(msg, "^EINVAL: invalid JSON at offset %d+: ", "message for " .. bad)
+  check.eq(err_code(msg), "EINVAL", "code for " .. bad)
 end
 
 -- Values JSON cannot hold raise.

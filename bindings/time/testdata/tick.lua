@@ -32,7 +32,8 @@ local got = {}
 tk2:next_tick(check.once("waiting 1", function(err, ts) got[#got + 1] = tostring(err); check.eq(ts, nil) end))
 tk2:next_tick(check.once("waiting 2", function(err) got[#got + 1] = tostring(err) end))
 tk2:stop()
-check.eq(table.concat(got, ","), "ticker stopped,ticker stopped", "waiting callbacks")
+check.eq(table.concat(got, ","), "ECLOSED: ticker stopped,ECLOSED: ticker stopped", "waiting callbacks")
+check.eq(err_code(got[1]), "ECLOSED", "code of a stopped ticker")
 
 -- Several waiting callbacks: one per tick, first in first out.
 local tk3 = time:tick(5)   -- colon form
@@ -42,8 +43,21 @@ tk3:next_tick(check.once("fifo 2", function() seq[#seq + 1] = 2; check.eq(table.
 
 -- A ticker stopped from inside a coroutine.
 local tk4 = time.tick(1000)
-tk4:next_tick(check.once("stopped in coroutine", function(err) check.eq(err, "ticker stopped") end))
+tk4:next_tick(check.once("stopped in coroutine", function(err) check.eq(err, "ECLOSED: ticker stopped") end))
 coroutine.wrap(function() tk4:stop() end)()
+
+-- ticker.period: the period in milliseconds, as given (fractions too), also after stop;
+-- it cannot be set.
+check.eq(tk.period, 10, "period")
+check.eq(tk2.period, 1000, "period of a stopped ticker")
+local frac = time.tick(2.5)
+check.eq(frac.period, 2.5, "fractional period")
+frac:stop()
+local big = time.tick(1e300)
+check.eq(big.period, 100 * 365 * 24 * 3600 * 1000, "period clamped to about 100 years")
+big:stop()
+check.eq(tk.no_such_field, nil, "unknown field")
+check.raises("attempt to index", function() tk.period = 5 end)
 
 -- Wrong arguments.
 check.raises("bad argument #1 to 'time.tick' (number expected, got string)", time.tick, "fast")

@@ -249,6 +249,7 @@ objects.timer = time.timeout(1e9, function() end)
 objects.ticker = time.tick(1e9)
 objects.timestamp = time.now()
 objects.handle = spawn(function() return 1 end)
+objects.router = http.router()
 local server = http.create_server(addr, function(req, res)
   objects.httpRequest, objects.httpResponseWriter = req, res
   -- Part of the body read first, so that reads with huge counts start past 0.
