@@ -9,17 +9,12 @@ package http_test
 //	go test -tags luajit -run '^$' -bench 'Router' ./bindings/http/
 
 import (
-	"bytes"
-	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -432,136 +427,8 @@ if arg[2] == "true" then h = router end
 local server = http.create_server(arg[1], h)
 server:start(function(err) if err then error(err) end end)
 `
-			addr := startRouterEngine(b, script, strconv.FormatBool(routed))
-			driveRequest(b, addr, []byte("GET /api/v1/users/123/children/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\n\r\n"))
+			addr := startBenchEngine(b, script, false, strconv.FormatBool(routed))
+			driveRequests(b, addr, []byte("GET /api/v1/users/123/children/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\n\r\n"), helloBody)
 		})
 	}
-}
-
-// startRouterEngine is startHelloEngine for any script, with arg[2] = extra.
-func startRouterEngine(b *testing.B, script, extra string) string {
-	b.Helper()
-	addr := freeAddr(b)
-	path := filepath.Join(b.TempDir(), "main.lua")
-	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	var logs drleetest.SyncBuffer
-	e, err := engine.New(engine.Config{
-		Script: path, Args: []string{addr, extra}, Workers: benchWorkers,
-		ShutdownTimeout: 5 * time.Second, Stdout: io.Discard, Stderr: &logs,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	b.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			b.Error("engine did not stop")
-		}
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		select {
-		case err := <-done:
-			b.Fatalf("engine ended: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("no server on %s", addr)
-		}
-	}
-}
-
-// driveRequest is driveHello with another request (whose response must be the same
-// "hello world"), from keep-alive connections; server-allocs/op as there.
-func driveRequest(b *testing.B, addr string, req []byte) {
-	b.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rc := &reqConn{helloConn{c: c, buf: make([]byte, 4096)}, req}
-	if err := rc.roundTrip(); err != nil {
-		b.Fatal(err)
-	}
-	c.Close()
-
-	b.ReportAllocs()
-	b.SetParallelism(benchParallelism)
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer c.Close()
-		rc := &reqConn{helloConn{c: c, buf: make([]byte, 4096)}, req}
-		for pb.Next() {
-			if err := rc.roundTrip(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "server-allocs/op")
-}
-
-// reqConn is a helloConn that sends req: the response is read as helloConn reads it.
-type reqConn struct {
-	helloConn
-	req []byte
-}
-
-func (h *reqConn) roundTrip() error {
-	if _, err := h.c.Write(h.req); err != nil {
-		return err
-	}
-	n, end, want := 0, -1, -1
-	for want < 0 || n < want {
-		if n == len(h.buf) {
-			return h.bad(n)
-		}
-		m, err := h.c.Read(h.buf[n:])
-		if err != nil {
-			return err
-		}
-		n += m
-		if end < 0 {
-			if end = bytes.Index(h.buf[:n], crlfcrlf); end < 0 {
-				continue
-			}
-			i := bytes.Index(h.buf[:end], contentLength)
-			if i < 0 {
-				return h.bad(n)
-			}
-			cl := 0
-			for _, d := range h.buf[i+len(contentLength) : end] {
-				if d < '0' || d > '9' {
-					break
-				}
-				cl = cl*10 + int(d-'0')
-			}
-			want = end + 4 + cl
-		}
-	}
-	if n != want || !bytes.HasPrefix(h.buf, status200) || !bytes.Equal(h.buf[end+4:n], helloBody) {
-		return h.bad(n)
-	}
-	return nil
 }

@@ -80,19 +80,18 @@ func startHelloEngine(b *testing.B, lock bool) string {
 	return startBenchEngine(b, helloScript, lock)
 }
 
-// startBenchEngine runs script (which serves on arg[1]) with benchWorkers workers until
-// the benchmark ends, and returns the address it serves.
-func startBenchEngine(b *testing.B, script string, lock bool) string {
+// startBenchEngine runs script with benchWorkers workers until the benchmark ends, with
+// arg[1] the address it is to serve, which it returns, and args after it.
+func startBenchEngine(b *testing.B, script string, lock bool, args ...string) string {
 	b.Helper()
-	dir := b.TempDir()
-	path := filepath.Join(dir, "bench.lua")
+	path := filepath.Join(b.TempDir(), "bench.lua")
 	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	addr := freeAddr(b)
 	var logs drleetest.SyncBuffer // the engine's log lines
 	e, err := engine.New(engine.Config{
-		Script: path, Args: []string{addr}, Workers: benchWorkers, LockThreads: lock,
+		Script: path, Args: append([]string{addr}, args...), Workers: benchWorkers, LockThreads: lock,
 		ShutdownTimeout: 5 * time.Second, Stdout: io.Discard, Stderr: &logs,
 	})
 	if err != nil {
@@ -130,15 +129,31 @@ var helloRequest = []byte("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: benc
 
 // driveHello sends hello requests on keep-alive connections from b.RunParallel and checks
 // every response; it reports the process's allocations per request as server-allocs/op.
-func driveHello(b *testing.B, addr string) {
+func driveHello(b *testing.B, addr string) { driveRequests(b, addr, helloRequest, helloBody) }
+
+// driveRequests is driveHello with another request, and another body to check (nil: any).
+func driveRequests(b *testing.B, addr string, req, body []byte) {
 	b.Helper()
-	// Check one exchange outside the measurement.
+	driveConns(b, addr, func(c net.Conn) roundTripper {
+		return &helloConn{c: c, buf: make([]byte, 4096), req: req, body: body}
+	})
+}
+
+// A roundTripper sends a request on its connection and reads and checks the response,
+// allocating nothing.
+type roundTripper interface{ roundTrip() error }
+
+// driveConns runs round trips on keep-alive connections to addr, one per b.RunParallel
+// goroutine, after one checked outside the measurement; it reports the process's
+// allocations per round trip as server-allocs/op (the client allocates nothing, so they
+// are the server's).
+func driveConns(b *testing.B, addr string, newConn func(net.Conn) roundTripper) {
+	b.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
-	hc := &helloConn{c: c, buf: make([]byte, 4096)}
-	if err := hc.roundTrip(); err != nil {
+	if err := newConn(c).roundTrip(); err != nil {
 		b.Fatal(err)
 	}
 	c.Close()
@@ -156,9 +171,9 @@ func driveHello(b *testing.B, addr string) {
 			return
 		}
 		defer c.Close()
-		hc := &helloConn{c: c, buf: make([]byte, 4096)}
+		rt := newConn(c)
 		for pb.Next() {
-			if err := hc.roundTrip(); err != nil {
+			if err := rt.roundTrip(); err != nil {
 				b.Error(err)
 				return
 			}
@@ -169,10 +184,12 @@ func driveHello(b *testing.B, addr string) {
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "server-allocs/op")
 }
 
-// helloConn is one keep-alive client connection; a round trip allocates nothing.
+// helloConn is one keep-alive client connection that sends req and expects a 200 with
+// Content-Length and body (nil: any body).
 type helloConn struct {
-	c   net.Conn
-	buf []byte
+	c         net.Conn
+	buf       []byte
+	req, body []byte
 }
 
 var (
@@ -184,7 +201,7 @@ var (
 )
 
 func (h *helloConn) roundTrip() error {
-	if _, err := h.c.Write(helloRequest); err != nil {
+	if _, err := h.c.Write(h.req); err != nil {
 		return err
 	}
 	n, end, want := 0, -1, -1
@@ -215,7 +232,7 @@ func (h *helloConn) roundTrip() error {
 			want = end + 4 + cl
 		}
 	}
-	if n != want || !bytes.HasPrefix(h.buf, status200) || !bytes.Equal(h.buf[end+4:n], helloBody) {
+	if n != want || !bytes.HasPrefix(h.buf, status200) || (h.body != nil && !bytes.Equal(h.buf[end+4:n], h.body)) {
 		return h.bad(n)
 	}
 	return nil

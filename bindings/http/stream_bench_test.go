@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"runtime"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -78,45 +77,11 @@ func BenchmarkRawFasthttpStream64k(b *testing.B) {
 }
 
 // driveStream sends requests on keep-alive connections from b.RunParallel and reads each
-// chunked response whole, checking its body's length; it reports the process's
-// allocations per response as server-allocs/op.
+// chunked response whole, checking its body's length; server-allocs/op is per response.
 func driveStream(b *testing.B, addr string) {
 	b.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sc := &streamConn{c: c, buf: make([]byte, 128<<10)}
-	if err := sc.roundTrip(); err != nil {
-		b.Fatal(err)
-	}
-	c.Close()
-
-	b.ReportAllocs()
 	b.SetBytes(streamChunk * streamChunks)
-	b.SetParallelism(benchParallelism)
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer c.Close()
-		sc := &streamConn{c: c, buf: make([]byte, 128<<10)}
-		for pb.Next() {
-			if err := sc.roundTrip(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "server-allocs/op")
+	driveConns(b, addr, func(c net.Conn) roundTripper { return &streamConn{c: c, buf: make([]byte, 128<<10)} })
 }
 
 // streamConn is one keep-alive client connection; a round trip allocates nothing.
