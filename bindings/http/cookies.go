@@ -300,20 +300,11 @@ func resSetCookie(c *engine.Call) int {
 		c.ArgError(3, "cookie value may hold only ASCII letters, digits and !#$%&'()*+-./:<=>?@[]^_`{|}~ (no space, '\"', ',', ';' or '\\': encode it first), got "+quoteShort(value))
 	}
 	o := parseCookieOptions(c, 4)
-	if rs.finished {
-		c.Raise("http: cookie set after finish")
-	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.state == stateAbandoned {
-		return 0 // 504 was sent (handler timeout): ignored, as writes are
-	}
-	if rs.ctx == nil {
-		c.Raise("http: cookie set after the response started streaming")
-	}
-	buf := appendSetCookie(w.Scratch(), name, value, &o)
-	rs.ctx.Response.Header.AddBytesKV(setCookieHeader, buf)
-	w.KeepScratch(buf)
+	rs.editHead(c, "cookie set", func(resp *fasthttp.Response) {
+		buf := appendSetCookie(w.Scratch(), name, value, &o)
+		resp.Header.AddBytesKV(setCookieHeader, buf)
+		w.KeepScratch(buf)
+	})
 	return 0
 }
 

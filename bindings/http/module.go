@@ -454,18 +454,7 @@ func resOf(c *engine.Call) (*engine.Worker, *request) {
 func resSetStatus(c *engine.Call) int {
 	_, rs := resOf(c)
 	code := statusArg(c, 2)
-	if rs.finished {
-		c.Raise("http: status set after finish")
-	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.state == stateAbandoned {
-		return 0 // 504 was sent (handler timeout): ignored, as writes are
-	}
-	if rs.ctx == nil {
-		c.Raise("http: status set after the response started streaming")
-	}
-	rs.ctx.SetStatusCode(code)
+	rs.editHead(c, "status set", func(resp *fasthttp.Response) { resp.SetStatusCode(code) })
 	return 0
 }
 
@@ -476,19 +465,27 @@ func resSet(c *engine.Call) int {
 	name := c.CheckBytes(2)
 	val := c.CheckBytes(3)
 	checkHeader(c, 2, 3, "", name, val)
+	rs.editHead(c, "header set", func(resp *fasthttp.Response) { setHeader(&resp.Header, name, val) })
+	return 0
+}
+
+// editHead runs edit on the response's status and headers while they can still change: it
+// raises "http: <what> after finish" once the response is finished, and "... after the
+// response started streaming" once they are out; after a 504 (the handler timeout) it
+// ignores the change, as writes are ignored. edit runs under rs.mu and must not call Lua.
+func (rs *request) editHead(c *engine.Call, what string, edit func(*fasthttp.Response)) {
 	if rs.finished {
-		c.Raise("http: header set after finish")
+		c.Raise("http: %s after finish", what)
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.state == stateAbandoned {
-		return 0 // 504 was sent (handler timeout): ignored, as writes are
+		return
 	}
 	if rs.ctx == nil {
-		c.Raise("http: header set after the response started streaming")
+		c.Raise("http: %s after the response started streaming", what)
 	}
-	setHeader(&rs.ctx.Response.Header, name, val)
-	return 0
+	edit(&rs.ctx.Response)
 }
 
 // checkHeader raises an argument error (argument nameArg for the name, valueArg for the

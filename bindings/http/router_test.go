@@ -9,7 +9,6 @@ package http_test
 //	go test -tags luajit -run '^$' -bench 'Router' ./bindings/http/
 
 import (
-	"embed"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -24,18 +23,6 @@ import (
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/internal/drleetest"
 )
-
-//go:embed testdata/router*.lua
-var routerScripts embed.FS
-
-func routerScript(t testing.TB, name string) string {
-	t.Helper()
-	b, err := routerScripts.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // routed is what the routes of testdata/router.lua answer.
 type routed struct {
@@ -66,7 +53,7 @@ func header(kv ...string) http.Header {
 // with Allow; middlewares in order, on every request, the router's own answers included.
 func TestRouterRoutes(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, routerScript(t, "router.lua"), drleetest.Options{})
+	s := startServer(t, serverScript(t, "router.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 
@@ -192,7 +179,7 @@ func TestRouterRoutes(t *testing.T) {
 // finished already.
 func TestRouterMiddlewareAndErrors(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, routerScript(t, "router.lua"), drleetest.Options{})
+	s := startServer(t, serverScript(t, "router.lua"), drleetest.Options{})
 	c := newClient()
 	defer c.CloseIdleConnections()
 
@@ -237,7 +224,7 @@ func TestRouterMiddlewareAndErrors(t *testing.T) {
 // in the request's coroutine; the rules of a request's life hold through the router.
 func TestRouterAwait(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, routerScript(t, "router_await.lua"), drleetest.Options{
+	s := startServer(t, serverScript(t, "router_await.lua"), drleetest.Options{
 		Configure: func(c *engine.Config) { drhttp.Settings.Ptr(c).HandlerTimeout = 20 * time.Second },
 	})
 	c := newClient()
@@ -308,7 +295,7 @@ func checkHelper(t *testing.T) string {
 func TestRouterOddValues(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for name, body := range map[string]string{"router_odd.lua": routerScript(t, "router_odd.lua"), "check.lua": checkHelper(t)} {
+	for name, body := range map[string]string{"router_odd.lua": serverScript(t, "router_odd.lua"), "check.lua": checkHelper(t)} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -330,7 +317,7 @@ func TestRouterFuzz(t *testing.T) {
 		}
 		rounds = n
 	}
-	src := routerScript(t, "router_fuzz.lua")
+	src := serverScript(t, "router_fuzz.lua")
 	for seed := 1; seed <= 4; seed++ {
 		res := drleetest.Run(t, src, drleetest.Options{Args: []string{strconv.Itoa(seed), strconv.Itoa(rounds)}})
 		res.MustSucceed(t)

@@ -30,7 +30,9 @@ import (
 	"github.com/drlee/drlee/internal/drleetest"
 )
 
-//go:embed testdata/server_*.lua
+// The Lua scripts of the tests, by file name.
+//
+//go:embed testdata/*.lua
 var serverScripts embed.FS
 
 func serverScript(t testing.TB, name string) string {
