@@ -202,6 +202,10 @@ function readall(reader, cb)
   if cb ~= nil and type(cb) ~= "function" then
     error("bad argument #2 to 'readall' (function expected, got " .. type(cb) .. ")", 2)
   end
+  -- A runtime reader that holds all it will give (an HTTP request's body) hands it over in
+  -- one call, as the reads below would: cb(nil, body), or body when awaited.
+  local whole = t == "userdata" and (cb ~= nil or can_await()) and reader.__readall
+  if whole then return whole(reader, cb) end
   if cb == nil and can_await() then
     if t == "userdata" then
       -- One of the runtime's readers (a request, a response, a file): its read without a

@@ -74,11 +74,14 @@ func returnKnown(c *engine.Call, cbArg int, fill func(out *packed.Writer) error)
 	if !engine.HasCallback(c, cbArg) {
 		if c.CanAwait() { // an await, which marks the handler's style (ScopeIdle)
 			op := w.ReserveCall(c, cbArg)
+			// Filled now, not in the completion: a fill captured there would escape, an
+			// allocation for every call in every style.
+			var tmp packed.Writer
+			err := fill(&tmp)
 			return op.ReturnNow(c, func(w *engine.Worker, a *engine.Args) {
-				a.Nil()
-				if err := fill(&a.Writer); err != nil {
-					a.Reset()
-					a.Error(err)
+				a.Error(err)
+				if err == nil {
+					a.Raw(tmp.B)
 				}
 			})
 		}
@@ -113,6 +116,17 @@ func returnKnown(c *engine.Call, cbArg int, fill func(out *packed.Writer) error)
 }
 
 var errEmptyBody = engine.NewError("EINVAL", "http: req:json: the request has no body")
+
+// req:__readall(cb): the rest of the body at once, for the readall global (core.lua): one
+// call where reading a body in chunks takes a read per chunk, a last empty one and a Lua
+// closure for each. The body was read before the handler ran, so the result is known now.
+func reqReadAll(c *engine.Call) int {
+	_, rs := reqOf(c)
+	return returnKnown(c, 2, func(out *packed.Writer) error {
+		rs.readBody(maxReadSize, func(b []byte) { out.Bytes(b) })
+		return nil
+	})
+}
 
 // req:json(cb): the rest of the body (what req:read has not read yet: all of it, usually)
 // decoded as JSON with json.decode's rules (null is json.null): cb(nil, value), or

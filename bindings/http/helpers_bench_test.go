@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -77,6 +78,43 @@ func BenchmarkHelperJSON(b *testing.B) {
 		b.Run("style="+style, func(b *testing.B) {
 			addr := startBenchEngine(b, helperJSONScript, false, style)
 			driveRequests(b, addr, []byte("GET /api HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\n\r\n"), nil)
+		})
+	}
+}
+
+// readallScript answers a POST with its body, read with the readall global (which takes
+// it in one call, req:__readall) or, as readall did before, with req:read in chunks until
+// a read gives "" (reads): the twin.
+const readallScript = `
+local http = require "http"
+local style = arg[2]
+local function reads(req, cb)
+  local parts = {}
+  local function step()
+    req:read(65536, function(err, data)
+      if err or #data == 0 then return cb(err, table.concat(parts)) end
+      parts[#parts + 1] = data
+      step()
+    end)
+  end
+  step()
+end
+local read = style == "readall" and readall or reads
+http.create_server(arg[1], function(req, res)
+  read(req, function(err, body)
+    res:write(body)
+    res:finish()
+  end)
+end):start()
+`
+
+func BenchmarkHelperReadAll(b *testing.B) {
+	body := `{"name":"drlee","id":42,"tags":["a","b","c"],"score":3.5}`
+	req := []byte(fmt.Sprintf("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	for _, style := range []string{"reads", "readall"} {
+		b.Run("style="+style, func(b *testing.B) {
+			addr := startBenchEngine(b, readallScript, false, style)
+			driveRequests(b, addr, req, []byte(body))
 		})
 	}
 }

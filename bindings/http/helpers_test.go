@@ -1020,6 +1020,9 @@ cookie table	bad argument #1 to 'httpRequest:cookie' (string expected, got table
 cookie number	ok nil
 cookie huge	ok nil
 json cb string	bad argument #1 to 'httpRequest:json' (function expected, got string)
+readall cb string	bad argument #1 to 'httpRequest:__readall' (function expected, got string)
+readall rest	ok {"|x":1}||
+readall cb	nil []
 form cb number	bad argument #1 to 'httpRequest:form' (table or function expected, got number)
 form options list	options must be a table of name = value
 form max_fields negative	options.max_fields must be a whole number, 1 or more

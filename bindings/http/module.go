@@ -94,6 +94,7 @@ func init() {
 	requestClass.Methods = []engine.Function{
 		{Name: "read", Fn: reqRead},
 		{Name: "close", Fn: reqClose},
+		{Name: "__readall", Fn: reqReadAll}, // readall's (core.lua), not documented
 	}
 	// Scripts may set fields of their own on a request (req.params, set by the router;
 	// req.user by a middleware). Not on the response: its __index is its methods table,

@@ -55,21 +55,16 @@ func (rs *request) queueWrite(data []byte, op *engine.Op) bool {
 			}
 			return true
 		}
-		rest, err := rs.writeDirectLocked(data)
-		switch {
-		case err != nil:
-			rs.mu.Unlock()
-			rs.cond.Signal() // the connection goroutine sees the stream abandoned and ends it
-			return false
-		case rest == nil:
+		rest := rs.writeDirectLocked(data)
+		if rest == nil {
 			rs.mu.Unlock()
 			if op != nil {
 				op.CompleteSoon(nil) // out: on the loop's next turn, no hand-off
 			}
 			return true
 		}
-		// The socket took part of it: the connection goroutine writes the rest, waiting for
-		// the client as a blocking write does.
+		// The socket took part of it, or failed: the connection goroutine writes the rest,
+		// waiting for the client as a blocking write does, or fails as a chunk fails.
 		rs.chunks = append(rs.chunks, chunk{data: rest, op: op, raw: true})
 		rs.mu.Unlock()
 		rs.cond.Signal()
@@ -86,19 +81,22 @@ func (rs *request) queueWrite(data []byte, op *engine.Op) bool {
 // buffer (rs.parked) and nothing is queued before it. It does not wait: what the socket
 // does not take now comes back as rest (a copy) for the connection goroutine to write as it
 // is (a raw chunk); nil when all of it went out. Skipping the hand-off to the connection
-// goroutine and back, twice per chunk, is most of what a streamed chunk costs otherwise. A
-// failed write abandons the stream. rs.mu held.
-func (rs *request) writeDirectLocked(data []byte) (rest []byte, err error) {
+// goroutine and back, twice per chunk, is most of what a streamed chunk costs otherwise.
+//
+// A write that fails (the client left) also comes back whole: the connection goroutine's
+// write of it fails the same way, and the stream then ends as any failed chunk ends it,
+// the write's callback queued before the stream's end (streamEnded), so that the callback
+// still finds the request readable. rs.mu held.
+func (rs *request) writeDirectLocked(data []byte) (rest []byte) {
 	h := appendHex(rs.chunkHead[:0], len(data)) // the size in hex, CRLF
 	h = append(h, '\r', '\n')
 	n, err := rs.conn.TryWrite(h, data, crlf)
 	if err != nil {
-		rs.state, rs.gone = stateAbandoned, err
-		return nil, err
+		n = 0
 	}
 	total := len(h) + len(data) + len(crlf)
 	if n == total {
-		return nil, nil
+		return nil
 	}
 	partialDirectWrites.Add(1)
 	rest = rs.bufLocked(total - n)
@@ -110,13 +108,13 @@ func (rs *request) writeDirectLocked(data []byte) (rest []byte, err error) {
 		rest = append(rest, b[n:]...)
 		n = 0
 	}
-	return rest, nil
+	return rest
 }
 
 var crlf = []byte("\r\n")
 
-// partialDirectWrites counts the direct writes the socket took only part of (the tests
-// make sure that path runs).
+// partialDirectWrites counts the direct writes the socket took only part of, or failed
+// (the tests make sure that path runs).
 var partialDirectWrites atomic.Int64
 
 // appendHex appends n (not negative) in lower-case hexadecimal, as fasthttp frames chunk

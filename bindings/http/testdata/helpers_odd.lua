@@ -115,6 +115,12 @@ server = http.create_server(arg[1], function(req, res)
   try("after finish set_cookie", res.set_cookie, res, "n", "v")
   local static = http.static(arg[2])
   try("after finish static", static, req, res)
+
+  -- readall takes the rest of the body in one call (req:__readall), after a partial read
+  -- too; then nothing is left.
+  try("readall cb string", req.__readall, req, "cb")
+  try("readall rest", function() return req:read(2) .. "|" .. readall(req) .. "|" .. readall(req) .. "|" end)
+  readall(req, function(err, body) print("readall cb\t" .. tostring(err) .. " [" .. body .. "]") end)
   print("DONE")
   server:stop()
 end)
