@@ -187,6 +187,20 @@ func (w *Worker) ReserveCall(c *Call, i int) *Op {
 	return op
 }
 
+// AwaitedNow is, for a Go function called without a callback in a runtime thread
+// (c.CanAwait), ReserveCall and ReturnNow at once, for a result known when the call is
+// made (a body in memory): the call counts as an await for its scope's style (ScopeIdle),
+// and the function returns its results itself, the value, or nil and the error
+// (ReturnError), as an awaiting call returns them. No operation is reserved, so nothing is
+// allocated. Loop only.
+func (w *Worker) AwaitedNow() {
+	w.scope.awaited()
+	if w.suspending != nil {
+		w.suspending.orphan() // an earlier await of this thread that could not yield
+		w.suspending = nil
+	}
+}
+
 // Awaits reports whether completing op resumes the thread that reserved it (ReserveCall
 // without a callback, in a runtime thread).
 func (op *Op) Awaits() bool { return op.await }

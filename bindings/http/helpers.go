@@ -72,18 +72,8 @@ func reqQuery(c *engine.Call) int {
 func returnKnown(c *engine.Call, cbArg int, fill func(out *packed.Writer) error) int {
 	w := engine.WorkerOf(c)
 	if !engine.HasCallback(c, cbArg) {
-		if c.CanAwait() { // an await, which marks the handler's style (ScopeIdle)
-			op := w.ReserveCall(c, cbArg)
-			// Filled now, not in the completion: a fill captured there would escape, an
-			// allocation for every call in every style.
-			var tmp packed.Writer
-			err := fill(&tmp)
-			return op.ReturnNow(c, func(w *engine.Worker, a *engine.Args) {
-				a.Error(err)
-				if err == nil {
-					a.Raw(tmp.B)
-				}
-			})
+		if c.CanAwait() {
+			w.AwaitedNow() // an await, which marks the handler's style (ScopeIdle)
 		}
 		out := c.Out()
 		if err := fill(out); err != nil {

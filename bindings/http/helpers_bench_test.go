@@ -84,7 +84,7 @@ func BenchmarkHelperJSON(b *testing.B) {
 
 // readallScript answers a POST with its body, read with the readall global (which takes
 // it in one call, req:__readall) or, as readall did before, with req:read in chunks until
-// a read gives "" (reads): the twin.
+// a read gives "" (reads): the twin; await is readall without a callback.
 const readallScript = `
 local http = require "http"
 local style = arg[2]
@@ -101,6 +101,10 @@ local function reads(req, cb)
 end
 local read = style == "readall" and readall or reads
 http.create_server(arg[1], function(req, res)
+  if style == "await" then
+    res:write(readall(req))
+    return
+  end
   read(req, function(err, body)
     res:write(body)
     res:finish()
@@ -111,7 +115,7 @@ end):start()
 func BenchmarkHelperReadAll(b *testing.B) {
 	body := `{"name":"drlee","id":42,"tags":["a","b","c"],"score":3.5}`
 	req := []byte(fmt.Sprintf("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
-	for _, style := range []string{"reads", "readall"} {
+	for _, style := range []string{"reads", "readall", "await"} {
 		b.Run("style="+style, func(b *testing.B) {
 			addr := startBenchEngine(b, readallScript, false, style)
 			driveRequests(b, addr, req, []byte(body))

@@ -366,12 +366,8 @@ func reqRead(c *engine.Call) int {
 	w, rs := reqOf(c)
 	n := sizeArg(c, 2)
 	if !engine.HasCallback(c, 3) {
-		if c.CanAwait() { // an await, which marks the handler's style (ScopeIdle)
-			op := w.ReserveCall(c, 3)
-			return op.ReturnNow(c, func(w *engine.Worker, a *engine.Args) {
-				a.Nil()
-				rs.readBody(n, func(b []byte) { a.Bytes(b) })
-			})
+		if c.CanAwait() {
+			w.AwaitedNow() // an await, which marks the handler's style (ScopeIdle)
 		}
 		out := c.Out()
 		rs.readBody(n, func(b []byte) { out.Bytes(b) })
