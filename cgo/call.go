@@ -94,6 +94,7 @@ type Call struct {
 	l     *C.lua_State
 	f     *C.clua_frame
 	entry *funcEntry
+	fid   C.int
 	out   packed.Writer // this call's results; a nested call has its own
 }
 
@@ -273,6 +274,16 @@ func (c *Call) OptFunc(i int) int32 {
 // ref takes a registry ref to argument i; it raises when none could be taken (the free
 // slots of clua_ref_arg ran out, and no memory was left to add any).
 func (c *Call) ref(i int) int32 {
+	if i >= 1 && i <= int(c.f.n) && i <= C.CLUA_MAXARGS {
+		if r := c.f.ref[i-1]; r > 0 { // taken by the trampoline: see clua_st.keeps
+			c.f.ref[i-1] = 0
+			return int32(r)
+		}
+		if c.f._type[i-1] == TypeFunction && c.fid < c.s.cst.nkeeps {
+			// This function keeps callbacks: its next calls get their refs from C.
+			*(*C.uchar)(unsafe.Add(unsafe.Pointer(c.s.cst.keeps), c.fid)) = 1
+		}
+	}
 	switch r := int32(C.clua_ref_arg(c.l, C.int(i))); r {
 	case C.LUA_REFNIL: // the argument is nil: nothing to keep
 		return 0

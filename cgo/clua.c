@@ -386,12 +386,21 @@ int clua_go(lua_State *L, clua_st *st, int fid) {
 	f.retlen = 0;
 	/* Only the arguments passed are filled: Go never reads past f.n. */
 	int m = n < CLUA_MAXARGS ? n : CLUA_MAXARGS;
+	int keeps = fid >= 0 && fid < st->nkeeps && st->keeps[fid];
 	for (int i = 0; i < m; i++) {
 		int t = lua_type(L, i + 1);
 		f.type[i] = t;
 		f.cls[i] = 0;
 		f.id[i] = 0;
+		f.ref[i] = 0;
 		switch (t) {
+		case LUA_TFUNCTION:
+			/* A failed ref (no memory) stays 0: Go then tries again and raises. */
+			if (keeps) {
+				int ref = clua_ref_arg(L, i + 1);
+				if (ref > 0) f.ref[i] = ref;
+			}
+			break;
 		case LUA_TNUMBER: f.num[i] = lua_tonumber(L, i + 1); break;
 		case LUA_TBOOLEAN: f.num[i] = lua_toboolean(L, i + 1); break;
 		case LUA_TSTRING: f.str[i] = lua_tolstring(L, i + 1, &f.len[i]); break;
@@ -406,6 +415,11 @@ int clua_go(lua_State *L, clua_st *st, int fid) {
 		}
 	}
 	int r = goDispatch(st->h, fid, L, &f);
+	if (keeps) { /* the refs Go did not take, however the call ended */
+		for (int i = 0; i < m; i++) {
+			if (f.ref[i] > 0) clua_unref(L, f.ref[i]);
+		}
+	}
 	if (r >= 0) return r;
 	/* CLUA_AWAIT: Go started an operation whose result resumes this coroutine (a runtime
 	 * thread: cthread.c). Yielding may be impossible here (a C function such as a

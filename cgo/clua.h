@@ -28,6 +28,9 @@ typedef struct {
 	size_t len[CLUA_MAXARGS];
 	uint32_t cls[CLUA_MAXARGS];    /* our userdata: class id, 0 for anything else */
 	uint64_t id[CLUA_MAXARGS];     /* our userdata: object id */
+	int ref[CLUA_MAXARGS];         /* a registry ref to each function argument, taken before
+	                                * the call when the function keeps callbacks (clua_st's
+	                                * keeps); Go takes it (sets it to 0), C drops the rest */
 	const char *ret;               /* set by Go: packed results or an error message */
 	size_t retlen;
 	int soon;                      /* CLUA_SOON: the argument whose function gets the results */
@@ -41,6 +44,12 @@ typedef struct {
  * decode raised (a cleanup handler: see clua_tramp). Allocated by Go, owner thread only. */
 typedef struct {
 	uintptr_t h;
+	/* keeps[fid] is 1 once Go function fid took a ref to a function argument (a callback it
+	 * keeps): from then on its trampoline takes those refs before the call, in C, which
+	 * spares Go a nested crossing per callback. nkeeps entries, written by Go on the owner
+	 * thread only (Call.ref), read by clua_go. */
+	unsigned char *keeps;
+	int nkeeps;
 	char *spare;     /* malloc'd; NULL when every buffer is taken (Go then allocates one) */
 	size_t sparecap;
 	/* The call a runtime thread's runner takes next (cthread.c): set by clua_thread_call

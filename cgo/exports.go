@@ -42,7 +42,7 @@ func goDispatch(h C.uintptr_t, fid C.int, l *C.lua_State, f *C.clua_frame) (r C.
 		c = new(Call)
 	}
 	s.depth++
-	c.s, c.l, c.f, c.entry = s, l, f, e
+	c.s, c.l, c.f, c.entry, c.fid = s, l, f, e, fid
 	defer func() {
 		s.depth--
 		c.f = nil

@@ -134,8 +134,12 @@ func New() (*State, error) {
 	}
 	s := &State{gl: gl, l: (*C.lua_State)(unsafe.Pointer(gl.GetState()))}
 	s.cst = (*C.clua_st)(C.calloc(1, C.sizeof_clua_st))
+	nf := len(*dispatch.Load())
+	s.cst.keeps = (*C.uchar)(C.calloc(C.size_t(nf+1), 1))
+	s.cst.nkeeps = C.int(nf)
 	if C.clua_init(s.l, s.cst) != 0 {
 		gl.Close()
+		C.free(unsafe.Pointer(s.cst.keeps))
 		C.free(unsafe.Pointer(s.cst))
 		return nil, errors.New("lua: cannot set up a state (out of memory)")
 	}
@@ -151,6 +155,7 @@ func New() (*State, error) {
 	statesMu.Unlock()
 	if s.index == 0 {
 		gl.Close()
+		C.free(unsafe.Pointer(s.cst.keeps))
 		C.free(unsafe.Pointer(s.cst))
 		return nil, fmt.Errorf("lua: more than %d states", maxStates-1)
 	}
@@ -179,6 +184,7 @@ func (s *State) Close() {
 	statesFree = append(statesFree, s.index)
 	statesMu.Unlock()
 	C.free(unsafe.Pointer(s.cst.spare))
+	C.free(unsafe.Pointer(s.cst.keeps))
 	C.free(unsafe.Pointer(s.cst))
 	C.free(unsafe.Pointer(s.enc))
 	s.cst, s.enc = nil, nil
