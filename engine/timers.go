@@ -7,14 +7,27 @@ import (
 
 // Timer is a one-shot or periodic timer on a worker's loop. Timers live in one heap per
 // worker, serviced by the loop: no goroutine per timer.
+//
+// A binding that keeps state per timer embeds a Timer in its own struct and starts it with
+// StartTimer, the struct being the Firer: one allocation per timer, where After's closure
+// and Timer are two more. The zero Timer is stopped.
 type Timer struct {
 	w      *Worker
 	when   int64 // monotonic nanoseconds since the worker started
 	period int64 // 0 for one-shot
-	fn     func(w *Worker)
-	index  int    // in the heap; -1 when not scheduled
+	fire   Firer
+	pos    int    // 1 + the index in the heap; 0 when not scheduled
 	scope  *Scope // a one-shot timer's scope: it waits for the timer, which fires in it
 }
+
+// Firer is what a timer runs on the loop when it fires.
+type Firer interface{ Fire(w *Worker) }
+
+// FireFunc is a function as a Firer.
+type FireFunc func(w *Worker)
+
+// Fire calls f.
+func (f FireFunc) Fire(w *Worker) { f(w) }
 
 type timerHeap []*Timer
 
@@ -22,12 +35,12 @@ func (h timerHeap) Len() int           { return len(h) }
 func (h timerHeap) Less(i, j int) bool { return h[i].when < h[j].when }
 func (h timerHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
+	h[i].pos = i + 1
+	h[j].pos = j + 1
 }
 func (h *timerHeap) Push(x any) {
 	t := x.(*Timer)
-	t.index = len(*h)
+	t.pos = len(*h) + 1
 	*h = append(*h, t)
 }
 func (h *timerHeap) Pop() any {
@@ -35,17 +48,29 @@ func (h *timerHeap) Pop() any {
 	t := old[len(old)-1]
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
-	t.index = -1
+	t.pos = 0
 	return t
 }
 
 // After runs fn on the loop after d. The timer keeps the worker alive until it fires or is
 // stopped. Loop only.
 func (w *Worker) After(d time.Duration, fn func(w *Worker)) *Timer {
-	t := &Timer{w: w, when: w.now() + int64(d), fn: fn, scope: w.scope.child()}
+	t := new(Timer)
+	w.StartTimer(t, d, FireFunc(fn))
+	return t
+}
+
+// StartTimer schedules t to run f.Fire on the loop once, after d: After for a Timer the
+// caller holds (embedded in f, typically). t must not be scheduled; one that fired or was
+// stopped may start again. It keeps the worker alive until it fires or is stopped, and
+// fires in the scope of the code that started it. Loop only.
+func (w *Worker) StartTimer(t *Timer, d time.Duration, f Firer) {
+	if t.pos != 0 {
+		panic("engine: StartTimer of a timer already scheduled")
+	}
+	*t = Timer{w: w, when: w.now() + int64(d), fire: f, scope: w.scope.child()}
 	t.scope.hold()
 	heap.Push(&w.timers, t)
-	return t
 }
 
 // Every runs fn on the loop every d until stopped. It keeps the worker alive until then.
@@ -53,17 +78,17 @@ func (w *Worker) Every(d time.Duration, fn func(w *Worker)) *Timer {
 	if d <= 0 {
 		d = time.Millisecond
 	}
-	t := &Timer{w: w, when: w.now() + int64(d), period: int64(d), fn: fn}
+	t := &Timer{w: w, when: w.now() + int64(d), period: int64(d), fire: FireFunc(fn)}
 	heap.Push(&w.timers, t)
 	return t
 }
 
 // Stop cancels the timer; it reports whether the timer was still scheduled. Loop only.
 func (t *Timer) Stop() bool {
-	if t.index < 0 {
+	if t.pos == 0 {
 		return false
 	}
-	heap.Remove(&t.w.timers, t.index)
+	heap.Remove(&t.w.timers, t.pos-1)
 	if t.period == 0 {
 		t.scope.release(t.w)
 	}
@@ -121,7 +146,7 @@ func (w *Worker) fireTimer(t *Timer) {
 			t.scope.release(w)
 		}
 	}()
-	t.fn(w)
+	t.fire.Fire(w)
 }
 
 func (w *Worker) now() int64 { return int64(time.Since(w.epoch)) }

@@ -98,3 +98,68 @@ func TestEvery(t *testing.T) {
 		t.Fatalf("Every(0) period = %v", time.Duration(z.period))
 	}
 }
+
+// firing is a Firer with its Timer embedded, as bindings use StartTimer.
+type firing struct {
+	Timer
+	n int
+}
+
+func (f *firing) Fire(*Worker) { f.n++ }
+
+func TestStartTimerEmbedded(t *testing.T) {
+	t.Parallel()
+	w := &Worker{epoch: time.Now()}
+	var zero firing
+	if zero.Stop() {
+		t.Fatal("Stop of a zero Timer = true")
+	}
+	f := &firing{}
+	w.StartTimer(&f.Timer, 0, f)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("StartTimer of a scheduled timer did not panic")
+			}
+		}()
+		w.StartTimer(&f.Timer, 0, f)
+	}()
+	w.runTimers()
+	if f.n != 1 {
+		t.Fatalf("fired %d times, want 1", f.n)
+	}
+	// A timer that fired starts again; one stopped does not fire.
+	w.StartTimer(&f.Timer, 0, f)
+	w.runTimers()
+	w.StartTimer(&f.Timer, time.Hour, f)
+	if !f.Stop() || f.Stop() {
+		t.Fatal("Stop of the restarted timer: want true, then false")
+	}
+	w.runTimers()
+	if f.n != 2 || len(w.timers) != 0 {
+		t.Fatalf("fired %d times with %d timers left, want 2 and 0", f.n, len(w.timers))
+	}
+}
+
+// BenchmarkStartTimer: a one-shot timer embedded in the caller's struct, started and
+// fired; its twin BenchmarkAfter is the same with a closure (two allocations more).
+func BenchmarkStartTimer(b *testing.B) {
+	w := &Worker{epoch: time.Now()}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		f := &firing{}
+		w.StartTimer(&f.Timer, 0, f)
+		w.runTimers()
+	}
+}
+
+// BenchmarkAfter: the baseline of BenchmarkStartTimer.
+func BenchmarkAfter(b *testing.B) {
+	w := &Worker{epoch: time.Now()}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		n := 0
+		w.After(0, func(*Worker) { n++ })
+		w.runTimers()
+	}
+}

@@ -127,28 +127,34 @@ func duration(c *engine.Call, i int) gotime.Duration {
 	return gotime.Duration(ms * float64(gotime.Millisecond))
 }
 
+// timer is a time.timeout: the engine's Timer, the callback's op and the Lua object, in
+// one allocation (the op is the other).
 type timer struct {
-	t  *engine.Timer
+	engine.Timer
 	op *engine.Op // calls the callback when the timer fires
-	id uint64
+	id uint64     // the Lua object; 0 for an await, which nothing can cancel
+}
+
+// Fire completes the timeout on the loop.
+func (tm *timer) Fire(w *engine.Worker) {
+	if tm.id != 0 {
+		w.Release(tm.id)
+	}
+	tm.op.CompleteNow(w, nil)
 }
 
 // time.timeout(ms, cb) -> timer; without cb in a runtime thread, waits ms, then true.
 func timeout(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	d := duration(c, 1)
-	op := w.ReserveCall(c, 2)
-	if op.Awaits() { // nothing can cancel a wait: no timer object
-		w.After(d, func(w *engine.Worker) { op.CompleteNow(w, nil) })
-		return op.Return(c)
+	tm := &timer{op: w.ReserveCall(c, 2)}
+	if tm.op.Awaits() { // nothing can cancel a wait: no timer object
+		w.StartTimer(&tm.Timer, d, tm)
+		return tm.op.Return(c)
 	}
-	tm := &timer{op: op}
 	out := c.Out()
 	tm.id = w.NewObject(out, timerClass, tm)
-	tm.t = w.After(d, func(w *engine.Worker) {
-		w.Release(tm.id)
-		tm.op.CompleteNow(w, nil)
-	})
+	w.StartTimer(&tm.Timer, d, tm)
 	return c.Return()
 }
 
@@ -163,9 +169,9 @@ func sleep(c *engine.Call) int {
 	if !c.CanAwait() {
 		c.Raise("time.sleep: only a callback, a handler or the main chunk can wait, not a coroutine of the script's own (use time.timeout(ms, cb) there)")
 	}
-	op := w.ReserveCall(c, 2)
-	w.After(d, func(w *engine.Worker) { op.CompleteNow(w, nil) })
-	return op.Return(c)
+	tm := &timer{op: w.ReserveCall(c, 2)}
+	w.StartTimer(&tm.Timer, d, tm)
+	return tm.op.Return(c)
 }
 
 // timer:cancel() -> true if the timer had not fired or been cancelled yet
@@ -180,7 +186,7 @@ func timerCancel(c *engine.Call) int {
 		return c.ReturnBool(false) // fired or cancelled already
 	}
 	tm := v.(*timer)
-	tm.t.Stop()
+	tm.Stop()
 	w.Release(id)
 	tm.op.Drop()
 	return c.ReturnBool(true)
