@@ -153,4 +153,12 @@ c:pipeline({}, check.once("empty pipeline", function(err, r)
   check.same(r, {})
 end))
 
+-- A close while a command is in flight: the command finishes, with its reply.
+local c3 = redis.new(url, {pool_size = 5})
+c3:call("BLPOP", p .. "nothing", 0.2, check.once("in flight at close", function(err, v)
+  check.eq(err, nil, "in flight at close")
+  check.eq(v, nil)
+end))
+c3:close()
+
 check.pass_after(1500)
