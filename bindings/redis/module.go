@@ -31,8 +31,10 @@ import (
 	"net/url"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -471,9 +473,9 @@ func checkCommand(c *engine.Call, i int, name string, inPipeline bool, what stri
 	}
 }
 
-// argString is a command argument from a Lua value: a string as it is (bytes), a number
-// as Redis reads numbers (an integer without a fraction, "+inf" and "-inf" for the
-// infinities). NaN, booleans and other types raise.
+// formatNumber is a number argument as Redis reads numbers: an integer without a
+// fraction, "+inf" and "-inf" for the infinities, others in the shortest form that reads
+// back the same; false for NaN.
 func formatNumber(f float64) (string, bool) {
 	switch {
 	case f != f:
@@ -488,22 +490,68 @@ func formatNumber(f float64) (string, bool) {
 	return strconv.FormatFloat(f, 'g', -1, 64), true
 }
 
-func argAt(c *engine.Call, i int) any {
+// appendArg appends argument i of a call to a command's bytes.
+func appendArg(c *engine.Call, i int, b []byte) []byte {
 	switch c.Type(i) {
 	case engine.TypeString:
-		return string(c.CheckBytes(i)) // a copy: it goes to the pool
+		return append(b, c.CheckBytes(i)...)
 	case engine.TypeNumber:
 		s, ok := formatNumber(c.CheckNumber(i))
 		if !ok {
 			c.ArgError(i, "NaN is no redis argument")
 		}
-		return s
+		return append(b, s...)
 	case engine.TypeBoolean:
 		c.ArgError(i, "a boolean is no redis argument (pass 1 or 0, or a string)")
 	}
 	c.TypeError(i, "string or number")
 	return nil
 }
+
+// readArgs reads arguments from..to of a call as a command for go-redis, in three
+// allocations whatever their number: their bytes in one buffer, which is never written
+// again and so is shared by the strings cut from it; the strings; and the arguments, each
+// a *string (go-redis writes those as the string) but the command's name, a string, which
+// go-redis reads for the command's name. Its usual names are boxed once, at init.
+func readArgs(c *engine.Call, from, to int) []any {
+	n := to - from + 1
+	var endsBuf [16]int
+	ends := endsBuf[:0]
+	b := make([]byte, 0, 64)
+	for i := from; i <= to; i++ {
+		b = appendArg(c, i, b)
+		ends = append(ends, len(b))
+	}
+	all := unsafe.String(unsafe.SliceData(b), len(b))
+	strs := make([]string, n)
+	args := make([]any, n)
+	prev := 0
+	for j, e := range ends {
+		strs[j] = all[prev:e]
+		prev = e
+		args[j] = &strs[j]
+	}
+	if boxed, ok := commandNames[strs[0]]; ok {
+		args[0] = boxed
+	} else {
+		args[0] = strs[0]
+	}
+	return args
+}
+
+// commandNames are the names of the usual commands, boxed once (see readArgs).
+var commandNames = func() map[string]any {
+	m := map[string]any{}
+	for _, name := range strings.Fields(`GET SET DEL EXISTS EXPIRE PEXPIRE TTL PTTL INCR INCRBY
+		DECR DECRBY MGET MSET SETEX SETNX GETDEL GETEX APPEND STRLEN HGET HSET HDEL HGETALL HMGET
+		HINCRBY HEXISTS HLEN LPUSH RPUSH LPOP RPOP LRANGE LLEN BLPOP BRPOP SADD SREM SMEMBERS
+		SISMEMBER SCARD ZADD ZREM ZRANGE ZSCORE ZINCRBY ZRANGEBYSCORE ZCARD PUBLISH PING ECHO
+		SCAN TYPE EVAL EVALSHA XADD XREAD XRANGE XLEN`) {
+		m[name] = name
+		m[strings.ToLower(name)] = strings.ToLower(name)
+	}
+	return m
+}()
 
 // liveClient is the client of method call c, raising when it is closed.
 func liveClient(c *engine.Call) (*engine.Worker, *client) {
@@ -527,10 +575,7 @@ func clientCall(c *engine.Call) int {
 	if t := c.Type(2); t != engine.TypeString {
 		c.TypeError(2, "command name (string)")
 	}
-	args := make([]any, n-1)
-	for i := 2; i <= n; i++ {
-		args[i-2] = argAt(c, i)
-	}
+	args := readArgs(c, 2, n)
 	checkCommand(c, 2, args[0].(string), false, "")
 	rc, ctx := cl.sh.rc, cl.reg.ctx
 	cl.inflight++

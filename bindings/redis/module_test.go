@@ -63,7 +63,8 @@ func TestLua(t *testing.T) {
 }
 
 // TestKilledMidCall: a server killed (SIGKILL) while a command waits for its reply gives
-// that command ECONNRESET, and the next ones ECONNREFUSED.
+// that command ECONNRESET, and the next ones ECONNREFUSED; a subscription's handler gets
+// ECONNRESET once, and the subscription ends (the run ends: it no longer holds the worker).
 func TestKilledMidCall(t *testing.T) {
 	t.Parallel()
 	s, err := startRedis()
@@ -81,6 +82,8 @@ func TestKilledMidCall(t *testing.T) {
 	res := drleetest.Run(t, `
 local redis = require "redis"
 local c = redis.new(arg[1], {read_timeout = 0})
+local sub = c:subscribe("ch", function(err, m) print("handler", m, err_code(err), err) end)
+assert(sub:ready())
 local v, err = c:call("BLPOP", "k", 30)
 print("blpop", v, err_code(err), err)
 -- A connection of the pool made before the crash fails when it is used (ECONNRESET);
@@ -92,7 +95,10 @@ end
 print("ping", v, err_code(err), err)
 `, drleetest.Options{Args: []string{s.url(0)}, Timeout: 20 * time.Second})
 	res.MustSucceed(t)
-	res.Contains(t, "blpop\tnil\tECONNRESET\t", "ping\tnil\tECONNREFUSED\t")
+	res.Contains(t, "blpop\tnil\tECONNRESET\t", "ping\tnil\tECONNREFUSED\t", "handler\tnil\tECONNRESET\tECONNRESET: redis subscribe: the server closed the connection (EOF)\n")
+	if n := strings.Count(res.Stdout, "handler"); n != 1 {
+		t.Errorf("the handler was called %d times, want once:\n%s", n, res.Stdout)
+	}
 }
 
 // TestSharedPool: the clients of all workers of an engine made with the same URI and

@@ -139,6 +139,9 @@ func clientSubscribe(c *engine.Call, pattern bool) int {
 
 // read is the subscription's goroutine: it subscribes, then hands every message over.
 func (s *subscription) read() {
+	// go-redis's PubSub dials again by itself after an error (in Receive): whatever it
+	// holds then is closed here, since the subscription ends at its first error.
+	defer s.ps.Close()
 	var err error
 	if s.pattern {
 		err = s.ps.PSubscribe(s.ctx, s.channels...)
@@ -150,8 +153,7 @@ func (s *subscription) read() {
 	s.connected = err == nil
 	s.mu.Unlock()
 	if stopped {
-		s.ps.Close() // stopIO came while the subscription was made, and could not cut it
-		return
+		return // stopIO came while the subscription was made, and could not cut it
 	}
 	confirmed := 0
 	for err == nil {
@@ -200,7 +202,10 @@ func (s *subscription) stopIO() {
 		connected := s.connected
 		s.mu.Unlock()
 		close(s.done)
-		s.cancel() // a dial in flight ends
+		// First the context: a dial in flight (go-redis dials again after an error, holding
+		// the PubSub's lock) ends at once, so that Close below, which takes that lock,
+		// never waits on the network.
+		s.cancel()
 		if connected {
 			s.ps.Close() // cuts the read; it does not wait for the reader
 		}

@@ -11,7 +11,7 @@ local v, err = c:call("GET", p .. "missing")
 check.eq(v, nil, "nil reply")
 check.eq(err, nil, "nil reply: no error")
 check.eq(select("#", c:call("GET", p .. "missing")), 1, "a nil reply is one nil")
-check.eq(c:call("DEL", p .. "n"), 0)
+c:call("DEL", p .. "n") -- 0 or 1: the key may be left from an earlier run
 check.eq(c:call("INCRBY", p .. "n", 5), 5)
 check.same(c:call("MGET", p .. "k", p .. "missing"), {"v", false})
 
