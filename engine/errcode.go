@@ -50,6 +50,8 @@ var errorCodes = []string{
 	"EINTR", "ENOMEM",
 	// rpc.
 	"ENOHANDLER", "EHANDLER",
+	// redis.
+	"EREDIS",
 	// The runtime.
 	"EINTERNAL", CodeUnknown,
 }
