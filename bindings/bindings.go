@@ -12,5 +12,6 @@ import (
 	_ "github.com/drlee/drlee/bindings/http" // require "http"
 	_ "github.com/drlee/drlee/bindings/json" // require "json", globals json_encode, json_decode
 	_ "github.com/drlee/drlee/bindings/rpc"  // require "rpc"
+	_ "github.com/drlee/drlee/bindings/sql"  // require "sql"
 	_ "github.com/drlee/drlee/bindings/time" // require "time"
 )

@@ -50,6 +50,8 @@ var errorCodes = []string{
 	"EINTR", "ENOMEM",
 	// rpc.
 	"ENOHANDLER", "EHANDLER",
+	// sql.
+	"ESQL",
 	// The runtime.
 	"EINTERNAL", CodeUnknown,
 }

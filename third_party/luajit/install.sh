@@ -13,6 +13,7 @@ repo=$(cd "$here/../.." && pwd)
 packages=(
 	libluajit-5.1-dev luajit pkg-config
 	curl nats-server lua5.1 git ca-certificates gcc libc6-dev make
+	postgresql
 )
 
 missing=()
