@@ -20,6 +20,9 @@ import (
 // typeLightUserdata is lua_type's code of json.null and json.empty_array.
 const typeLightUserdata = 2
 
+// callFrameArgs is cgo's CLUA_MAXARGS: the arguments a Call holds in its frame.
+const callFrameArgs = 8
+
 // maxExactInt is 2^53: Lua numbers (doubles) hold every integer up to it exactly, and
 // integers beyond it come back as strings (see writeCell).
 const maxExactInt = 1 << 53
@@ -88,6 +91,12 @@ func readArg(c *engine.Call, i int, pg bool) any {
 	case engine.TypeNil, engine.TypeNone:
 		return nil
 	case engine.TypeBoolean:
+		if i > callFrameArgs {
+			// Call.Bool reads arguments past the call frame's 8 with lua_tonumber, which
+			// gives 0 for true: the packed form is right.
+			v, _ := packedArg(c.Encode(i), pg)
+			return v
+		}
 		return c.Bool(i)
 	case engine.TypeNumber:
 		return numberArg(c.CheckNumber(i), pg)

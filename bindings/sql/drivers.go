@@ -417,6 +417,10 @@ var sqliteNames = map[int]string{
 // sqlErr gives a database's error its code and its SQLSTATE; other errors (the network's,
 // a context's) are left to the engine's classification.
 func sqlErr(err error) error {
+	if errors.Is(err, pgx.ErrTxCommitRollback) {
+		// PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, not an error.
+		return &sqlError{code: "ESQL", state: "25P02", msg: "the transaction had failed: commit rolled it back", err: err}
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		msg := pe.Message

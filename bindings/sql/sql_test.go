@@ -1,10 +1,14 @@
 package sql_test
 
 import (
+	"context"
 	"embed"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/drlee/drlee/internal/drleetest"
 )
@@ -43,4 +47,39 @@ func run(t *testing.T, name string, o drleetest.Options) drleetest.Result {
 
 func TestPGTypes(t *testing.T) {
 	run(t, "pg_types.lua", drleetest.Options{Args: []string{needPG(t)}})
+}
+
+func TestPGBehaviour(t *testing.T) {
+	uri := needPG(t)
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=5", port)
+	run(t, "pg_behaviour.lua", drleetest.Options{Args: []string{uri, refused}})
+	// The transaction the script left open when its worker ended was rolled back, and
+	// no connection of the script's is left.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "select count(*) from kv where k = 'at_end'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the transaction open at the worker's end: %d rows, %v", n, err)
+	}
+	for i := 0; ; i++ {
+		if err := conn.QueryRow(ctx, "select count(*) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("%d connections left after the script ended", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

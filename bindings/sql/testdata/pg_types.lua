@@ -57,7 +57,7 @@ eq("text[]", row.tarr[2], "b c")
 eq("id", row.id, 1)
 
 -- Big integers: exact up to 2^53, decimal strings beyond.
-local big = assert(db:query("select 9007199254740993::int8 as a, -9223372036854775808::int8 as b, $1::int8 as c, $2::int8 as d",
+local big = assert(db:query("select 9007199254740993::int8 as a, (-9223372036854775808)::int8 as b, $1::int8 as c, $2::int8 as d",
   "9223372036854775807", 2^53))[1]
 eq("2^53+1", big.a, "9007199254740993")
 eq("min int8", big.b, "-9223372036854775808")
