@@ -83,3 +83,9 @@ func TestPGBehaviour(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestSQLite(t *testing.T) {
+	run(t, "sqlite.lua", drleetest.Options{Args: []string{t.TempDir()}})
+}
+
+func TestOddArguments(t *testing.T) { run(t, "args.lua", drleetest.Options{}) }
