@@ -242,7 +242,7 @@ func writeCell(out *packed.Writer, v any, ts func(*packed.Writer, time.Time)) {
 		if v >= -maxExactInt && v <= maxExactInt {
 			out.Int(v)
 		} else {
-			out.String(strconv.FormatInt(v, 10))
+			out.String(formatInt(v))
 		}
 	case float64:
 		out.Number(v)
@@ -269,3 +269,5 @@ func writeCell(out *packed.Writer, v any, ts func(*packed.Writer, time.Time)) {
 		out.String(fmt.Sprint(v)) // not reached: the drivers' code normalises every value
 	}
 }
+
+func formatInt(v int64) string { return strconv.FormatInt(v, 10) }
