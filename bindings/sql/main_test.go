@@ -26,9 +26,9 @@ import (
 // it before the tests and stops it after them. PostgreSQL refuses to run as root, and CI
 // runs as root: then the directory belongs to nobody and initdb and postgres run as nobody.
 var (
-	pgURI string // postgres://postgres@127.0.0.1:port/postgres?sslmode=disable
-	pgErr error  // why there is no server: the postgres tests fail with it
-	pgSkip bool  // DRLEE_SKIP_PG=1 and no server: the postgres tests skip
+	pgURI  string // postgres://postgres@127.0.0.1:port/postgres?sslmode=disable
+	pgErr  error  // why there is no server: the postgres tests fail with it
+	pgSkip bool   // DRLEE_SKIP_PG=1 and no server: the postgres tests skip
 )
 
 // needPG returns the server's URI, or fails the test (skips it with DRLEE_SKIP_PG=1) when
