@@ -209,7 +209,7 @@ func open(c *engine.Call) int {
 	received := op.Awaits() || op.HasCallback()
 	e := w.Engine()
 	base, cancel := context.WithCancel(context.Background())
-	w.AsyncOp(op, func() engine.Completion {
+	connect := func() (engine.Completion, backend) {
 		ctx, stop := context.WithTimeout(base, o.connectTimeout)
 		defer stop()
 		var be backend
@@ -228,14 +228,14 @@ func open(c *engine.Call) int {
 		if err != nil {
 			cancel()
 			if ctx.Err() == context.DeadlineExceeded {
-				return failed(engine.WithCode("ETIMEDOUT", fmt.Errorf("sql.open: no connection within %v: %w", o.connectTimeout, err)))
+				return failed(engine.WithCode("ETIMEDOUT", fmt.Errorf("sql.open: no connection within %v: %w", o.connectTimeout, err))), nil
 			}
-			return failed(sqlErr(err))
+			return failed(sqlErr(err)), nil
 		}
 		if !received { // nobody could ever close it
 			cancel()
 			be.close()
-			return func(w *engine.Worker, a *engine.Args) { a.Nil() }
+			return func(w *engine.Worker, a *engine.Args) { a.Nil() }, nil
 		}
 		return func(w *engine.Worker, a *engine.Args) {
 			d := &db{be: be, pg: what == "postgres", what: what, base: base, cancel: cancel, timeout: o.timeout,
@@ -246,8 +246,29 @@ func open(c *engine.Call) int {
 			(*liveDBs.Get(w))[d] = struct{}{}
 			a.Nil()
 			d.id = w.NewObject(&a.Writer, dbClass, d)
+		}, be
+	}
+	id := w.ID
+	if err := e.Pool(func() {
+		var fn engine.Completion
+		var be backend
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					e.InternalError(id, "sql.open", p)
+					fn = failed(engine.ErrInternal)
+				}
+			}()
+			fn, be = connect()
+		}()
+		if !op.Complete(fn) && be != nil { // the worker ended first: nobody will close it
+			cancel()
+			be.close()
 		}
-	})
+	}); err != nil {
+		cancel()
+		op.CompleteSoon(failed(err))
+	}
 	return op.Return(c)
 }
 
