@@ -52,6 +52,8 @@ var errorCodes = []string{
 	"ENOHANDLER", "EHANDLER",
 	// redis.
 	"EREDIS",
+	// sql.
+	"ESQL",
 	// The runtime.
 	"EINTERNAL", CodeUnknown,
 }

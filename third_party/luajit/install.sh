@@ -14,6 +14,7 @@ packages=(
 	libluajit-5.1-dev luajit pkg-config
 	curl nats-server lua5.1 git ca-certificates gcc libc6-dev make
 	redis-server
+	postgresql
 )
 
 missing=()
