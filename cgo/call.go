@@ -253,6 +253,9 @@ func (c *Call) Bool(i int) bool {
 	case TypeNil, TypeNone:
 		return false
 	case TypeBoolean:
+		if i > C.CLUA_MAXARGS { // past the frame: lua_tonumber of a boolean is 0
+			return C.lua_toboolean(c.l, C.int(i)) != 0
+		}
 		return c.num(i) != 0
 	}
 	return true

@@ -213,7 +213,7 @@ var testFuncs = []Export{
 	{"many", fnMany}, {"newobj", fnNewObj}, {"outcall", fnOutCB}, {"opt", fnOpt},
 	{"list", fnList}, {"count", fnCount}, {"huge", fnHuge},
 	{"pack", fnPack}, {"jsonvalues", fnJSONV},
-	{"keepif", fnKeepIf}, {"seefunc", fnSeeFunc}, {"refunref", fnRefUnref}, {"unref", fnUnrefNum},
+	{"keepif", fnKeepIf}, {"seefunc", fnSeeFunc}, {"refunref", fnRefUnref}, {"unref", fnUnrefNum}, {"bools", fnBools},
 }
 
 // Lua helpers every test state has: T (the test module) and regcount() (registry refs in
