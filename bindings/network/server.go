@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/drlee/drlee/engine"
+	"github.com/drlee/drlee/internal/accepterr"
 )
 
 // netState is an engine's network: its open connections and its servers. Its OnClose,
@@ -307,9 +307,9 @@ func (sh *shared) acceptLoop() {
 			switch {
 			case sh.closed.Load():
 				return
-			case connFailed(err):
+			case accepterr.ConnFailed(err):
 				continue
-			case !exhausted(err):
+			case !accepterr.Exhausted(err):
 				e.Abort(fmt.Errorf("network: the %s server on %s can no longer accept connections: %w", sh.kind, sh.bound, err))
 				sh.close()
 				return
@@ -368,36 +368,6 @@ func (sh *shared) shed(what string, err error) {
 	}
 	sh.shedCount.Add(-n)
 	sh.st.e.Log("WARN", "network: %s server on %s: %d %s refused since the last report: %v", sh.kind, sh.bound, n, what, err)
-}
-
-// exhausted reports whether an accept failed for want of resources, which closing
-// connections gives back.
-func exhausted(err error) bool {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return false
-	}
-	switch errno {
-	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
-		return true
-	}
-	return false
-}
-
-// connFailed reports whether an accept failed because of the connection being accepted, not
-// the listener (Linux passes the new socket's pending errors on from accept(2)).
-func connFailed(err error) bool {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return false
-	}
-	switch errno {
-	case syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EPROTO, syscall.ETIMEDOUT,
-		syscall.ENETDOWN, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.EHOSTUNREACH,
-		syscall.ENOPROTOOPT, syscall.EOPNOTSUPP:
-		return true
-	}
-	return false
 }
 
 // acceptTask runs the handler for an accepted connection on its worker's loop.

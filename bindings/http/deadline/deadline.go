@@ -33,7 +33,6 @@
 package deadline
 
 import (
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -41,6 +40,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/drlee/drlee/internal/accepterr"
 )
 
 // Timeouts are the connection timeouts a Listener enforces, with fasthttp's meaning; zero
@@ -145,11 +146,11 @@ func (l *Listener[T]) Accept() (net.Conn, error) {
 					l.Addr(), failures, time.Since(since).Round(time.Millisecond), first)
 			}
 			return l.track(nc)
-		case connFailed(err):
+		case accepterr.ConnFailed(err):
 			continue // that connection is gone; the next one may be fine
 		case l.isClosed():
 			return nil, l.closedError()
-		case !exhausted(err):
+		case !accepterr.Exhausted(err):
 			return nil, err
 		}
 		if failures == 0 {
@@ -204,37 +205,6 @@ func (l *Listener[T]) wait(d time.Duration) bool {
 	case <-l.closed:
 		return false
 	}
-}
-
-// exhausted reports whether an accept failed for want of resources, which closing
-// connections gives back.
-func exhausted(err error) bool {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return false
-	}
-	switch errno {
-	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
-		return true
-	}
-	return false
-}
-
-// connFailed reports whether an accept failed because of the connection being accepted,
-// not the listener: accept(2) on Linux passes the new socket's pending network errors on,
-// to be treated like EAGAIN. (Go retries ECONNABORTED itself.)
-func connFailed(err error) bool {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return false
-	}
-	switch errno {
-	case syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EPROTO, syscall.ETIMEDOUT,
-		syscall.ENETDOWN, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.EHOSTUNREACH,
-		syscall.ENOPROTOOPT, syscall.EOPNOTSUPP:
-		return true
-	}
-	return false
 }
 
 func (l *Listener[T]) logf(level, format string, args ...any) {
