@@ -67,6 +67,8 @@ type bench struct {
 	loadCPUs     string   // taskset CPU list for the load generator
 	setup        []string // lines describing the machine and method; the first is the title
 
+	data dataServers // Redis and PostgreSQL, for the data scenarios
+
 	micro microResult
 	http  []*httpRow
 	cpu   []*cpuRow
