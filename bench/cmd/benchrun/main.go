@@ -6,7 +6,8 @@
 // then the HTTP comparison: every scenario (bench/scenario) on every server
 // (Dr.LEE with and without --lock-threads, raw fasthttp, net/http, fasthttp +
 // a gopher-lua pool, nginx + Lua), repetitions interleaved server by server,
-// medians reported; then the CPU-bound Lua scripts (bench/cpu) on Dr.LEE,
+// medians reported, with a Redis and a PostgreSQL server of its own for the
+// data scenarios (redis-get, pg-select; see data.go); then the CPU-bound Lua scripts (bench/cpu) on Dr.LEE,
 // luajit, lua5.1 and gopher-lua. The tables go to stdout and to
 // bench/results/<time>.md and latest.md, with a chart in latest.svg.
 //

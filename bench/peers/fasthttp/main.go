@@ -15,8 +15,12 @@ import (
 	"encoding/json"
 	"flag"
 	"log"
+	"os"
+	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -102,7 +106,25 @@ func main() {
 	redisPool := flag.Int("redis-pool", scenario.RedisPoolSize, "Redis connections at most (1-10000)")
 	pgURI := flag.String("pg", "", "PostgreSQL URI for pg-select")
 	pgPool := flag.Int("pg-pool", scenario.PGPoolPerCore, "PostgreSQL connections at most (1-1000)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM or SIGINT (to compare with DRLEE_CPUPROFILE of bin/drlee)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			<-sig
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(0)
+		}()
+	}
 	if *redisPool < 1 || *redisPool > 10000 {
 		log.Fatalf("-redis-pool %d: want 1 to 10000", *redisPool)
 	}
