@@ -295,7 +295,10 @@ func (b *bench) describeSetup() {
 	}
 	b.setup = append(b.setup, "load: "+lg+fmt.Sprintf(", keep-alive, %v per run after a %v warm-up, %s, connections %v",
 		b.cfg.duration, b.cfg.warmup, reps, b.cfg.conns))
-	if v := versionOf("nginx", "-v"); v != "" {
+	// Only when nginx + Lua is among the servers and can run: an nginx without the
+	// unpacked module is no server of the bench (its rows say why).
+	if v := versionOf("nginx", "-v"); v != "" && nginxMissing() == "" &&
+		(len(b.cfg.servers) == 0 || slices.Contains(b.cfg.servers, "nginx")) {
 		b.setup = append(b.setup, strings.TrimPrefix(v, "nginx version: ")+" with lua-nginx-module and OpenResty's LuaJIT unpacked in "+nginxCache)
 	}
 }
