@@ -4,6 +4,10 @@
 #   nginx wrk libpcre3 lua5.1   installed with apt (they install cleanly beside
 #   lua-cjson                   libluajit-5.1-dev, which Dr.LEE builds on;
 #                               lua-cjson is the JSON library nginx+Lua uses)
+#   redis-server postgresql     installed with apt if missing, for the redis-get
+#                               and pg-select scenarios: the harness starts its own
+#                               servers (temp dirs, 127.0.0.1), never the system's,
+#                               so the services the packages start are stopped again
 #   nginx's Lua module          downloaded and unpacked, NOT installed, into
 #                               bench/.cache/nginx-lua/: libnginx-mod-http-lua
 #                               depends on OpenResty's LuaJIT (libluajit2-5.1-2),
@@ -22,15 +26,23 @@ if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 
 had_nginx=0
 if command -v nginx >/dev/null 2>&1; then had_nginx=1; fi
+data=()
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then data+=(redis-server); fi
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then data+=(postgresql); fi
 
 $sudo apt-get update
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	nginx wrk libpcre3 lua5.1 lua-cjson
+	nginx wrk libpcre3 lua5.1 lua-cjson "${data[@]}"
 if [ "$had_nginx" = 0 ] && [ -f /run/nginx.pid ]; then
 	# The package's postinst started the system nginx (port 80); the bench does not
 	# need it, so stop the one we just caused.
 	$sudo nginx -s quit 2>/dev/null || true
 fi
+# The same for the services the data servers' packages may have started (ports 6379
+# and 5432): benchrun starts servers of its own.
+for p in "${data[@]}"; do
+	$sudo service "$p" stop >/dev/null 2>&1 || true
+done
 
 # The Lua module, its NDK dependency, OpenResty's LuaJIT, and the two pure-Lua
 # libraries the module requires at startup (resty.core, resty.lrucache).

@@ -21,10 +21,70 @@ const (
 	Timer     = "timer"     // wait on a 1 ms timer, then answer "ok"
 	CPU       = "cpu"       // a loop the JIT compiles, answer its result
 	Stream64K = "stream64k" // 64 KB written as StreamChunks chunks, each after the last was sent
+	RedisGet  = "redis-get" // GET RedisKey from a Redis server, answer its value
+	PGSelect  = "pg-select" // select one row of PGTable by primary key, answer it as JSON
 )
 
 // Names lists every scenario, in report order.
-var Names = []string{Hello, HelloCB, JSON, Timer, CPU, Stream64K}
+var Names = []string{Hello, HelloCB, JSON, Timer, CPU, Stream64K, RedisGet, PGSelect}
+
+// The data servers a scenario may need; the harness starts each once, when a scenario
+// that needs it is selected.
+const (
+	Redis    = "redis"
+	Postgres = "postgres"
+)
+
+// Needs is the data server a scenario talks to, or "" for none.
+func Needs(name string) string {
+	switch name {
+	case RedisGet:
+		return Redis
+	case PGSelect:
+		return Postgres
+	}
+	return ""
+}
+
+// The redis-get scenario: the harness SETs RedisKey to RedisValue once, after starting
+// redis-server; every request GETs it and answers the value as text/plain.
+const (
+	RedisKey   = "bench:greeting"
+	RedisValue = "hello from redis"
+)
+
+// The pg-select scenario: the harness runs PGSchema once after starting PostgreSQL (a
+// table bench_items of 1000 rows); every request runs PGQuery with PGID and answers the
+// row as a JSON object, PGRow.
+const (
+	PGID     = 42
+	PGQuery  = "select id, name, qty from bench_items where id = $1"
+	PGSchema = `drop table if exists bench_items;
+create table bench_items (id integer primary key, name text not null, qty integer not null);
+insert into bench_items select i, 'item-' || i, i * 7 % 101 from generate_series(1, 1000) i;
+analyze bench_items`
+)
+
+// PGRow is the pg-select scenario's answer as a Go type.
+type PGRow struct {
+	ID   int    `json:"id"`
+	Name string `json:"name"`
+	Qty  int    `json:"qty"`
+}
+
+// PGWant is the row PGQuery returns for PGID, as PGSchema fills the table.
+func PGWant() PGRow {
+	return PGRow{ID: PGID, Name: "item-" + strconv.Itoa(PGID), Qty: PGID * 7 % 101}
+}
+
+// Pool sizes of the data scenarios, the same on every server: connections to Redis at
+// most (one pool per server process: Dr.LEE's redis clients share one per process), and
+// to PostgreSQL per server core (Dr.LEE's sql pools are per worker, one worker a core;
+// the Go baseline's pgxpool gets PGPoolPerCore times its GOMAXPROCS).
+const (
+	RedisPoolSize = 16
+	PGPoolPerCore = 16
+)
 
 // HelloBody is the hello scenario's answer.
 const HelloBody = "hello world"
@@ -118,6 +178,18 @@ func Check(name string, status int, body []byte) error {
 	case Stream64K:
 		if len(body) != StreamChunkSize*StreamChunks {
 			return fmt.Errorf("body of %d bytes, want %d", len(body), StreamChunkSize*StreamChunks)
+		}
+	case RedisGet:
+		if string(body) != RedisValue {
+			return fmt.Errorf("body %.80q, want %q", body, RedisValue)
+		}
+	case PGSelect:
+		var row PGRow
+		if err := json.Unmarshal(body, &row); err != nil {
+			return fmt.Errorf("body %.80q: %v", body, err)
+		}
+		if want := PGWant(); row != want {
+			return fmt.Errorf("body %.80q, want %+v", body, want)
 		}
 	default:
 		return fmt.Errorf("unknown scenario %q", name)

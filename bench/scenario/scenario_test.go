@@ -30,6 +30,15 @@ func TestFilesAgree(t *testing.T) {
 	mod := strconv.Itoa(CPUModulus)
 	for _, name := range Names {
 		script := read("scenarios/" + name + ".lua")
+		if Needs(name) != "" {
+			// Only Dr.LEE and the Go baseline run the data scenarios (nginx and
+			// gopher-lua have no Redis or PostgreSQL client here; see bench/README.md).
+			checkDataScript(t, name, script)
+			if await, err := os.ReadFile(filepath.Join("..", "scenarios", "await", name+".lua")); err == nil {
+				checkDataScript(t, "await/"+name, string(await))
+			}
+			continue
+		}
 		if !strings.Contains(nginx, "location = /"+name+" ") {
 			t.Errorf("nginx.conf.tmpl has no location for %s", name)
 		}
@@ -46,6 +55,45 @@ func TestFilesAgree(t *testing.T) {
 	}
 }
 
+// checkDataScript checks that a Dr.LEE script of a data scenario does the work the
+// definition says: the key or query, and pool sizes taken from the harness's arguments.
+func checkDataScript(t *testing.T, name, script string) {
+	t.Helper()
+	var want []string
+	switch name {
+	case RedisGet, "await/" + RedisGet:
+		want = []string{`"` + RedisKey + `"`, "pool_size = tonumber(arg[3])"}
+	case PGSelect, "await/" + PGSelect:
+		want = []string{`"` + PGQuery + `"`, "max_conns = tonumber(arg[3])", ", " + strconv.Itoa(PGID)}
+	}
+	for _, w := range want {
+		if !strings.Contains(script, w) {
+			t.Errorf("scenarios/%s.lua does not contain %s", name, w)
+		}
+	}
+}
+
+func TestNeeds(t *testing.T) {
+	t.Parallel()
+	for _, name := range Names {
+		got := Needs(name)
+		switch name {
+		case RedisGet:
+			if got != Redis {
+				t.Errorf("Needs(%s) = %q, want %q", name, got, Redis)
+			}
+		case PGSelect:
+			if got != Postgres {
+				t.Errorf("Needs(%s) = %q, want %q", name, got, Postgres)
+			}
+		default:
+			if got != "" {
+				t.Errorf("Needs(%s) = %q, want none", name, got)
+			}
+		}
+	}
+}
+
 func TestCheck(t *testing.T) {
 	t.Parallel()
 	good := map[string]string{
@@ -55,6 +103,8 @@ func TestCheck(t *testing.T) {
 		Timer:     "ok",
 		CPU:       strconv.FormatInt(CPUSum(), 10),
 		Stream64K: strings.Repeat("x", StreamChunkSize*StreamChunks),
+		RedisGet:  RedisValue,
+		PGSelect:  `{"qty":92,"name":"item-42","id":42}`,
 	}
 	for _, name := range Names {
 		if err := Check(name, 200, []byte(good[name])); err != nil {

@@ -56,7 +56,20 @@ func (b *bench) runHTTP(ctx context.Context) error {
 		(time.Duration(total)*(per+300*time.Millisecond) + time.Duration(available*len(b.cfg.scenarios))*(b.cfg.warmup+300*time.Millisecond)).Round(time.Second))
 	maxConns := slices.Max(b.cfg.conns)
 	done := 0
+	// The data servers stop once every scenario ran (stopAll would stop them too, but
+	// PostgreSQL deserves its fast shutdown).
+	defer b.stopData()
 	for _, scn := range b.cfg.scenarios {
+		if why := b.dataFor(ctx, scn); why != "" {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			for _, srv := range servers {
+				b.row(srv.name, scn, 0).note = "not available: " + why
+			}
+			done += available * len(b.cfg.conns) * b.cfg.reps
+			continue
+		}
 		// Start them all at once (startup is mostly waiting), then warm up
 		// one at a time.
 		type launched struct {

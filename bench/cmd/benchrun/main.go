@@ -6,7 +6,8 @@
 // then the HTTP comparison: every scenario (bench/scenario) on every server
 // (Dr.LEE with and without --lock-threads, raw fasthttp, net/http, fasthttp +
 // a gopher-lua pool, nginx + Lua), repetitions interleaved server by server,
-// medians reported; then the CPU-bound Lua scripts (bench/cpu) on Dr.LEE,
+// medians reported, with a Redis and a PostgreSQL server of its own for the
+// data scenarios (redis-get, pg-select; see data.go); then the CPU-bound Lua scripts (bench/cpu) on Dr.LEE,
 // luajit, lua5.1 and gopher-lua. The tables go to stdout and to
 // bench/results/<time>.md and latest.md, with a chart in latest.svg.
 //
@@ -66,6 +67,8 @@ type bench struct {
 	serverCPUs   string   // taskset CPU list for servers; "" when not pinning
 	loadCPUs     string   // taskset CPU list for the load generator
 	setup        []string // lines describing the machine and method; the first is the title
+
+	data dataServers // Redis and PostgreSQL, for the data scenarios
 
 	micro microResult
 	http  []*httpRow
@@ -292,7 +295,10 @@ func (b *bench) describeSetup() {
 	}
 	b.setup = append(b.setup, "load: "+lg+fmt.Sprintf(", keep-alive, %v per run after a %v warm-up, %s, connections %v",
 		b.cfg.duration, b.cfg.warmup, reps, b.cfg.conns))
-	if v := versionOf("nginx", "-v"); v != "" {
+	// Only when nginx + Lua is among the servers and can run: an nginx without the
+	// unpacked module is no server of the bench (its rows say why).
+	if v := versionOf("nginx", "-v"); v != "" && nginxMissing() == "" &&
+		(len(b.cfg.servers) == 0 || slices.Contains(b.cfg.servers, "nginx")) {
 		b.setup = append(b.setup, strings.TrimPrefix(v, "nginx version: ")+" with lua-nginx-module and OpenResty's LuaJIT unpacked in "+nginxCache)
 	}
 }

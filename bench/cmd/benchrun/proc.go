@@ -39,10 +39,16 @@ var procs struct {
 // start starts argv with env added to benchrun's environment. stdout may be
 // nil (it then goes to the tail buffer with stderr).
 func start(name string, env []string, stdout io.Writer, argv ...string) (*proc, error) {
+	return startAs(nil, name, env, stdout, argv...)
+}
+
+// startAs is start with the process's user and group set to cred's (nil: benchrun's
+// own): PostgreSQL refuses to run as root.
+func startAs(cred *syscall.Credential, name string, env []string, stdout io.Writer, argv ...string) (*proc, error) {
 	p := &proc{name: name, out: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if stdout != nil {
 		p.cmd.Stdout = stdout
@@ -104,8 +110,13 @@ func stopAll() {
 // run runs argv to completion, or stops it after timeout or when ctx is done,
 // and returns its stdout.
 func run(ctx context.Context, timeout time.Duration, name string, env []string, argv ...string) (string, error) {
+	return runAs(ctx, nil, timeout, name, env, argv...)
+}
+
+// runAs is run with the process's user and group set to cred's (see startAs).
+func runAs(ctx context.Context, cred *syscall.Credential, timeout time.Duration, name string, env []string, argv ...string) (string, error) {
 	var stdout bytes.Buffer
-	p, err := start(name, env, &stdout, argv...)
+	p, err := startAs(cred, name, env, &stdout, argv...)
 	if err != nil {
 		return "", err
 	}

@@ -49,7 +49,14 @@ func (b *bench) servers() []*server {
 	goEnv := []string{"GOMAXPROCS=" + cores}
 	peer := func(bin string) func(*bench, string, int) ([]string, []string, error) {
 		return func(b *bench, scn string, port int) ([]string, []string, error) {
-			return []string{filepath.Join(b.tmp, bin), "-addr", addr(port)}, goEnv, nil
+			argv := []string{filepath.Join(b.tmp, bin), "-addr", addr(port)}
+			switch scenario.Needs(scn) { // only the fasthttp peer has the data scenarios
+			case scenario.Redis:
+				argv = append(argv, "-redis", b.data.redisURI, "-redis-pool", strconv.Itoa(scenario.RedisPoolSize))
+			case scenario.Postgres:
+				argv = append(argv, "-pg", b.data.pgURI, "-pg-pool", strconv.Itoa(scenario.PGPoolPerCore*b.serverCores))
+			}
+			return argv, goEnv, nil
 		}
 	}
 	drlee := func(locked bool, dir string) func(*bench, string, int) ([]string, []string, error) {
@@ -59,6 +66,13 @@ func (b *bench) servers() []*server {
 				argv = append(argv, "--lock-threads")
 			}
 			argv = append(argv, filepath.Join(dir, scn+".lua"), strconv.Itoa(port))
+			// The data scenarios' scripts take the server's URI and their pool size.
+			switch scenario.Needs(scn) {
+			case scenario.Redis:
+				argv = append(argv, b.data.redisURI, strconv.Itoa(scenario.RedisPoolSize))
+			case scenario.Postgres:
+				argv = append(argv, b.data.pgURI, strconv.Itoa(scenario.PGPoolPerCore))
+			}
 			return argv, goEnv, nil
 		}
 	}
@@ -75,9 +89,10 @@ func (b *bench) servers() []*server {
 				return ""
 			}},
 		{key: "fasthttp", name: fasthttpName, start: peer("fasthttp")},
-		{key: "nethttp", name: nethttpName, start: peer("nethttp")},
-		{key: "gopherlua", name: gopherluaName, start: peer("gopherlua")},
-		{key: "nginx", name: nginxName, missing: nginxMissing(), start: startNginx},
+		{key: "nethttp", name: nethttpName, start: peer("nethttp"), lacks: noData("the Go baseline for it is raw fasthttp's")},
+		{key: "gopherlua", name: gopherluaName, start: peer("gopherlua"), lacks: noData("gopher-lua has no Redis or PostgreSQL client here")},
+		{key: "nginx", name: nginxName, missing: nginxMissing(), start: startNginx, lacks: noData(
+			"Debian 12 packages no lua-resty-redis or lua-resty-postgres for nginx + Lua")},
 	}
 	if len(b.cfg.servers) == 0 {
 		return all
@@ -89,6 +104,16 @@ func (b *bench) servers() []*server {
 		}
 	}
 	return some
+}
+
+// noData is the lacks of a server that runs no data scenario (redis-get, pg-select).
+func noData(why string) func(string) string {
+	return func(scn string) string {
+		if scenario.Needs(scn) != "" {
+			return "no " + scn + " version: " + why
+		}
+		return ""
+	}
 }
 
 // missingFor says why s cannot serve scenario scn, or "".
