@@ -94,7 +94,7 @@ bench: build
 bench-quick: build
 	$(GO) run -tags $(TAGS) ./bench/cmd/benchrun -quick $(ARGS)
 
-## bench-deps: install the benchmark tools (wrk, nginx)
+## bench-deps: install the benchmark tools (wrk, nginx, redis-server, postgresql)
 bench-deps:
 	bash bench/deps.sh
 
