@@ -19,7 +19,8 @@
 // BenchmarkRPCRoundTrip: a Lua caller on node A makes b.N sequential rpc.call to a handler
 // on node B; then b.N sequential nats.Request to the responder process. Reported: the rates
 // (drlee-calls/s, nats-reqs/s) and their ratio drlee/nats (1 = as fast as raw NATS), and the
-// median time of one call (drlee-p50-us, timed in Lua; nats-p50-us) with their ratio.
+// median time of one call (drlee-p50-us, timed in Lua; nats-p50-us) with their ratio. The
+// two take turns, 5 rounds each, so that a change in the machine's load hits both.
 // BenchmarkRPCRoundTripConcurrent does the same with 16 calls in flight.
 // BenchmarkRPCBroadcast3: sequential rpc.broadcast to a handler on each of 3 other nodes,
 // beside a raw NATS scatter-gather (one publish, 3 replies on one inbox) to 3 responders.
@@ -479,24 +480,46 @@ func setup(b *testing.B, broadcast bool) {
 	}
 }
 
-// compare times b.N calls through drlee (op, c at a time, want answers each), then the
-// same through raw NATS (natsOp), and reports both.
+// rounds is how many turns drlee and raw NATS take, one after the other, within one
+// benchmark: the machine's load changes from second to second, and interleaving spreads
+// the change over both.
+const rounds = 5
+
+// compare times b.N calls through drlee (op, c at a time, want answers each) and as many
+// through raw NATS (natsOp), in interleaved rounds, and reports both: rates over the whole,
+// p50 as the median of the rounds' medians.
 func compare(b *testing.B, op, natsOp, subject string, c, want int) {
 	setup(b, want > 1)
 	b.ResetTimer()
-	start := time.Now()
-	drleeP50, err := runCalls(op, b.N, c, want)
-	if err != nil {
-		b.Fatalf("%v\nnodes' output:\n%s", err, procOut.String())
-	}
-	drleeTime := time.Since(start)
-	b.StopTimer()
-	natsTime, natsP50, err := natsRun(peerConfig{Op: natsOp, Subject: subject, N: b.N, C: c, Want: want})
-	if err != nil {
-		b.Fatal(err)
+	var drleeTime, natsTime time.Duration
+	var drleeP50s, natsP50s []time.Duration
+	for r := range rounds {
+		n := b.N / rounds
+		if r < b.N%rounds {
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		b.StartTimer()
+		start := time.Now()
+		p50, err := runCalls(op, n, c, want)
+		if err != nil {
+			b.Fatalf("%v\nnodes' output:\n%s", err, procOut.String())
+		}
+		drleeTime += time.Since(start)
+		drleeP50s = append(drleeP50s, p50)
+		b.StopTimer()
+		elapsed, p50, err := natsRun(peerConfig{Op: natsOp, Subject: subject, N: n, C: c, Want: want})
+		if err != nil {
+			b.Fatal(err)
+		}
+		natsTime += elapsed
+		natsP50s = append(natsP50s, p50)
 	}
 	drleeRate := float64(b.N) / drleeTime.Seconds()
 	natsRate := float64(b.N) / natsTime.Seconds()
+	drleeP50, natsP50 := median(drleeP50s), median(natsP50s)
 	b.ReportMetric(drleeRate, "drlee-calls/s")
 	b.ReportMetric(natsRate, "nats-reqs/s")
 	b.ReportMetric(drleeRate/natsRate, "drlee/nats")
