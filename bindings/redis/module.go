@@ -109,12 +109,16 @@ type options struct {
 	base              string // the URI without its options
 	poolSize          int
 	dial, read, write time.Duration // read, write: 0 is none
+	poolWait          time.Duration // 0: go-redis's default (read + 1 s; 30 s with no read timeout)
 	parsed            *goredis.Options
 }
 
 func (o *options) key() string {
-	return fmt.Sprintf("%s\x00%d\x00%d\x00%d\x00%d", o.base, o.poolSize, o.dial, o.read, o.write)
+	return fmt.Sprintf("%s\x00%d\x00%d\x00%d\x00%d\x00%d", o.base, o.poolSize, o.dial, o.read, o.write, o.poolWait)
 }
+
+// optionNames lists redis.new's options, for the error that names an unknown one.
+const optionNames = "pool_size, dial_timeout, read_timeout, write_timeout, pool_timeout"
 
 // uriForm is what a bad URI is told; a message never quotes the URI: it may hold a password.
 const uriForm = "a URI redis://[[user]:password@]host[:port][/db], rediss://... (TLS) or unix:///path[?db=N]"
@@ -137,9 +141,9 @@ func parseURI(c *engine.Call, i int, s string) *options {
 			}
 			keep.Set(name, v)
 			continue
-		case "pool_size", "dial_timeout", "read_timeout", "write_timeout":
+		case "pool_size", "dial_timeout", "read_timeout", "write_timeout", "pool_timeout":
 		default:
-			c.ArgError(i, fmt.Sprintf("unknown option %q in the URI (pool_size, dial_timeout, read_timeout, write_timeout)", name))
+			c.ArgError(i, fmt.Sprintf("unknown option %q in the URI (%s)", name, optionNames))
 		}
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
@@ -179,12 +183,12 @@ func (o *options) set(name string, f float64) string {
 		return ""
 	}
 	lo := 0.0
-	if name == "dial_timeout" {
+	if name == "dial_timeout" || name == "pool_timeout" {
 		lo = math.SmallestNonzeroFloat64
 	}
 	if f < lo || f > maxTimeout {
-		if name == "dial_timeout" {
-			return fmt.Sprintf("option dial_timeout must be a number of milliseconds above 0 and at most %d", maxTimeout)
+		if lo > 0 {
+			return fmt.Sprintf("option %s must be a number of milliseconds above 0 and at most %d", name, maxTimeout)
 		}
 		return fmt.Sprintf("option %s must be a number of milliseconds from 0 (none) to %d", name, maxTimeout)
 	}
@@ -197,6 +201,8 @@ func (o *options) set(name string, f float64) string {
 		o.read = d
 	case "write_timeout":
 		o.write = d
+	case "pool_timeout":
+		o.poolWait = d
 	}
 	return ""
 }
@@ -230,9 +236,9 @@ func parseOptions(c *engine.Call, i int, o *options) {
 			c.ArgError(i, "options must be a table of named options")
 		}
 		switch name {
-		case "pool_size", "dial_timeout", "read_timeout", "write_timeout":
+		case "pool_size", "dial_timeout", "read_timeout", "write_timeout", "pool_timeout":
 		default:
-			c.ArgError(i, fmt.Sprintf("unknown option '%s' (pool_size, dial_timeout, read_timeout, write_timeout)", name))
+			c.ArgError(i, fmt.Sprintf("unknown option '%s' (%s)", name, optionNames))
 		}
 		f, ok := val.(float64)
 		if !ok {
@@ -249,10 +255,14 @@ func (o *options) goredisOptions() *goredis.Options {
 	p := *o.parsed
 	p.Protocol = 2 // replies are RESP2's types, as Redis's own Lua scripting has them
 	p.PoolSize = o.poolSize
+	// go-redis 9.23 gives pipelines a pool of their own by default, 10 connections beyond
+	// PoolSize: pool_size would then not bound the sockets, and a pipeline would not wait
+	// for (or fail on) a full pool as a call does. One pool for both.
+	p.PipelinePoolSize = -1
 	p.DialTimeout = o.dial
 	p.ReadTimeout, p.WriteTimeout = noneIsMinusOne(o.read), noneIsMinusOne(o.write)
-	p.PoolTimeout = 0 // go-redis's default: ReadTimeout + 1 s
-	if o.read == 0 {
+	p.PoolTimeout = o.poolWait // 0: go-redis's default, ReadTimeout + 1 s
+	if o.poolWait == 0 && o.read == 0 {
 		p.PoolTimeout = 30 * time.Second
 	}
 	// No retries: go-redis would send a command again after a connection error, and a

@@ -102,8 +102,8 @@ print("ping", v, err_code(err), err)
 }
 
 // TestSharedPool: the clients of all workers of an engine made with the same URI and
-// options share one pool of pool_size connections: 2 workers with 20 commands in flight
-// each, with pool_size 3, open at most 3 connections, counted by the server (a dedicated
+// options share one pool of pool_size connections: 2 workers with 20 commands and 10
+// pipelines in flight each, with pool_size 3, open at most 3 connections, counted by the server (a dedicated
 // one, so that no other test's connections count).
 func TestSharedPool(t *testing.T) {
 	t.Parallel()
@@ -117,6 +117,9 @@ local redis = require "redis"
 local c = redis.new(arg[1], {pool_size = 3})
 local hs = {}
 for i = 1, 20 do hs[i] = spawn(function() return c:call("BLPOP", "nothing", 0.05) end) end
+-- Pipelines take their connections from the same pool (go-redis has a second pool for
+-- them unless told otherwise).
+for i = 21, 30 do hs[i] = spawn(function() return c:pipeline({{"BLPOP", "nothing", 0.05}}) end) end
 for i, r in ipairs(wait_all(hs)) do assert(r.err == nil, r.err) end
 -- Another pool (other options), for the count: one connection more.
 local info = redis.new(arg[1], {pool_size = 1}):call("INFO", "clients")

@@ -56,6 +56,43 @@ patient:call("BLPOP", p .. "nothing2", 0.3, check.once("no read timeout", functi
   check.eq(v, nil, "BLPOP that timed out on the server: a nil reply")
 end))
 
+-- The pool exhausted: pool_size 1, its one connection held by a BLPOP of 2 s; commands sent
+-- once it blocks (300 ms later) wait pool_timeout (100 ms) for it, then EBUSY. The BLPOP
+-- itself ends well, and the connection serves again after it.
+local time = require "time"
+local one = redis.new(url, {pool_size = 1, pool_timeout = 100, read_timeout = 5000})
+one:call("BLPOP", p .. "nothing3", 2, check.once("holder of the pool", function(err, v)
+  check.eq(err, nil)
+  check.eq(v, nil)
+  one:call("PING", check.once("ping after the pool came free", function(err2, v2)
+    check.eq(err2, nil)
+    check.eq(v2, "PONG")
+  end))
+end))
+time.timeout(300, function()
+  local t1 = time.now().milliunix
+  one:call("PING", check.once("pool exhausted", function(err, v)
+    check.eq(v, nil)
+    check.eq(err_code(err), "EBUSY", err)
+    local ms = time.now().milliunix - t1
+    check.ok(ms >= 90 and ms < 1500, "EBUSY after " .. ms .. " ms")
+  end))
+  one:pipeline({{"PING"}}, check.once("pool exhausted pipeline", function(err, r)
+    check.eq(r, nil)
+    check.eq(err_code(err), "EBUSY", err)
+  end))
+end)
+-- The same bound from the URI.
+local one2 = redis.new(url .. "?pool_size=1&pool_timeout=50&read_timeout=5000")
+one2:call("BLPOP", p .. "nothing4", 1, check.once("holder of the URI's pool", function(err)
+  check.eq(err, nil)
+end))
+time.timeout(300, function()
+  one2:call("PING", check.once("URI pool exhausted", function(err)
+    check.eq(err_code(err), "EBUSY", err)
+  end))
+end)
+
 -- A wrong password: an error reply of the server at the first command.
 check.eq(redis.new(url):call("ACL", "SETUSER", "erruser", "on", ">right", "~*", "+@all"), "OK")
 local badauth = redis.new("redis://erruser:wrong@" .. url:match("//(.*)$"))

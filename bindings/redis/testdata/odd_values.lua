@@ -65,10 +65,15 @@ for _, name in ipairs({"read_timeout", "write_timeout"}) do
   redis.new(url, {[name] = 0}):close()
   redis.new(url, {[name] = 1e-6}):close()
 end
-for _, v in ipairs({0, -5, 86400001}) do
-  err(bad2 .. "option dial_timeout must be a number of milliseconds above 0 and at most 86400000)",
-    redis.new, url, {dial_timeout = v})
+for _, name in ipairs({"dial_timeout", "pool_timeout"}) do
+  for _, v in ipairs({0, -5, 86400001, -1/0, 1/0, 0/0}) do
+    err(bad2 .. "option " .. name .. " must be ", redis.new, url, {[name] = v})
+  end
+  err(bad2 .. "option " .. name .. " must be a number)", redis.new, url, {[name] = "5"})
+  redis.new(url, {[name] = 1e-6}):close()
 end
+err(bad1 .. "option pool_timeout must be a number of milliseconds above 0 and at most 86400000 (in the URI)",
+  redis.new, url .. "?pool_timeout=0")
 err("bad argument #3 to 'redis.new' (no more arguments expected", redis.new, url, {}, 1)
 redis.new(url, {}):close()
 redis.new(url, nil):close()
