@@ -44,18 +44,17 @@ package network
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	_ "embed"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/drlee/drlee/bindings/internal/tlsopt"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/packed"
 )
@@ -202,15 +201,7 @@ func boolOption(c *engine.Call, i int, name string, v any) bool {
 // dialOpts are network.dial's options.
 type dialOpts struct {
 	timeout, rt, wt time.Duration
-	tls             *tlsOpts
-}
-
-// tlsOpts are options.tls.
-type tlsOpts struct {
-	insecure   bool
-	serverName string
-	caPool     *x509.CertPool // ca given as PEM
-	caPath     string         // ca given as a file, read when dialing
+	tls             *tlsopt.Options
 }
 
 func parseDialOptions(c *engine.Call, i int, kind, addr string) dialOpts {
@@ -232,55 +223,17 @@ func parseDialOptions(c *engine.Call, i int, kind, addr string) dialOpts {
 	return o
 }
 
-func parseTLS(c *engine.Call, i int, kind, addr string, v any) *tlsOpts {
-	var m map[any]any
-	switch t := v.(type) {
-	case bool:
-		if !t {
-			return nil
-		}
-	case map[any]any:
-		m = t
-	case []any:
-		if len(t) > 0 {
-			c.ArgError(i, "options.tls must be true or a table of name = value")
-		}
-	default:
-		c.ArgError(i, "options.tls must be true or a table of name = value")
+// parseTLS reads options.tls of a dial to addr: the server name verified defaults to
+// addr's host (localhost for none); over a unix socket it must be given.
+func parseTLS(c *engine.Call, i int, kind, addr string, v any) *tlsopt.Options {
+	t := tlsopt.Parse(c, i, "options.tls", v)
+	if t == nil {
+		return nil
 	}
 	if kind == "udp" {
 		c.ArgError(i, "options.tls: TLS is for tcp and unix connections")
 	}
-	t := &tlsOpts{}
-	for k, v := range m {
-		switch k {
-		case "insecure":
-			t.insecure = boolOption(c, i, "tls.insecure", v)
-		case "server_name":
-			s, ok := v.(string)
-			if !ok || s == "" {
-				c.ArgError(i, "options.tls.server_name must be a non-empty string")
-			}
-			t.serverName = s
-		case "ca":
-			s, ok := v.(string)
-			if !ok || s == "" {
-				c.ArgError(i, "options.tls.ca must be a PEM string or the path of a PEM file")
-			}
-			if strings.Contains(s, "-----BEGIN") {
-				pool := x509.NewCertPool()
-				if !pool.AppendCertsFromPEM([]byte(s)) {
-					c.ArgError(i, "options.tls.ca holds no PEM certificate")
-				}
-				t.caPool = pool
-			} else {
-				t.caPath = s
-			}
-		default:
-			c.ArgError(i, "unknown option tls."+strings.Trim(optionName(k), "'")+" (insecure, server_name, ca)")
-		}
-	}
-	if t.serverName == "" && !t.insecure {
+	if t.ServerName == "" && !t.Insecure {
 		if kind == "unix" {
 			c.ArgError(i, "options.tls.server_name is needed to verify a TLS server over a unix socket (or tls.insecure = true)")
 		}
@@ -288,29 +241,9 @@ func parseTLS(c *engine.Call, i int, kind, addr string, v any) *tlsOpts {
 		if host == "" {
 			host = "localhost"
 		}
-		t.serverName = host
+		t.ServerName = host
 	}
 	return t
-}
-
-// config is the client's TLS configuration; a ca file is read here (off the loop).
-func (t *tlsOpts) config() (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: t.serverName, InsecureSkipVerify: t.insecure, MinVersion: tls.VersionTLS12}
-	switch {
-	case t.caPool != nil:
-		cfg.RootCAs = t.caPool
-	case t.caPath != "":
-		b, err := os.ReadFile(t.caPath)
-		if err != nil {
-			return nil, fmt.Errorf("network: options.tls.ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, engine.WithCode("EINVAL", fmt.Errorf("network: options.tls.ca: %s holds no PEM certificate", t.caPath))
-		}
-		cfg.RootCAs = pool
-	}
-	return cfg, nil
 }
 
 // ---- dial ----
@@ -348,14 +281,11 @@ func (st *netState) dial(op *engine.Op, kind, addr string, o dialOpts, received 
 	raw, err := d.DialContext(ctx, kind, addr)
 	nc := raw
 	if err == nil && o.tls != nil {
-		var cfg *tls.Config
-		if cfg, err = o.tls.config(); err == nil {
-			tc := tls.Client(raw, cfg)
-			if err = tc.HandshakeContext(ctx); err == nil {
-				nc = tc
-			} else {
-				err = fmt.Errorf("network: TLS handshake with %s: %w", addr, err)
-			}
+		tc := tls.Client(raw, o.tls.Config())
+		if err = tc.HandshakeContext(ctx); err == nil {
+			nc = tc
+		} else {
+			err = fmt.Errorf("network: TLS handshake with %s: %w", addr, err)
 		}
 		if err != nil {
 			_ = raw.Close()

@@ -2,15 +2,8 @@ package network_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"strconv"
 	"strings"
@@ -20,6 +13,7 @@ import (
 
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/internal/drleetest"
+	"github.com/drlee/drlee/internal/testcert"
 )
 
 // goServer is a Go TCP (or unix, or TLS) server for the Lua side to dial: serve runs on
@@ -143,37 +137,8 @@ func TestSlowPeersDoNotHoldThePool(t *testing.T) {
 	}
 }
 
-// selfSigned makes a certificate for 127.0.0.1 and localhost, and its PEM.
 func selfSigned(t *testing.T) (tls.Certificate, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "drlee test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, certPEM, _ := testcert.SelfSigned(t)
 	return cert, certPEM
 }
 
@@ -181,18 +146,19 @@ func selfSigned(t *testing.T) (tls.Certificate, []byte) {
 func TestTLSDial(t *testing.T) {
 	t.Parallel()
 	cert, certPEM := selfSigned(t)
+	_, otherPEM := selfSigned(t)
 	ln := tls.NewListener(listenTCP(t), &tls.Config{Certificates: []tls.Certificate{cert}})
 	gs := newGoServer(t, ln, echo)
 	quiet := newGoServer(t, listenTCP(t), silent)
 	res := run(t, "tls.lua", drleetest.Options{
 		Args:  []string{gs.ln.Addr().String(), quiet.ln.Addr().String()},
-		Files: map[string]string{"ca.pem": string(certPEM)},
+		Files: map[string]string{"ca.pem": string(certPEM), "other.pem": string(otherPEM)},
 	})
 	res.MustSucceed(t)
 	res.Contains(t,
 		"ca pem\tok\n", "ca file\tok\n", "ca localhost\tok\n", "server_name\tok\n", "insecure\tok\n",
 		"no ca\tETLS\t", "no ca table\tETLS\t", "certificate signed by unknown authority",
-		"wrong name\tETLS\t", "missing ca file\tENOENT\t", "not pem file\tEINVAL\t",
+		"wrong name\tETLS\t", "wrong name file\tETLS\t", "other ca file\tETLS\t", "missing ca file\tENOENT\t", "not pem file\tEINVAL\t",
 		"handshake timeout\tETIMEDOUT\t", "callback\tnil\tcb\n", "closed\tnil\n",
 		"tls read timeout\tnil\tETIMEDOUT\n", "tls after timeout\tafter\n")
 }

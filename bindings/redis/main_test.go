@@ -60,8 +60,9 @@ func (s *redisServer) url(db int) string {
 	return fmt.Sprintf("redis://127.0.0.1:%d/%d", s.port, db)
 }
 
-// startRedis starts redis-server on a free port and waits until it answers PING.
-func startRedis() (*redisServer, error) {
+// startRedis starts redis-server on a free port, with extra arguments, and waits until
+// it answers PING there.
+func startRedis(extra ...string) (*redisServer, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if _, e := os.Stat("/usr/bin/redis-server"); e != nil {
@@ -82,6 +83,7 @@ func startRedis() (*redisServer, error) {
 		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no",
 			"--logfile", filepath.Join(dir, "redis.log"))
+		cmd.Args = append(cmd.Args, extra...)
 		if err := cmd.Start(); err != nil {
 			os.RemoveAll(dir)
 			return nil, err

@@ -39,6 +39,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/drlee/drlee/bindings/internal/tlsopt"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/packed"
 )
@@ -110,11 +111,12 @@ type options struct {
 	poolSize          int
 	dial, read, write time.Duration // read, write: 0 is none
 	poolWait          time.Duration // 0: go-redis's default (read + 1 s; 30 s with no read timeout)
+	tls               *tlsopt.Options
 	parsed            *goredis.Options
 }
 
 func (o *options) key() string {
-	return fmt.Sprintf("%s\x00%d\x00%d\x00%d\x00%d\x00%d", o.base, o.poolSize, o.dial, o.read, o.write, o.poolWait)
+	return fmt.Sprintf("%s\x00%d\x00%d\x00%d\x00%d\x00%d\x00%s", o.base, o.poolSize, o.dial, o.read, o.write, o.poolWait, o.tls.Key())
 }
 
 // optionNames lists redis.new's options, for the error that names an unknown one.
@@ -237,8 +239,11 @@ func parseOptions(c *engine.Call, i int, o *options) {
 		}
 		switch name {
 		case "pool_size", "dial_timeout", "read_timeout", "write_timeout", "pool_timeout":
+		case "tls":
+			parseTLS(c, i, o, val)
+			continue
 		default:
-			c.ArgError(i, fmt.Sprintf("unknown option '%s' (%s)", name, optionNames))
+			c.ArgError(i, fmt.Sprintf("unknown option '%s' (%s, tls)", name, optionNames))
 		}
 		f, ok := val.(float64)
 		if !ok {
@@ -250,6 +255,23 @@ func parseOptions(c *engine.Call, i int, o *options) {
 	}
 }
 
+// parseTLS reads options.tls: the connections use TLS (as with rediss://), verified as it
+// says. The name verified defaults to the URI's host; over a unix socket it must be given.
+func parseTLS(c *engine.Call, i int, o *options, v any) {
+	t := tlsopt.Parse(c, i, "options.tls", v)
+	if t != nil && t.ServerName == "" && !t.Insecure {
+		if o.parsed.Network == "unix" {
+			c.ArgError(i, "options.tls.server_name is needed to verify a TLS server over a unix socket (or tls.insecure = true)")
+		}
+		host, _, err := net.SplitHostPort(o.parsed.Addr)
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		t.ServerName = host
+	}
+	o.tls = t
+}
+
 // goredisOptions are the options of the shared go-redis client.
 func (o *options) goredisOptions() *goredis.Options {
 	p := *o.parsed
@@ -259,6 +281,9 @@ func (o *options) goredisOptions() *goredis.Options {
 	// PoolSize: pool_size would then not bound the sockets, and a pipeline would not wait
 	// for (or fail on) a full pool as a call does. One pool for both.
 	p.PipelinePoolSize = -1
+	if o.tls != nil {
+		p.TLSConfig = o.tls.Config()
+	}
 	p.DialTimeout = o.dial
 	p.ReadTimeout, p.WriteTimeout = noneIsMinusOne(o.read), noneIsMinusOne(o.write)
 	p.PoolTimeout = o.poolWait // 0: go-redis's default, ReadTimeout + 1 s

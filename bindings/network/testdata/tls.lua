@@ -39,6 +39,10 @@ echo("insecure", addr, {tls = {insecure = true}})
 echo("no ca", addr, {tls = true})
 echo("no ca table", addr, {tls = {}})
 echo("wrong name", addr, {tls = {ca = ca, server_name = "other.example"}})
+-- A ca file is verified by hand (it is read at the handshake): the name and the
+-- authority are checked as for a ca given as text.
+echo("wrong name file", addr, {tls = {ca = ca_path, server_name = "other.example"}})
+echo("other ca file", addr, {tls = {ca = __dirname__ .. "/other.pem"}})
 echo("missing ca file", addr, {tls = {ca = __dirname__ .. "/missing.pem"}})
 echo("not pem file", addr, {tls = {ca = __dirname__ .. "/main.lua"}})
 echo("handshake timeout", silent, {timeout = 0.3, tls = {insecure = true}})

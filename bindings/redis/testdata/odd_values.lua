@@ -74,6 +74,12 @@ for _, name in ipairs({"dial_timeout", "pool_timeout"}) do
 end
 err(bad1 .. "option pool_timeout must be a number of milliseconds above 0 and at most 86400000 (in the URI)",
   redis.new, url .. "?pool_timeout=0")
+err(bad2 .. "options.tls must be true or a table of name = value)", redis.new, url, {tls = 1})
+err(bad2 .. "options.tls must be true or a table of name = value)", redis.new, url, {tls = {1}})
+err(bad2 .. "unknown option tls.sni (insecure, server_name, ca))", redis.new, url, {tls = {sni = "x"}})
+err(bad2 .. "options.tls.ca holds no PEM certificate)", redis.new, url, {tls = {ca = "-----BEGIN CERTIFICATE-----\nx\n"}})
+err(bad2 .. "options.tls.server_name is needed", redis.new, "unix:///tmp/none.sock", {tls = true})
+redis.new(url, {tls = false}):close()
 err("bad argument #3 to 'redis.new' (no more arguments expected", redis.new, url, {}, 1)
 redis.new(url, {}):close()
 redis.new(url, nil):close()
