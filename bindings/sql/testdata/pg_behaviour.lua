@@ -109,6 +109,27 @@ for i, r in ipairs(wait_all(handles)) do eq("concurrent " .. i, r[1], i) end
 local conns = assert(db:query("select count(*) as n from pg_stat_activity where backend_type = 'client backend' and datname = current_database()"))[1].n
 assert(conns <= 2 + 1, "connections: " .. conns) -- the db's 2 and none leaked
 
+-- Killed mid-query: the backend serving a query is terminated (as a crash of that
+-- server process, or an administrator, would): the query fails with its SQLSTATE
+-- (57P01, admin shutdown), and the db dials a new connection for the next one.
+do
+  local victim = assert(sql.open(arg[1], {max_conns = 1}))
+  local h = spawn(function() return victim:query("select pg_sleep(5) as killed_mid_query") end)
+  local killed = 0
+  for _ = 1, 50 do
+    require("time").sleep(50)
+    killed = #assert(db:query("select pg_terminate_backend(pid) from pg_stat_activity where query like $1 and pid <> pg_backend_pid()", "%as killed_mid_query"))
+    if killed > 0 then break end
+  end
+  eq("backends terminated", killed, 1)
+  local r = wait_all({h})[1]
+  eq("killed query rows", r[1], nil)
+  assert(r[2], "a killed query must fail")
+  eq("killed query sqlstate", sql.sqlstate(r[2]), "57P01")
+  eq("after the kill", assert(victim:query("select 7 as seven"))[1].seven, 7)
+  victim:close()
+end
+
 -- A transaction dropped without commit is rolled back when collected.
 do
   local tx = assert(db:begin())
