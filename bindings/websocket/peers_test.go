@@ -1,0 +1,386 @@
+package websocket_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"embed"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/drlee/drlee/internal/drleetest"
+)
+
+//go:embed testdata/*.lua
+var scripts embed.FS
+
+func script(t testing.TB, name string) string {
+	t.Helper()
+	b, err := scripts.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func checkLua(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("../core/testdata/check.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func run(t testing.TB, name string, o drleetest.Options) drleetest.Result {
+	t.Helper()
+	if o.Files == nil {
+		o.Files = map[string]string{}
+	}
+	o.Files["check.lua"] = checkLua(t)
+	return drleetest.Run(t, script(t, name), o)
+}
+
+func background(t testing.TB, name string, o drleetest.Options) <-chan drleetest.Result {
+	t.Helper()
+	if o.Files == nil {
+		o.Files = map[string]string{}
+	}
+	o.Files["check.lua"] = checkLua(t)
+	src := script(t, name)
+	ch := make(chan drleetest.Result, 1)
+	go func() { ch <- drleetest.Run(t, src, o) }()
+	return ch
+}
+
+// dialWS dials a websocket until the script's server answers, or fails the test.
+func dialWS(t testing.TB, d *websocket.Dialer, url string, h http.Header) *websocket.Conn {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		c, resp, err := d.Dial(url, h)
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial %s: %v", url, err)
+		}
+	}
+}
+
+func allBytes() []byte {
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+func closeCode(err error) int {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return -1
+}
+
+// TestLuaServerGorillaClients: gorilla clients of a Lua server: text and binary (every
+// byte value), a fragmented message, a ping answered, a message over max_message, the
+// close handshake from either side, a client that vanishes.
+func TestLuaServerGorillaClients(t *testing.T) {
+	t.Parallel()
+	addr := "127.0.0.1:" + strconv.Itoa(drleetest.FreePort(t))
+	const conns = 5
+	ch := background(t, "server.lua", drleetest.Options{Args: []string{addr, strconv.Itoa(conns)}})
+	base := "ws://" + addr
+	d := &websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+
+	// Echo, then the client closes with 4001.
+	h := http.Header{"X-Test": {"yes"}}
+	c := dialWS(t, d, base+"/echo?name=gorilla", h)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := c.WriteMessage(websocket.TextMessage, []byte("héllo")); err != nil {
+		t.Fatal(err)
+	}
+	if mt, m, err := c.ReadMessage(); err != nil || mt != websocket.TextMessage || string(m) != "héllo" {
+		t.Fatalf("text echo: %d %q %v", mt, m, err)
+	}
+	bin := bytes.Repeat(allBytes(), 16)
+	c.WriteMessage(websocket.BinaryMessage, bin)
+	if mt, m, err := c.ReadMessage(); err != nil || mt != websocket.BinaryMessage || !bytes.Equal(m, bin) {
+		t.Fatalf("binary echo: %d %d bytes %v", mt, len(m), err)
+	}
+	// A fragmented message: NextWriter with a 4 KiB buffer sends 30 KB in several frames.
+	w, err := c.NextWriter(websocket.BinaryMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frag []byte
+	for i := range 30 {
+		part := bytes.Repeat([]byte{byte(i)}, 1000)
+		frag = append(frag, part...)
+		w.Write(part)
+	}
+	w.Close()
+	if _, m, err := c.ReadMessage(); err != nil || !bytes.Equal(m, frag) {
+		t.Fatalf("fragmented echo: %d bytes %v", len(m), err)
+	}
+	// A ping: the pong comes before the echo of the message sent after it.
+	pong := make(chan string, 1)
+	c.SetPongHandler(func(s string) error { pong <- s; return nil })
+	c.WriteControl(websocket.PingMessage, []byte("ping?"), time.Now().Add(time.Second))
+	c.WriteMessage(websocket.TextMessage, []byte("after ping"))
+	if _, m, err := c.ReadMessage(); err != nil || string(m) != "after ping" {
+		t.Fatalf("after ping: %q %v", m, err)
+	}
+	select {
+	case s := <-pong:
+		if s != "ping?" {
+			t.Errorf("pong %q", s)
+		}
+	default:
+		t.Error("no pong before the echo")
+	}
+	c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "client bye"), time.Now().Add(time.Second))
+	if _, _, err := c.ReadMessage(); closeCode(err) != 4001 {
+		t.Errorf("close answer: %v, want 4001", err)
+	}
+	c.Close()
+
+	// The server closes with 4002.
+	c = dialWS(t, d, base+"/close", nil)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, m, err := c.ReadMessage(); err != nil || string(m) != "bye soon" {
+		t.Fatalf("before the close: %q %v", m, err)
+	}
+	if _, _, err := c.ReadMessage(); closeCode(err) != 4002 || !strings.Contains(err.Error(), "server bye") {
+		t.Errorf("server close: %v, want 4002 server bye", err)
+	}
+	c.Close()
+
+	// Over max_message: 1009.
+	c = dialWS(t, d, base+"/limit", nil)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.WriteMessage(websocket.BinaryMessage, make([]byte, 200000))
+	if _, _, err := c.ReadMessage(); closeCode(err) != websocket.CloseMessageTooBig {
+		t.Errorf("over the limit: %v, want 1009", err)
+	}
+	c.Close()
+
+	// The client vanishes: the socket closes with no close frame.
+	c = dialWS(t, d, base+"/echo", nil)
+	c.NetConn().Close()
+
+	// A plain HTTP request gets 426.
+	resp, err := http.Get("http://" + addr + "/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Errorf("plain GET: %d, want 426", resp.StatusCode)
+	}
+	// A fifth connection that only closes, so that the server stops.
+	c = dialWS(t, d, base+"/echo", nil)
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.ReadMessage()
+	c.Close()
+
+	res := <-ch
+	res.MustSucceed(t)
+	res.Contains(t, "hello\tgorilla\tyes\n", "closed by peer\t4001\tclient bye\n",
+		"read after peer close\tnil\tECLOSED: websocket: the connection is closed: the peer closed it (4001 client bye)\n",
+		"close after peer close\ttrue\n", "server close\ttrue\n", "write after close\tnil\tECLOSED",
+		"limit\tnil\tEMSGSIZE: ", "echo read error\tECONNRESET: websocket: the peer closed the connection without a close frame (1006)\n",
+		"closed by peer\t1000\t\n")
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and localhost, and its PEM.
+func selfSigned(t *testing.T) (tls.Certificate, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "drlee test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, certPEM
+}
+
+// gorillaServer is the Go side of TestLuaDialsGorilla: it echoes, and on cue sends a
+// fragmented message, closes with 4004, or vanishes. What it saw goes to events.
+func gorillaServer(t *testing.T, events chan<- string) http.Handler {
+	up := websocket.Upgrader{WriteBufferSize: 1024}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/echo" {
+			http.NotFound(w, r)
+			return
+		}
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if r.Header.Get("X-Test") != "" {
+			events <- "header " + r.Header.Get("X-Test")
+		}
+		for {
+			mt, m, err := c.ReadMessage()
+			if err != nil {
+				if code := closeCode(err); code > 0 {
+					events <- "closed " + strconv.Itoa(code) + " " + err.(*websocket.CloseError).Text
+				}
+				return
+			}
+			switch string(m) {
+			case "fragments please":
+				w, _ := c.NextWriter(websocket.TextMessage)
+				for range 3000 {
+					w.Write([]byte("0123456789"))
+				}
+				w.Close()
+				continue
+			case "close me":
+				c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4004, "go bye"), time.Now().Add(time.Second))
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, _, err := c.ReadMessage()
+				events <- "answer " + strconv.Itoa(closeCode(err))
+				return
+			case "vanish":
+				return
+			}
+			c.WriteMessage(mt, m)
+		}
+	})
+}
+
+// TestLuaDialsGorilla: Lua clients of gorilla servers, ws:// and wss:// (a test CA).
+func TestLuaDialsGorilla(t *testing.T) {
+	t.Parallel()
+	events := make(chan string, 100)
+	plain := httptest.NewServer(gorillaServer(t, events))
+	defer plain.Close()
+	cert, certPEM := selfSigned(t)
+	secure := httptest.NewUnstartedServer(gorillaServer(t, events))
+	secure.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	secure.StartTLS()
+	defer secure.Close()
+	secure.Config.ErrorLog = nil
+	res := run(t, "dial.lua", drleetest.Options{
+		Args:  []string{"ws" + strings.TrimPrefix(plain.URL, "http"), "wss" + strings.TrimPrefix(secure.URL, "https")},
+		Files: map[string]string{"ca.pem": string(certPEM)},
+	})
+	res.MustSucceed(t)
+	res.Contains(t, "text echo\ttext\thello\n", "binary echo\tbinary\ttrue\t1024\n", "fragmented\ttext\t30000\ttrue\n",
+		"close\ttrue\n", "close again\tnil\tECLOSED", "server closed\tclose\t4004\tgo bye\n", "read after\tnil\tECLOSED",
+		"close after server close\ttrue\n", "vanished\tnil\tECONNRESET", "not found\tnil\tEPROTO: websocket: ", "HTTP 404",
+		"refused\tnil\tECONNREFUSED", "callback echo\tnil\tcb\n", "callback close\tnil\n", "wss echo\tsecure\n",
+		"wss ca file ok\n", "wss no ca\tnil\tETLS", "wss insecure ok\n", "read timeout\tnil\tETIMEDOUT", "after timeout\tnil\tETIMEDOUT")
+	close(events)
+	var got []string
+	for e := range events {
+		got = append(got, e)
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{"header yes", "closed 4003 client bye", "answer 4004"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the Go server saw %q; want %q in it", all, want)
+		}
+	}
+}
+
+// TestUpgradeInHTTPServer: websocket.upgrade in a handler of the http module, with a
+// gorilla client; a request that is no handshake gets 400 and the script EPROTO; the
+// same server goes on answering plain requests.
+func TestUpgradeInHTTPServer(t *testing.T) {
+	t.Parallel()
+	addr := "127.0.0.1:" + strconv.Itoa(drleetest.FreePort(t))
+	ch := background(t, "upgrade.lua", drleetest.Options{Args: []string{addr}})
+	d := &websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	c := dialWS(t, d, "ws://"+addr+"/ws", nil)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	bin := bytes.Repeat(allBytes(), 3)
+	for i := range 3 {
+		c.WriteMessage(websocket.BinaryMessage, bin[:100*(i+1)])
+		if mt, m, err := c.ReadMessage(); err != nil || mt != websocket.BinaryMessage || !bytes.Equal(m, bin[:100*(i+1)]) {
+			t.Fatalf("echo %d: %d %d bytes %v", i, mt, len(m), err)
+		}
+	}
+	// Over this upgrade's max_message (1000): 1009.
+	c.WriteMessage(websocket.BinaryMessage, make([]byte, 2000))
+	if _, _, err := c.ReadMessage(); closeCode(err) != websocket.CloseMessageTooBig {
+		t.Errorf("over the limit: %v, want 1009", err)
+	}
+	c.Close()
+
+	c = dialWS(t, d, "ws://"+addr+"/cb", nil)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, m, err := c.ReadMessage(); err != nil || string(m) != "from callback" {
+		t.Errorf("callback upgrade: %q %v", m, err)
+	}
+	if _, _, err := c.ReadMessage(); closeCode(err) != 1000 {
+		t.Errorf("callback upgrade close: %v", err)
+	}
+	c.Close()
+
+	for _, p := range []string{"/ws", "/plain"} {
+		resp, err := http.Get("http://" + addr + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := map[string]int{"/ws": 400, "/plain": 200}[p]
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", p, resp.StatusCode, want)
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/stop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	res := <-ch
+	res.MustSucceed(t)
+	res.Contains(t, "upgraded\ttrue\n", "write after upgrade\tfalse\t", "upgrade read error\tEMSGSIZE",
+		"callback upgrade closed\tnil\n", "upgrade failed\tEPROTO: websocket: ", "write after failed upgrade\tfalse\t")
+}
