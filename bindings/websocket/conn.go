@@ -47,7 +47,8 @@ type conn struct {
 	ep            *endpoint // the server endpoint that accepted it (nil: dialed or upgraded)
 
 	rd, wr lane
-	done   chan struct{} // closed by terminate: an upgraded connection's hijack handler returns
+	done   chan struct{}  // closed by terminate
+	lanes  sync.WaitGroup // the lanes' goroutines, while they run
 
 	why        atomic.Pointer[error] // why it was closed, for later operations
 	terminated atomic.Bool
@@ -69,8 +70,8 @@ func newConn(st *wsState, c *ws.Conn, raw net.Conn, o connOpts, ep *endpoint) *c
 	cn := &conn{st: st, ws: c, raw: raw, o: o, ep: ep, done: make(chan struct{})}
 	cn.local = addrString(raw.LocalAddr())
 	cn.remote = addrString(raw.RemoteAddr())
-	cn.rd = lane{name: "websocket: reader", exec: cn.execRead, goFn: st.e.Go}
-	cn.wr = lane{name: "websocket: writer", exec: cn.execWrite, goFn: st.e.Go}
+	cn.rd = lane{name: "websocket: reader", exec: cn.execRead, goFn: st.e.Go, wg: &cn.lanes}
+	cn.wr = lane{name: "websocket: writer", exec: cn.execWrite, goFn: st.e.Go, wg: &cn.lanes}
 	c.SetReadLimit(o.maxMessage)
 	return cn
 }
@@ -80,6 +81,14 @@ func addrString(a net.Addr) string {
 		return ""
 	}
 	return a.String()
+}
+
+// wait waits until the connection is closed and its lanes no longer touch it: a hijacked
+// connection's handler returns then, and fasthttp recycles what the library's Conn reads
+// through.
+func (cn *conn) wait() {
+	<-cn.done
+	cn.lanes.Wait()
 }
 
 func (cn *conn) closeErr() error {

@@ -25,6 +25,7 @@ type lane struct {
 	name string                    // the goroutine's name
 	exec func(j job, closed bool)  // runs a job on the lane's goroutine
 	goFn func(string, func()) bool // Engine.Go
+	wg   *sync.WaitGroup           // counts the goroutine while it runs: the connection's user waits for it
 }
 
 type jobKind uint8
@@ -57,7 +58,9 @@ func (l *lane) submit(j job) bool {
 		l.busy = true
 		if !l.started {
 			l.wake, l.done = make(chan struct{}, 1), make(chan struct{})
+			l.wg.Add(1)
 			if !l.goFn(l.name, l.serve) {
+				l.wg.Done()
 				l.jobs = l.jobs[:len(l.jobs)-1]
 				l.busy, l.closed = false, true
 				return false
@@ -91,6 +94,7 @@ func (l *lane) shut() {
 }
 
 func (l *lane) serve() {
+	defer l.wg.Done()
 	for {
 		select {
 		case <-l.wake:

@@ -56,6 +56,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -624,6 +625,9 @@ func connClose(c *engine.Call) int {
 		cbArg = 3
 	}
 	if cbArg > 2 && c.Type(2) != engine.TypeNil && c.Type(2) != engine.TypeNone {
+		if f := c.CheckNumber(2); f != math.Trunc(f) {
+			c.ArgError(2, "a close code is a whole number")
+		}
 		code = c.CheckIntRange(2, 1000, 4999)
 		if !validCloseCode(code) {
 			c.ArgError(2, fmt.Sprintf("close code %d may not be sent (1000-1003, 1007-1014, 3000-4999)", code))

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -18,11 +19,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/internal/drleetest"
 )
 
@@ -383,4 +386,85 @@ func TestUpgradeInHTTPServer(t *testing.T) {
 	res.MustSucceed(t)
 	res.Contains(t, "upgraded\ttrue\n", "write after upgrade\tfalse\t", "upgrade read error\tEMSGSIZE",
 		"callback upgrade closed\tnil\n", "upgrade failed\tEPROTO: websocket: ", "write after failed upgrade\tfalse\t")
+}
+
+// TestArguments: odd values for every function, under pcall.
+func TestArguments(t *testing.T) {
+	t.Parallel()
+	res := run(t, "args.lua", drleetest.Options{})
+	res.MustSucceed(t)
+	res.Contains(t, "bad address\t", "PASS\n")
+	t.Log(res.Stdout)
+}
+
+// TestManyConnections: 200 gorilla clients at once over 2 workers sharing one socket, each
+// echoing 5 messages of its own: nothing lost, every connection served once, both
+// workers serve.
+func TestManyConnections(t *testing.T) {
+	t.Parallel()
+	const clients, msgs = 200, 5
+	addr := "127.0.0.1:" + strconv.Itoa(drleetest.FreePort(t))
+	started := make(chan *engine.Engine, 1)
+	ch := background(t, "many.lua", drleetest.Options{Workers: 2, Args: []string{addr}, Timeout: 60 * time.Second,
+		Started: func(e *engine.Engine) { started <- e }})
+	e := <-started
+	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	probe := dialWS(t, d, "ws://"+addr+"/", nil) // the server is up
+	probe.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+	probe.SetReadDeadline(time.Now().Add(10 * time.Second))
+	probe.ReadMessage()
+	probe.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, _, err := d.Dial("ws://"+addr+"/", nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			for j := range msgs {
+				m := bytes.Repeat([]byte(fmt.Sprintf("[%d:%d]", i, j)), 1+(i*j)%300)
+				if err := c.WriteMessage(websocket.BinaryMessage, m); err != nil {
+					errs <- err
+					return
+				}
+				if _, back, err := c.ReadMessage(); err != nil || !bytes.Equal(back, m) {
+					errs <- fmt.Errorf("client %d message %d: echo differs (%v)", i, j, err)
+					return
+				}
+			}
+			c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+			if _, _, err := c.ReadMessage(); closeCode(err) != 1000 {
+				errs <- fmt.Errorf("client %d: close answer %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Each served line is printed before the close answer goes out, so all are in.
+	e.Shutdown()
+	res := <-ch
+	res.MustSucceed(t)
+	served := map[string]int{}
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) == 3 && f[0] == "served" && f[2] == strconv.Itoa(msgs) {
+			served[f[1]]++
+		}
+	}
+	if served["1"]+served["2"] != clients { // the probe's line says 0 messages
+		t.Errorf("served with %d messages by worker: %v; want %d in all\n%s", msgs, served, clients, res.Stderr)
+	}
+	if served["1"] == 0 || served["2"] == 0 {
+		t.Errorf("served by worker: %v; want both", served)
+	}
+	t.Logf("served by worker: %v", served)
 }

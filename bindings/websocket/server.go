@@ -402,7 +402,7 @@ func (sh *shared) accepted(c *ws.Conn, hs *handshake) {
 		cn.terminate()
 		return
 	}
-	<-cn.done
+	cn.wait()
 }
 
 // acceptTask runs the handler for an accepted connection on its worker's loop.
@@ -530,5 +530,5 @@ func (u *upgrading) hijacked(c *ws.Conn) {
 		cn.terminate()
 		return
 	}
-	<-cn.done
+	cn.wait()
 }
