@@ -123,26 +123,39 @@ func (cn *conn) terminateFor(why error) {
 }
 
 // shutWith closes the connection the runtime's way (shutdown, a raise, Lua collecting
-// it): a close frame with code, a short wait for the peer's, then the socket. Loop only.
-func (cn *conn) shutWith(code int, reason string, why error) {
+// it): a close frame with code, a short wait for the peer's (shutWait), then the socket.
+// An operation of its own, with no callback, keeps the worker alive meanwhile, so that the
+// close frame goes out before the worker's end cuts the socket; not while the worker's
+// state closes (nothing can be reserved then: the engine's close cuts it). Loop only.
+func (cn *conn) shutWith(w *engine.Worker, code int, reason string, why error) {
 	if cn.closing {
 		return
 	}
 	cn.closing = true
 	cn.detach()
 	cn.why.CompareAndSwap(nil, &why)
-	if cn.terminated.Load() || !cn.wr.submit(job{kind: jobClose, code: code, reason: reason}) {
+	if cn.terminated.Load() {
 		cn.terminate()
+		return
+	}
+	var op *engine.Op
+	if !w.Closing() {
+		op = w.Reserve(0)
+		cn.pending++
+	}
+	if !cn.wr.submit(job{kind: jobClose, op: op, code: code, reason: reason, quick: true}) {
+		cn.terminate()
+		cn.completeClose(op)
 	}
 }
 
 // shutWait bounds the wait for the peer's close frame when the runtime closes a connection.
 const shutWait = time.Second
 
-func (cn *conn) opDone() {
+func (cn *conn) opDone(w *engine.Worker) {
 	cn.pending--
 	if cn.collected && cn.pending == 0 && !cn.closing {
-		cn.shutWith(ws.CloseGoingAway, "", errCollected)
+		cn.shutWith(w, ws.CloseGoingAway, "", errCollected)
 	}
 }
 
@@ -158,7 +171,7 @@ func (cn *conn) finalize(w *engine.Worker) {
 	cn.detach()
 	cn.collected = true
 	if cn.pending == 0 || w.Closing() {
-		cn.shutWith(ws.CloseGoingAway, "", errCollected)
+		cn.shutWith(w, ws.CloseGoingAway, "", errCollected)
 	}
 }
 
@@ -167,7 +180,7 @@ func (cn *conn) fail(op *engine.Op, err error) {
 		return
 	}
 	op.Complete(func(w *engine.Worker, a *engine.Args) {
-		cn.opDone()
+		cn.opDone(w)
 		a.Error(err)
 	})
 }
@@ -209,7 +222,7 @@ func (cn *conn) execRead(j job, closed bool) {
 			kind = "binary"
 		}
 		j.op.Complete(func(w *engine.Worker, a *engine.Args) {
-			cn.opDone()
+			cn.opDone(w)
 			a.Nil()
 			a.Table(0, 2)
 			a.String("type")
@@ -235,7 +248,7 @@ func (cn *conn) execRead(j job, closed bool) {
 		why := engine.NewError("ECLOSED", "websocket: the connection is closed: the peer closed it ("+closeText(code, reason)+")")
 		cn.terminateFor(why)
 		j.op.Complete(func(w *engine.Worker, a *engine.Args) {
-			cn.opDone()
+			cn.opDone(w)
 			a.Nil()
 			a.Table(0, 3)
 			a.String("type")
@@ -304,7 +317,7 @@ func (cn *conn) completeClose(op *engine.Op) {
 		return
 	}
 	op.Complete(func(w *engine.Worker, a *engine.Args) {
-		cn.opDone()
+		cn.opDone(w)
 		a.Nil()
 	})
 }
@@ -360,7 +373,7 @@ func (cn *conn) sendClose(j job, closed bool) {
 		return
 	}
 	wait := cn.o.closeTimeout
-	if j.op == nil {
+	if j.quick {
 		wait = min(wait, shutWait)
 	}
 	deadline := time.Now().Add(wait)
@@ -373,7 +386,7 @@ func (cn *conn) sendClose(j job, closed bool) {
 		cn.completeClose(j.op)
 		return
 	}
-	if !cn.rd.submit(job{kind: jobClose, op: j.op}) {
+	if !cn.rd.submit(job{kind: jobClose, op: j.op, quick: j.quick}) {
 		cn.terminate() // the reader saw the peer's close, or the end, meanwhile
 		cn.completeClose(j.op)
 	}

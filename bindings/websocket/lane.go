@@ -43,6 +43,7 @@ type job struct {
 	binary bool   // write: a binary message
 	code   int    // close
 	reason string // close
+	quick  bool   // close: the runtime's, which waits at most shutWait for the peer
 }
 
 // submit queues j; false when the lane is closed (the caller fails j's op). Safe from any

@@ -192,7 +192,7 @@ var workers = engine.NewWorkerLocal(func(w *engine.Worker) *workerConns {
 	wc := &workerConns{set: map[*conn]struct{}{}}
 	w.OnShutdown(func() {
 		for cn := range wc.set {
-			cn.shutWith(ws.CloseGoingAway, "shutting down", errShutdown)
+			cn.shutWith(w, ws.CloseGoingAway, "shutting down", errShutdown)
 		}
 	})
 	return wc

@@ -319,15 +319,22 @@ func TestLuaDialsGorilla(t *testing.T) {
 		"close after server close\ttrue\n", "vanished\tnil\tECONNRESET", "not found\tnil\tEPROTO: websocket: ", "HTTP 404",
 		"refused\tnil\tECONNREFUSED", "callback echo\tnil\tcb\n", "callback close\tnil\n", "wss echo\tsecure\n",
 		"wss ca file ok\n", "wss no ca\tnil\tETLS", "wss insecure ok\n", "read timeout\tnil\tETIMEDOUT", "after timeout\tnil\tETIMEDOUT")
-	close(events)
 	var got []string
-	for e := range events {
-		got = append(got, e)
-	}
-	all := strings.Join(got, "\n")
 	for _, want := range []string{"header yes", "closed 4003 client bye", "answer 4004"} {
-		if !strings.Contains(all, want) {
-			t.Errorf("the Go server saw %q; want %q in it", all, want)
+		found := false
+		for deadline := time.After(5 * time.Second); !found; {
+			for _, g := range got {
+				found = found || g == want
+			}
+			if found {
+				break
+			}
+			select {
+			case e := <-events:
+				got = append(got, e)
+			case <-deadline:
+				t.Fatalf("the Go server saw %q; want %q in it", got, want)
+			}
 		}
 	}
 }
@@ -467,4 +474,62 @@ func TestManyConnections(t *testing.T) {
 		t.Errorf("served by worker: %v; want both", served)
 	}
 	t.Logf("served by worker: %v", served)
+}
+
+// TestShutdownAndCollection: at shutdown a served connection and a dialed one get a close
+// frame with 1001 and the read waiting on the first ends with ECLOSED; a connection Lua
+// collected unclosed gets 1001 too.
+func TestShutdownAndCollection(t *testing.T) {
+	t.Parallel()
+	events := make(chan string, 10)
+	up := websocket.Upgrader{}
+	gs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, _, err = c.ReadMessage()
+		events <- "go server saw " + strconv.Itoa(closeCode(err))
+	}))
+	defer gs.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(drleetest.FreePort(t))
+	started := make(chan *engine.Engine, 1)
+	ch := background(t, "life.lua", drleetest.Options{Args: []string{"ws" + strings.TrimPrefix(gs.URL, "http"), addr},
+		Started: func(e *engine.Engine) { started <- e }})
+	e := <-started
+	// The collected one closes first.
+	select {
+	case ev := <-events:
+		if ev != "go server saw 1001" {
+			t.Errorf("collected connection: %s, want 1001", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the collected connection was not closed")
+	}
+	d := &websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	c := dialWS(t, d, "ws://"+addr+"/", nil)
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.WriteMessage(websocket.TextMessage, []byte("hi"))
+	if _, m, err := c.ReadMessage(); err != nil || string(m) != "hi" {
+		t.Fatalf("echo: %q %v", m, err)
+	}
+	e.Shutdown()
+	_, _, err := c.ReadMessage()
+	if closeCode(err) != websocket.CloseGoingAway || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("at shutdown the client got %v, want 1001 shutting down", err)
+	}
+	res := <-ch
+	res.MustSucceed(t)
+	res.Contains(t, "ready\n", "read ended\tECLOSED: websocket: the connection is closed: the engine is shutting down\n")
+	select {
+	case ev := <-events:
+		if ev != "go server saw 1001" {
+			t.Errorf("kept connection: %s, want 1001", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the kept connection was not closed")
+	}
 }

@@ -437,7 +437,7 @@ func (cn *conn) ScopeFailed(w *engine.Worker, _ *engine.Scope, err error) {
 		where = " at " + cn.ep.srv.where
 	}
 	w.Logf("ERROR", "websocket: the handler%s raised; its connection from %s is closed: %s", where, cn.remote, err.Error())
-	cn.shutWith(ws.CloseInternalServerErr, "internal error", errRaised)
+	cn.shutWith(w, ws.CloseInternalServerErr, "internal error", errRaised)
 }
 
 // ScopeIdle: nothing the handler started is left; a script may keep the connection.
