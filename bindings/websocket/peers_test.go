@@ -309,8 +309,14 @@ func TestLuaDialsGorilla(t *testing.T) {
 	secure.StartTLS()
 	defer secure.Close()
 	secure.Config.ErrorLog = nil
+	mute, err := net.Listen("tcp", "127.0.0.1:0") // accepts (the backlog does), never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
 	res := run(t, "dial.lua", drleetest.Options{
-		Args:  []string{"ws" + strings.TrimPrefix(plain.URL, "http"), "wss" + strings.TrimPrefix(secure.URL, "https")},
+		Args: []string{"ws" + strings.TrimPrefix(plain.URL, "http"), "wss" + strings.TrimPrefix(secure.URL, "https"),
+			mute.Addr().String()},
 		Files: map[string]string{"ca.pem": string(certPEM)},
 	})
 	res.MustSucceed(t)
@@ -318,9 +324,10 @@ func TestLuaDialsGorilla(t *testing.T) {
 		"close\ttrue\n", "close again\tnil\tECLOSED", "server closed\tclose\t4004\tgo bye\n", "read after\tnil\tECLOSED",
 		"close after server close\ttrue\n", "vanished\tnil\tECONNRESET", "not found\tnil\tEPROTO: websocket: ", "HTTP 404",
 		"refused\tnil\tECONNREFUSED", "callback echo\tnil\tcb\n", "callback close\tnil\n", "wss echo\tsecure\n",
-		"wss ca file ok\n", "wss no ca\tnil\tETLS", "wss insecure ok\n", "read timeout\tnil\tETIMEDOUT", "after timeout\tnil\tETIMEDOUT")
+		"wss ca file ok\n", "wss no ca\tnil\tETLS", "wss insecure ok\n", "read timeout\tnil\tETIMEDOUT", "after timeout\tnil\tETIMEDOUT",
+		"client limit\tnil\tEMSGSIZE: websocket: a message from ", "handshake timeout\tnil\tETIMEDOUT: websocket: no connection to ")
 	var got []string
-	for _, want := range []string{"header yes", "closed 4003 client bye", "answer 4004"} {
+	for _, want := range []string{"header yes", "closed 4003 client bye", "answer 4004", "closed 1009 "} {
 		found := false
 		for deadline := time.After(5 * time.Second); !found; {
 			for _, g := range got {

@@ -70,3 +70,11 @@ print("wss insecure ok")
 conn = assert(websocket.dial(base .. "/echo", {read_timeout = 0.1}))
 print("read timeout", conn:read_frame())
 print("after timeout", conn:write_frame("x"))
+
+-- A message over max_message from the server: EMSGSIZE, and the server is told 1009.
+conn = assert(websocket.dial(base .. "/echo", {max_message = 100}))
+assert(conn:write_frame(("y"):rep(200)))
+print("client limit", conn:read_frame())
+
+-- A server that accepts and never answers the handshake.
+print("handshake timeout", websocket.dial("ws://" .. arg[3] .. "/", {timeout = 0.2}))
