@@ -539,7 +539,9 @@ func (st *wsState) dialError(ctx context.Context, u *url.URL, resp *http.Respons
 	switch {
 	case st.ctx.Err() != nil:
 		return errEngineClosed
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || (timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded)):
+		// The library sets the socket's deadline from ctx's, so the deadline may show as
+		// the socket's i/o timeout just before ctx reports it.
 		return engine.WithCode("ETIMEDOUT", fmt.Errorf("websocket: no connection to %s within the timeout (%s s): %w", u.Redacted(), seconds(timeout), err))
 	case resp != nil:
 		return engine.WithCode("EPROTO", fmt.Errorf("websocket: %s refused the handshake: HTTP %s", u.Redacted(), resp.Status))
