@@ -177,6 +177,12 @@ func (st *wsState) close() {
 		sh.close()
 	}
 	for _, cn := range conns {
+		// The peer is told (best effort, briefly: the engine is ending) before the socket
+		// closes: a connection still open when its worker ended, or whose close frame the
+		// worker's end overtook.
+		if !cn.terminated.Load() {
+			_ = cn.ws.WriteControl(ws.CloseMessage, ws.FormatCloseMessage(ws.CloseGoingAway, "going away"), time.Now().Add(100*time.Millisecond))
+		}
 		cn.terminateFor(errClosed)
 	}
 }

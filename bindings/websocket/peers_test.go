@@ -540,3 +540,37 @@ func TestShutdownAndCollection(t *testing.T) {
 		t.Fatal("the kept connection was not closed")
 	}
 }
+
+// TestWorkerEndClosesConnections: a script that returns with a dialed connection kept in a
+// global (nothing pending on it) ends, and the Go server is told 1001.
+func TestWorkerEndClosesConnections(t *testing.T) {
+	t.Parallel()
+	events := make(chan string, 1)
+	up := websocket.Upgrader{}
+	gs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, _, err = c.ReadMessage()
+		events <- strconv.Itoa(closeCode(err))
+	}))
+	defer gs.Close()
+	res := drleetest.Run(t, `
+local websocket = require "websocket"
+kept = assert(websocket.dial(arg[1]))
+print("dialed")
+`, drleetest.Options{Args: []string{"ws" + strings.TrimPrefix(gs.URL, "http")}})
+	res.MustSucceed(t)
+	res.Contains(t, "dialed\n")
+	select {
+	case code := <-events:
+		if code != "1001" {
+			t.Errorf("the Go server saw close code %s, want 1001", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection was not closed when the script ended")
+	}
+}
