@@ -9,11 +9,12 @@ package bindings
 import (
 	_ "github.com/drlee/drlee/bindings/core" // globals: print, log, env, uuid, helpers
 	_ "github.com/drlee/drlee/bindings/fs"
-	_ "github.com/drlee/drlee/bindings/http"    // require "http"
-	_ "github.com/drlee/drlee/bindings/json"    // require "json", globals json_encode, json_decode
-	_ "github.com/drlee/drlee/bindings/network" // require "network"
-	_ "github.com/drlee/drlee/bindings/redis"   // require "redis"
-	_ "github.com/drlee/drlee/bindings/rpc"     // require "rpc"
-	_ "github.com/drlee/drlee/bindings/sql"     // require "sql"
-	_ "github.com/drlee/drlee/bindings/time"    // require "time"
+	_ "github.com/drlee/drlee/bindings/http"      // require "http"
+	_ "github.com/drlee/drlee/bindings/json"      // require "json", globals json_encode, json_decode
+	_ "github.com/drlee/drlee/bindings/network"   // require "network"
+	_ "github.com/drlee/drlee/bindings/redis"     // require "redis"
+	_ "github.com/drlee/drlee/bindings/rpc"       // require "rpc"
+	_ "github.com/drlee/drlee/bindings/sql"       // require "sql"
+	_ "github.com/drlee/drlee/bindings/time"      // require "time"
+	_ "github.com/drlee/drlee/bindings/websocket" // require "websocket"
 )
