@@ -53,7 +53,6 @@ package websocket
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -69,6 +68,7 @@ import (
 
 	ws "github.com/fasthttp/websocket"
 
+	"github.com/drlee/drlee/bindings/internal/tlsopt"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/packed"
 )
@@ -294,14 +294,7 @@ type dialOpts struct {
 	conn    connOpts
 	timeout time.Duration
 	headers http.Header
-	tls     *tlsOpts
-}
-
-type tlsOpts struct {
-	insecure   bool
-	serverName string
-	caPool     *x509.CertPool
-	caPath     string
+	tls     *tlsopt.Options
 }
 
 // reservedHeaders are the handshake's own, which the library sets.
@@ -370,82 +363,20 @@ func parseHeaders(c *engine.Call, i int, v any) http.Header {
 	return h
 }
 
-func parseTLS(c *engine.Call, i int, u *url.URL, v any) *tlsOpts {
-	var m map[any]any
-	switch t := v.(type) {
-	case bool:
-		if !t {
-			return nil
-		}
-	case map[any]any:
-		m = t
-	case []any:
-		if len(t) > 0 {
-			c.ArgError(i, "options.tls must be true or a table of name = value")
-		}
-	default:
-		c.ArgError(i, "options.tls must be true or a table of name = value")
+// parseTLS reads options.tls of a dial to u (wss only): the name verified defaults to the
+// URL's host.
+func parseTLS(c *engine.Call, i int, u *url.URL, v any) *tlsopt.Options {
+	t := tlsopt.Parse(c, i, "options.tls", v)
+	if t == nil {
+		return nil
 	}
 	if u.Scheme != "wss" {
 		c.ArgError(i, "options.tls is for wss:// URLs")
 	}
-	t := &tlsOpts{}
-	for k, v := range m {
-		switch k {
-		case "insecure":
-			b, ok := v.(bool)
-			if !ok {
-				c.ArgError(i, "options.tls.insecure must be a boolean")
-			}
-			t.insecure = b
-		case "server_name":
-			s, ok := v.(string)
-			if !ok || s == "" {
-				c.ArgError(i, "options.tls.server_name must be a non-empty string")
-			}
-			t.serverName = s
-		case "ca":
-			s, ok := v.(string)
-			if !ok || s == "" {
-				c.ArgError(i, "options.tls.ca must be a PEM string or the path of a PEM file")
-			}
-			if strings.Contains(s, "-----BEGIN") {
-				pool := x509.NewCertPool()
-				if !pool.AppendCertsFromPEM([]byte(s)) {
-					c.ArgError(i, "options.tls.ca holds no PEM certificate")
-				}
-				t.caPool = pool
-			} else {
-				t.caPath = s
-			}
-		default:
-			c.ArgError(i, "unknown option tls."+strings.Trim(optionName(k), "'")+" (insecure, server_name, ca)")
-		}
-	}
-	if t.serverName == "" {
-		t.serverName = u.Hostname()
+	if t.ServerName == "" {
+		t.ServerName = u.Hostname()
 	}
 	return t
-}
-
-// config is the client's TLS configuration; a ca file is read here (off the loop).
-func (t *tlsOpts) config() (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: t.serverName, InsecureSkipVerify: t.insecure, MinVersion: tls.VersionTLS12}
-	switch {
-	case t.caPool != nil:
-		cfg.RootCAs = t.caPool
-	case t.caPath != "":
-		b, err := os.ReadFile(t.caPath)
-		if err != nil {
-			return nil, fmt.Errorf("websocket: options.tls.ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, engine.WithCode("EINVAL", fmt.Errorf("websocket: options.tls.ca: %s holds no PEM certificate", t.caPath))
-		}
-		cfg.RootCAs = pool
-	}
-	return cfg, nil
 }
 
 func checkURL(c *engine.Call, i int) *url.URL {
@@ -475,7 +406,7 @@ func dial(c *engine.Call) int {
 		o = parseDialOptions(c, 2, u)
 	}
 	if u.Scheme == "wss" && o.tls == nil {
-		o.tls = &tlsOpts{serverName: u.Hostname()}
+		o.tls = &tlsopt.Options{ServerName: u.Hostname()}
 	}
 	op := w.ReserveCall(c, cbArg) // last: a raise after it would leave the op reserved
 	received := op.Awaits() || op.HasCallback()
@@ -504,12 +435,7 @@ func (st *wsState) dial(op *engine.Op, u *url.URL, o dialOpts, received bool) {
 		},
 	}
 	if o.tls != nil {
-		cfg, err := o.tls.config()
-		if err != nil {
-			op.Complete(failed(err))
-			return
-		}
-		d.TLSClientConfig = cfg
+		d.TLSClientConfig = o.tls.Config()
 	}
 	c, resp, err := d.DialContext(ctx, u.String(), o.headers)
 	if resp != nil && resp.Body != nil {

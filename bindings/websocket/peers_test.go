@@ -2,17 +2,10 @@ package websocket_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"embed"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +20,7 @@ import (
 
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/internal/drleetest"
+	"github.com/drlee/drlee/internal/testcert"
 )
 
 //go:embed testdata/*.lua
@@ -216,37 +210,8 @@ func TestLuaServerGorillaClients(t *testing.T) {
 		"closed by peer\t1000\t\n")
 }
 
-// selfSigned makes a certificate for 127.0.0.1 and localhost, and its PEM.
 func selfSigned(t *testing.T) (tls.Certificate, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "drlee test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, certPEM, _ := testcert.SelfSigned(t)
 	return cert, certPEM
 }
 
@@ -324,7 +289,7 @@ func TestLuaDialsGorilla(t *testing.T) {
 		"close\ttrue\n", "close again\tnil\tECLOSED", "server closed\tclose\t4004\tgo bye\n", "read after\tnil\tECLOSED",
 		"close after server close\ttrue\n", "vanished\tnil\tECONNRESET", "not found\tnil\tEPROTO: websocket: ", "HTTP 404",
 		"refused\tnil\tECONNREFUSED", "callback echo\tnil\tcb\n", "callback close\tnil\n", "wss echo\tsecure\n",
-		"wss ca file ok\n", "wss no ca\tnil\tETLS", "wss insecure ok\n", "read timeout\tnil\tETIMEDOUT", "after timeout\tnil\tETIMEDOUT",
+		"wss ca file ok\n", "wss no ca\tnil\tETLS", "wss wrong name file\tETLS\n", "wss missing ca file\tENOENT\n", "wss insecure ok\n", "read timeout\tnil\tETIMEDOUT", "after timeout\tnil\tETIMEDOUT",
 		"client limit\tnil\tEMSGSIZE: websocket: a message from ", "handshake timeout\tnil\tETIMEDOUT: websocket: no connection to ")
 	var got []string
 	for _, want := range []string{"header yes", "closed 4003 client bye", "answer 4004", "closed 1009 "} {
