@@ -84,15 +84,20 @@ type Dict struct {
 	mask   uint64
 }
 
-// DefaultShards is how many shards NewDict makes for 0: enough that the workers of a
+// MaxShards is how many shards NewDict makes at most for 0: enough that the workers of a
 // machine rarely meet on one lock.
-const DefaultShards = 16
+const MaxShards = 16
+
+// ShardBytes is the capacity per shard NewDict aims at for 0: a small dictionary has few
+// shards (one below 128 KiB), so that its eviction order is LRU, or close to it; a large
+// one has MaxShards, where an entry more or less in one shard's LRU order matters little.
+const ShardBytes = 64 << 10
 
 // NewDict makes a dictionary of at most maxBytes bytes (> 0) in shards shards (a power of
-// two, rounded up; 0: DefaultShards).
+// two, rounded up; 0: maxBytes/ShardBytes, from 1 to MaxShards).
 func NewDict(name string, maxBytes int64, shards int) *Dict {
 	if shards <= 0 {
-		shards = DefaultShards
+		shards = int(min(max(maxBytes/ShardBytes, 1), MaxShards))
 	}
 	n := 1
 	for n < shards {
