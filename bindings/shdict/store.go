@@ -248,9 +248,6 @@ func (d *Dict) Set(key []byte, v Value, ttl float64, mode int) (forcible bool, e
 	if size > d.max {
 		return false, ErrNoMemory
 	}
-	if !v.IsNum {
-		v.Packed = append([]byte(nil), v.Packed...)
-	}
 	s, i := d.shardOf(key)
 	s.mu.Lock()
 	e := d.live(s, key)
@@ -263,9 +260,23 @@ func (d *Dict) Set(key []byte, v Value, ttl float64, mode int) (forcible bool, e
 		return false, ErrNotFound
 	case e != nil:
 		d.used.Add(size - e.size)
+		if !v.IsNum {
+			// An overwrite reuses the old bytes when they are not much larger than the
+			// new ones (readers copy under the lock, so none holds them): a counter kept
+			// as a string, a session rewritten, allocate nothing. Much larger, they go,
+			// so that what is held stays close to what is counted.
+			if old := e.val.Packed; !e.val.IsNum && cap(old) >= len(v.Packed) && cap(old) <= 2*len(v.Packed) {
+				v.Packed = append(old[:0], v.Packed...)
+			} else {
+				v.Packed = append([]byte(nil), v.Packed...)
+			}
+		}
 		e.val, e.size, e.expires = v, size, deadline(ttl)
 		s.touch(e)
 	default:
+		if !v.IsNum {
+			v.Packed = append([]byte(nil), v.Packed...)
+		}
 		e = &entry{key: string(key), val: v, size: size, expires: deadline(ttl)}
 		s.m[e.key] = e
 		s.pushFront(e)
