@@ -286,6 +286,10 @@ func (d *Dict) Set(key []byte, v Value, ttl float64, mode int) (forcible bool, e
 	return d.evict(i, e), nil
 }
 
+// expiredScan is how many of a shard's least recently used entries an eviction looks at
+// for expired ones, before it evicts live ones.
+const expiredScan = 16
+
 // evict removes least recently used entries until the dictionary is within its bytes,
 // from shard first then the others in turn, never keep (the entry just written). It takes
 // one shard's lock at a time, so it never deadlocks with another eviction. Writes racing
@@ -299,8 +303,10 @@ func (d *Dict) evict(first int, keep *entry) bool {
 	for n := 0; n < len(d.shards) && d.used.Load() > d.max; n++ {
 		s := &d.shards[(first+n)&int(d.mask)]
 		s.mu.Lock()
-		// Expired entries go first, wherever they are in the list.
-		for e := s.tail; e != nil && d.used.Load() > d.max; {
+		// Expired entries among the least recently used go first. Only a few are looked
+		// at: a scan of the whole list would make every write to a full dictionary cost
+		// as much as its size.
+		for e, k := s.tail, 0; e != nil && k < expiredScan && d.used.Load() > d.max; k++ {
 			prev := e.prev
 			if e != keep && e.expires != 0 && now >= e.expires {
 				d.remove(s, e)

@@ -347,3 +347,26 @@ func BenchmarkStore(b *testing.B) {
 		})
 	})
 }
+
+// TestEvictsExpiredFirst: an expired entry goes before a live one that is less recently
+// used.
+func TestEvictsExpiredFirst(t *testing.T) {
+	t.Parallel()
+	per := entrySize("k1", "v")
+	d := shdict.NewDict("t", 3*per, 1)
+	mustSet(t, d, "k1", "v", 0) // the least recently used
+	mustSet(t, d, "k2", "v", 0.01)
+	mustSet(t, d, "k3", "v", 0)
+	time.Sleep(20 * time.Millisecond)
+	if mustSet(t, d, "k4", "v", 0) {
+		t.Error("removing an expired entry is not forcible")
+	}
+	for _, k := range []string{"k1", "k3", "k4"} {
+		if _, ok := getString(t, d, k); !ok {
+			t.Errorf("%s evicted, not the expired k2", k)
+		}
+	}
+	if d.Len() != 3 {
+		t.Fatalf("len %d", d.Len())
+	}
+}
