@@ -31,6 +31,15 @@ func TestShdictIncrScenario(t *testing.T) {
 	if lacksShdict(shdictIncr) == "" || lacksShdict("hello") != "" {
 		t.Error("lacksShdict")
 	}
+	for _, s := range (&bench{}).servers() {
+		drlee := s.key == "drlee" || s.key == "drlee-locked"
+		if s.lacks != nil && s.lacks(shdictIncr) != "" && (drlee || s.key == "nginx") {
+			t.Errorf("%s lacks shdict-incr: %s", s.key, s.lacks(shdictIncr))
+		}
+		if !drlee && s.key != "nginx" && s.key != "drlee-await" && (s.lacks == nil || s.lacks(shdictIncr) == "") {
+			t.Errorf("%s does not say it lacks shdict-incr", s.key)
+		}
+	}
 	read := func(path string) string {
 		b, err := os.ReadFile(path)
 		if err != nil {
