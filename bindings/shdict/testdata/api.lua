@@ -17,6 +17,7 @@ same:set("shared", 1)
 check.eq(d:get("shared"), 1, "through another object")
 shdict.new("api", {max_bytes = 1024 * 1024})
 check.raises('dictionary "api" exists with max_bytes 1048576, not 2048', shdict.new, "api", {max_bytes = 2048})
+check.eq(shdict:new("api"):get("shared"), 1, "shdict:new, with a colon")
 local dflt = shdict.new("default")
 check.eq(dflt:capacity(), 1024 * 1024, "default max_bytes")
 
