@@ -75,7 +75,7 @@ func TestSetGetModes(t *testing.T) {
 func TestTTLExpiry(t *testing.T) {
 	t.Parallel()
 	d := shdict.NewDict("t", 1<<20, 0)
-	mustSet(t, d, "short", "x", 0.05)
+	mustSet(t, d, "short", "x", 0.3) // long enough for a loaded machine to read it back in time
 	mustSet(t, d, "long", "y", 60)
 	mustSet(t, d, "never", "z", 0)
 	if left, err := d.TTL([]byte("long")); err != nil || left <= 59 || left > 60 {
@@ -87,7 +87,7 @@ func TestTTLExpiry(t *testing.T) {
 	if _, ok := getString(t, d, "short"); !ok {
 		t.Fatal("short gone at once")
 	}
-	time.Sleep(80 * time.Millisecond)
+	time.Sleep(400 * time.Millisecond)
 	if _, ok := getString(t, d, "short"); ok {
 		t.Fatal("short still there after its ttl")
 	}

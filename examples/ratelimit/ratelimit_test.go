@@ -103,7 +103,8 @@ func TestRateLimit(t *testing.T) {
 			}
 		}
 	}
-	first := windowStart(window, 0)
+	// A window after the one the probe above was counted in.
+	first := windowStart(window, time.Now().Unix())
 	burst(a, "127.0.0.1")
 	burst(b, "127.0.0.2")      // another client has its own budget
 	windowStart(window, first) // the next window: a new budget
