@@ -89,6 +89,12 @@ func init() {
 // goroutine: Go code beside the scripts (a test, an embedding program) shares the
 // dictionaries this way.
 func Open(e *engine.Engine, name string, maxBytes int64) (*Dict, error) {
+	if name == "" || len(name) > MaxName {
+		return nil, fmt.Errorf("name must be 1 to %d bytes", MaxName)
+	}
+	if maxBytes < 0 || maxBytes > MaxMaxBytes {
+		return nil, fmt.Errorf("max_bytes must be from 1 to %d", int64(MaxMaxBytes))
+	}
 	r := dicts.Get(e)
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -3,6 +3,7 @@ package shdict_test
 import (
 	"embed"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -101,6 +102,15 @@ local function look()
   end
 end
 look()`, drleetest.Options{Started: func(e *engine.Engine) {
+		for _, bad := range []struct {
+			name string
+			max  int64
+		}{{"", 0}, {string(make([]byte, 256)), 0}, {"x", -1}, {"x", 1<<40 + 1}} {
+			if _, err := shdict.Open(e, bad.name, bad.max); err == nil {
+				started <- fmt.Errorf("Open(%q, %d): no error", bad.name, bad.max)
+				return
+			}
+		}
 		// Whichever of Go and the script comes first makes it with 4096 bytes.
 		d, err := shdict.Open(e, "fromgo", 4096)
 		if err != nil {
