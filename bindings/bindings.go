@@ -14,6 +14,7 @@ import (
 	_ "github.com/drlee/drlee/bindings/network"   // require "network"
 	_ "github.com/drlee/drlee/bindings/redis"     // require "redis"
 	_ "github.com/drlee/drlee/bindings/rpc"       // require "rpc"
+	_ "github.com/drlee/drlee/bindings/shdict"    // require "shdict"
 	_ "github.com/drlee/drlee/bindings/sql"       // require "sql"
 	_ "github.com/drlee/drlee/bindings/time"      // require "time"
 	_ "github.com/drlee/drlee/bindings/websocket" // require "websocket"

@@ -32,8 +32,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/drlee/drlee/bench/scenario"
 )
 
 type config struct {
@@ -112,7 +110,7 @@ func parseFlags() config {
 	flag.DurationVar(&cfg.duration, "d", 0, "duration of one load run; wrk rounds up to whole seconds (default 3s, quick 1s)")
 	flag.DurationVar(&cfg.warmup, "warmup", 0, "warm-up load after a server starts (default 1s, quick 200ms)")
 	flag.StringVar(&conns, "conns", "", "comma-separated connection counts (default 1,64, quick 64)")
-	flag.StringVar(&scenarios, "scenarios", strings.Join(scenario.Names, ","), "comma-separated scenarios")
+	flag.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames, ","), "comma-separated scenarios")
 	flag.StringVar(&servers, "servers", "", "comma-separated servers (drlee,drlee-locked,fasthttp,nethttp,gopherlua,nginx; default all)")
 	flag.StringVar(&cfg.loadgen, "loadgen", "auto", "load generator: auto (wrk when installed), wrk or go")
 	flag.BoolVar(&cfg.pin, "pin", true, "pin the load generator to CPU 0 and servers to the other CPUs (taskset)")
@@ -152,8 +150,8 @@ func parseFlags() config {
 		cfg.conns = append(cfg.conns, n)
 	}
 	for _, s := range strings.Split(scenarios, ",") {
-		if s = strings.TrimSpace(s); !slices.Contains(scenario.Names, s) {
-			fatalf("unknown scenario %q (have %s)", s, strings.Join(scenario.Names, ","))
+		if s = strings.TrimSpace(s); !slices.Contains(scenarioNames, s) {
+			fatalf("unknown scenario %q (have %s)", s, strings.Join(scenarioNames, ","))
 		}
 		cfg.scenarios = append(cfg.scenarios, s)
 	}

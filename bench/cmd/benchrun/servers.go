@@ -88,9 +88,9 @@ func (b *bench) servers() []*server {
 				}
 				return ""
 			}},
-		{key: "fasthttp", name: fasthttpName, start: peer("fasthttp")},
-		{key: "nethttp", name: nethttpName, start: peer("nethttp"), lacks: noData("the Go baseline for it is raw fasthttp's")},
-		{key: "gopherlua", name: gopherluaName, start: peer("gopherlua"), lacks: noData("gopher-lua has no Redis or PostgreSQL client here")},
+		{key: "fasthttp", name: fasthttpName, start: peer("fasthttp"), lacks: lacksShdict},
+		{key: "nethttp", name: nethttpName, start: peer("nethttp"), lacks: either(lacksShdict, noData("the Go baseline for it is raw fasthttp's"))},
+		{key: "gopherlua", name: gopherluaName, start: peer("gopherlua"), lacks: either(lacksShdict, noData("gopher-lua has no Redis or PostgreSQL client here"))},
 		{key: "nginx", name: nginxName, missing: nginxMissing(), start: startNginx, lacks: noData(
 			"Debian 12 packages no lua-resty-redis or lua-resty-postgres for nginx + Lua")},
 	}
@@ -276,7 +276,7 @@ func checkAnswer(port int, scn string) error {
 	if err != nil {
 		return err
 	}
-	return scenario.Check(scn, resp.StatusCode, body)
+	return checkScenario(scn, resp.StatusCode, body)
 }
 
 // pinServer and pinLoad prefix argv with taskset when pinning: servers on

@@ -1,0 +1,130 @@
+-- Every method of shdict, in one worker.
+local check = require "check"
+local shdict = require "shdict"
+local json = require "json"
+local time = require "time"
+
+local d = shdict.new("api", {max_bytes = 1024 * 1024})
+check.eq(d.name, "api", "name")
+check.eq(d:capacity(), 1024 * 1024, "capacity")
+check.eq(d:size(), 0, "size of a new dict")
+check.eq(d:free_space(), 1024 * 1024, "free_space of a new dict")
+check.match(tostring(d), '^shdict "api" %(0/1048576 bytes%)$', "tostring")
+
+-- The same name is the same dictionary; no max_bytes or the same one is fine.
+local same = shdict.new("api")
+same:set("shared", 1)
+check.eq(d:get("shared"), 1, "through another object")
+shdict.new("api", {max_bytes = 1024 * 1024})
+check.raises('dictionary "api" exists with max_bytes 1048576, not 2048', shdict.new, "api", {max_bytes = 2048})
+check.eq(shdict:new("api"):get("shared"), 1, "shdict:new, with a colon")
+local dflt = shdict.new("default")
+check.eq(dflt:capacity(), 1024 * 1024, "default max_bytes")
+
+-- Values: strings (binary), integers and floats, booleans, tables.
+local ok, err, forcible = d:set("s", "a\0b\255")
+check.eq(ok, true, "set ok") check.eq(err, nil, "set err") check.eq(forcible, false, "set forcible")
+check.eq(d:get("s"), "a\0b\255", "binary string")
+d:set("empty", "")
+check.eq(d:get("empty"), "", "empty string")
+d:set("int", 42)
+check.eq(d:get("int"), 42, "integer")
+d:set("float", 2.5)
+check.eq(d:get("float"), 2.5, "float")
+d:set("big", 2^60)
+check.eq(d:get("big"), 2^60, "2^60")
+d:set("neg", -7)
+check.eq(d:get("neg"), -7, "negative")
+d:set("t", true) d:set("f", false)
+check.eq(d:get("t"), true, "true") check.eq(d:get("f"), false, "false")
+d:set("tbl", {a = 1, list = json.decode("[1,null,3]"), nested = {deep = "x"}})
+local t = d:get("tbl")
+check.eq(t.a, 1, "table field") check.eq(t.nested.deep, "x", "nested")
+check.eq(t.list[2], json.null, "null kept")
+check.eq(getmetatable(t.list), json.array_mt, "array mark kept")
+check.eq(json.encode(d:get("tbl").list), "[1,null,3]", "array encodes as an array")
+t.a = 2
+check.eq(d:get("tbl").a, 1, "a table is a copy")
+d:set("null", json.null)
+check.eq(d:get("null"), json.null, "json.null")
+check.eq(d:get("missing"), nil, "absent key")
+d:set(7, "number key")
+check.eq(d:get("7"), "number key", "a number key is its string")
+
+-- set with nil deletes; delete says whether it was there.
+d:set("gone", 1)
+check.eq(d:set("gone", nil), true, "set nil")
+check.eq(d:get("gone"), nil, "deleted by set nil")
+d:set("gone", 1)
+check.eq(d:delete("gone"), true, "delete present")
+check.eq(d:delete("gone"), false, "delete absent")
+
+-- add and replace.
+check.eq(d:add("a1", "x"), true, "add absent")
+local ok, err = d:add("a1", "y")
+check.eq(ok, false, "add present") check.eq(err, "exists", "add err")
+check.eq(d:get("a1"), "x", "add did not overwrite")
+ok, err = d:replace("r1", "x")
+check.eq(ok, false, "replace absent") check.eq(err, "not found", "replace err")
+check.eq(d:replace("a1", "z"), true, "replace present")
+check.eq(d:get("a1"), "z", "replaced")
+
+-- incr.
+local v, err = d:incr("n", 1)
+check.eq(v, nil, "incr absent without init") check.eq(err, "not found", "incr err")
+check.eq(d:incr("n", 1, 0), 1, "incr with init: init + n")
+check.eq(d:incr("n", 5, 100), 6, "init only when absent")
+check.eq(d:incr("n", -1.5), 4.5, "float increment")
+v, err = d:incr("s", 1, 0)
+check.eq(v, nil, "incr string") check.eq(err, "not a number", "incr string err")
+check.eq(d:incr("tn", 1, 0, 0.5), 1, "incr with init_ttl")
+check.ok(d:ttl("tn") > 0, "init_ttl applied")
+
+-- ttl and expire.
+-- Half a second: long enough for a loaded machine to look at it in time.
+d:set("ttl", "x", 0.5)
+local left = d:ttl("ttl")
+check.ok(left > 0 and left <= 0.5, "ttl left " .. tostring(left))
+check.eq(d:ttl("s"), 0, "no expiry is 0")
+v, err = d:ttl("missing")
+check.eq(v, nil, "ttl absent") check.eq(err, "not found", "ttl absent err")
+check.eq(d:expire("s", 100), true, "expire")
+check.ok(d:ttl("s") > 99, "expire set the ttl")
+check.eq(d:expire("s", 0), true, "expire 0")
+check.eq(d:ttl("s"), 0, "expire 0 removes the ttl")
+ok, err = d:expire("missing", 1)
+check.eq(ok, false, "expire absent") check.eq(err, "not found", "expire absent err")
+d:set("flushme", "x", 0.01)
+
+-- keys, size, flush.
+local before = d:size()
+check.ok(before > 0 and d:free_space() == d:capacity() - before, "size and free_space")
+local ks = d:keys()
+check.ok(#ks >= 15, "keys: " .. #ks)
+check.eq(#d:keys(3), 3, "keys(3)")
+check.ok(#d:keys(0) == #ks, "keys(0) is all")
+
+time.timeout(700, function()
+  check.eq(d:get("ttl"), nil, "expired get is nil")
+  check.eq(d:ttl("ttl"), nil, "expired ttl is nil")
+  check.eq(d:add("ttl", "again"), true, "add over an expired key")
+  check.eq(d:get("tn"), nil, "incr init_ttl expired")
+  check.ok(d:flush_expired() >= 1, "flush_expired removed flushme")
+  d:flush_all()
+  check.eq(d:size(), 0, "size after flush_all")
+  check.eq(#d:keys(0), 0, "no keys after flush_all")
+  check.eq(same:get("shared"), nil, "flushed for every object")
+  -- no memory: a value larger than the dictionary, and LRU eviction.
+  local small = shdict.new("small", {max_bytes = 400})
+  local ok, err = small:set("huge", string.rep("x", 400))
+  check.eq(ok, false, "too large") check.eq(err, "no memory", "too large err")
+  v, err = small:incr(string.rep("k", 400), 1, 0)
+  check.eq(v, nil, "incr key too large") check.eq(err, "no memory", "incr no memory")
+  for i = 1, 3 do check.eq(small:set("k" .. i, string.rep("v", 50)), true, "fill " .. i) end
+  small:get("k1")
+  local ok, err, forcible = small:set("k4", string.rep("v", 50))
+  check.eq(ok, true, "evicting set") check.eq(forcible, true, "forcible")
+  check.eq(small:get("k2"), nil, "least recently used evicted")
+  check.eq(small:get("k1"), string.rep("v", 50), "recently used kept")
+  print("PASS")
+end)
