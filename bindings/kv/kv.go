@@ -81,6 +81,7 @@ const (
 	minTTLSeconds  = 0.1 // JetStream refuses a shorter max age of a stream with a duplicates window
 	defaultTimeout = 5 * time.Second
 	maxTimeout     = time.Hour
+	attemptTimeout = 2 * time.Second // one try of kv.bucket's, within its timeout
 )
 
 // streams are each engine's JetStream contexts, on the engine's cluster node.
@@ -232,18 +233,25 @@ func bind(js jetstream.JetStream, name string, cfg bucketConfig) (jetstream.KeyV
 	defer cancel()
 	jcfg := jetstream.KeyValueConfig{Bucket: name, TTL: cfg.ttl, Replicas: cfg.replicas, History: uint8(cfg.history)}
 	for {
+		// Each attempt gets at most attemptTimeout: a request made while the cluster has
+		// no leader may get no answer at all, and must not use up the whole timeout.
+		actx, acancel := context.WithTimeout(ctx, attemptTimeout)
 		var kvh jetstream.KeyValue
 		var err error
 		if !cfg.given {
-			kvh, err = js.KeyValue(ctx, name)
+			kvh, err = js.KeyValue(actx, name)
 			if errors.Is(err, jetstream.ErrBucketNotFound) {
-				kvh, err = js.CreateKeyValue(ctx, jcfg)
+				kvh, err = js.CreateKeyValue(actx, jcfg)
 			}
 		} else {
-			kvh, err = js.CreateKeyValue(ctx, jcfg)
+			kvh, err = js.CreateKeyValue(actx, jcfg)
 		}
+		acancel()
 		if err == nil {
 			return kvh, nil
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			continue // the attempt's own deadline: try again
 		}
 		if !retryable(err) || ctx.Err() != nil {
 			return nil, bucketError(name, cfg, err, ctx.Err() != nil)

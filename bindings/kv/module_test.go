@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drlee/drlee/internal/drleetest"
 )
@@ -47,7 +48,7 @@ func TestLua(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := drleetest.Run(t, string(src), drleetest.Options{Files: map[string]string{"check.lua": helper}})
+			res := drleetest.Run(t, string(src), drleetest.Options{Files: map[string]string{"check.lua": helper}, Timeout: 60 * time.Second})
 			res.MustSucceed(t)
 			res.Contains(t, "PASS\n")
 		})
