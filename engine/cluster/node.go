@@ -458,8 +458,16 @@ func routeURL(s, user, pass string) (*url.URL, error) {
 // serverLogger forwards the embedded server's warnings and errors.
 type serverLogger struct{ logf func(string, ...any) }
 
-func (l serverLogger) Noticef(string, ...any)    {}
-func (l serverLogger) Warnf(f string, a ...any)  { l.logf("nats-server: warning: "+f, a...) }
+func (l serverLogger) Noticef(string, ...any) {}
+func (l serverLogger) Warnf(f string, a ...any) {
+	// JetStream's raft repeats this every few seconds while a clustered node has no route
+	// yet (the first node of a cluster, before its peers join); Start already says when
+	// Join found no peer.
+	if strings.HasPrefix(f, "Waiting for routing to be established") {
+		return
+	}
+	l.logf("nats-server: warning: "+f, a...)
+}
 func (l serverLogger) Fatalf(f string, a ...any) { l.logf("nats-server: fatal: "+f, a...) }
 func (l serverLogger) Errorf(f string, a ...any) { l.logf("nats-server: error: "+f, a...) }
 func (l serverLogger) Debugf(string, ...any)     {}
