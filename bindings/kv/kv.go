@@ -481,7 +481,7 @@ func writeEntry(a *engine.Args, e jetstream.KeyValueEntry, withOp bool) {
 		if e.Operation() == jetstream.KeyValuePut {
 			a.String("put")
 		} else {
-			a.String("delete") // a delete, a purge, or an expiry marker
+			a.String("delete") // a delete or a purge (an expiry by the bucket's ttl sends nothing)
 		}
 	}
 }
