@@ -5,6 +5,7 @@ package kv_test
 
 import (
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,10 +194,12 @@ func TestThreeNodes(t *testing.T) {
 }
 
 // TestReplicasSurviveKill: with three nodes and replicas = 3, a node SIGKILLed loses no put
-// that was acknowledged, and the two others go on reading and writing.
+// that was acknowledged, and the two others go on reading and writing; restarted on its
+// --data-dir, the killed node has the data back and catches up with what it missed.
 func TestReplicasSurviveKill(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, "durable", 3)
+	dirA := t.TempDir()
+	nodes := startCluster(t, "durable", 3, dirA)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	const count = 40
 	revs := map[string]int64{}
@@ -228,6 +231,25 @@ func TestReplicasSurviveKill(t *testing.T) {
 	})
 	if got := c.must("get", "", "b", "durable", "key", "after"); got.Value != "after" {
 		t.Errorf("nodeC reads %+v, want after", got)
+	}
+
+	// nodeA again, on its address and --data-dir, joining nodeB.
+	a = startNode(t, nodeOpts{name: "nodeA", clusterAddr: a.clusterAddr, join: []*node{b}, dataDir: dirA})
+	eventually(t, 30*time.Second, "the restarted nodeA reads what nodeB wrote while it was down", func() string {
+		got := a.do("get", "", "b", "durable", "key", "after")
+		if got.Err != "" {
+			return got.Err
+		}
+		if got.Value != "after" {
+			return fmt.Sprintf("%+v", got)
+		}
+		return ""
+	})
+	for i := 0; i < count; i++ {
+		key := "k" + strconv.Itoa(i)
+		if got := a.must("get", "", "b", "durable", "key", key); got.Value != "v"+strconv.Itoa(i) || got.Rev != revs[key] {
+			t.Errorf("the restarted nodeA reads %s: %+v, want v%d@%d", key, got, i, revs[key])
+		}
 	}
 }
 
@@ -263,5 +285,15 @@ func TestRestartKeepsData(t *testing.T) {
 	n = startNode(t, nodeOpts{name: "forgetful", single: true})
 	if got := n.must("get", "", "b", "store", "key", "k"); !got.Absent {
 		t.Errorf("a node without --data-dir kept %+v", got)
+	}
+}
+
+// TestDataDirNeedsEmbeddedServer: --data-dir with --nats is refused at start: JetStream's
+// data is then the NATS servers'.
+func TestDataDirNeedsEmbeddedServer(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command(drleeBin, "run", "--nats", "nats://127.0.0.1:1", "--data-dir", t.TempDir(), "testdata/node.lua", "0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--data-dir is for the embedded NATS server") {
+		t.Errorf("drlee run --nats --data-dir: %v\n%s", err, out)
 	}
 }

@@ -211,11 +211,18 @@ func eventually(t testing.TB, d time.Duration, what string, f func() string) {
 
 // startCluster starts three nodes, B and C joining A, and waits until each has bound
 // bucket (with replicas): JetStream has its leader then.
-func startCluster(t *testing.T, bucket string, replicas int) []*node {
+// With dataDirs, the nodes keep their data in them (--data-dir).
+func startCluster(t *testing.T, bucket string, replicas int, dataDirs ...string) []*node {
 	t.Helper()
-	a := startNode(t, nodeOpts{name: "nodeA"})
-	b := startNode(t, nodeOpts{name: "nodeB", join: []*node{a}})
-	c := startNode(t, nodeOpts{name: "nodeC", join: []*node{a}})
+	dir := func(i int) string {
+		if i < len(dataDirs) {
+			return dataDirs[i]
+		}
+		return ""
+	}
+	a := startNode(t, nodeOpts{name: "nodeA", dataDir: dir(0)})
+	b := startNode(t, nodeOpts{name: "nodeB", join: []*node{a}, dataDir: dir(1)})
+	c := startNode(t, nodeOpts{name: "nodeC", join: []*node{a}, dataDir: dir(2)})
 	nodes := []*node{a, b, c}
 	// At once on all three: a node joins the cluster on its script's first kv (or rpc)
 	// call, and the bucket's replicas need the three.

@@ -14,7 +14,10 @@
 // cycle raises at the call. Replying twice, or after the caller gave up, is harmless and
 // logged once.
 //
-// The node (an embedded NATS server, or a connection to --nats) starts on first use. On
+// The node (an embedded NATS server, or a connection to --nats) starts on first use, of rpc
+// or of another binding that shares it (Node: bindings/kv). The embedded server runs
+// JetStream, its store in --data-dir (default: a temporary directory removed when the node
+// stops). On
 // SIGTERM each worker unregisters its handlers first, so calls move to other nodes, and the
 // node then leaves the cluster once what it was handed is answered.
 package rpc
