@@ -54,6 +54,8 @@ var errorCodes = []string{
 	"EREDIS",
 	// sql.
 	"ESQL",
+	// kv.
+	"ECONFLICT",
 	// The runtime.
 	"EINTERNAL", CodeUnknown,
 }

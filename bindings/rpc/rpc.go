@@ -14,7 +14,10 @@
 // cycle raises at the call. Replying twice, or after the caller gave up, is harmless and
 // logged once.
 //
-// The node (an embedded NATS server, or a connection to --nats) starts on first use. On
+// The node (an embedded NATS server, or a connection to --nats) starts on first use, of rpc
+// or of another binding that shares it (Node: bindings/kv). The embedded server runs
+// JetStream, its store in --data-dir (default: a temporary directory removed when the node
+// stops). On
 // SIGTERM each worker unregisters its handlers first, so calls move to other nodes, and the
 // node then leaves the cluster once what it was handed is answered.
 package rpc
@@ -82,6 +85,7 @@ type Options struct {
 	ClusterAddr string   // listen for cluster routes on host:port (embedded NATS)
 	Join        []string // routes of peers to join
 	NATSURL     string   // an existing NATS cluster instead of the embedded server
+	DataDir     string   // the embedded server's JetStream store (bindings/kv); "": a temporary one
 }
 
 // Settings are the engine's Options.
@@ -99,12 +103,16 @@ func flags(fs *flag.FlagSet, cfg *engine.Config) {
 		return nil
 	})
 	fs.StringVar(&o.NATSURL, "nats", o.NATSURL, "use an existing NATS cluster (nats://host:4222) instead of the embedded server")
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "keep the embedded server's JetStream data (kv buckets) in this directory across restarts (default: a temporary directory removed at exit)")
 }
 
 // configure names a clustered node after its cluster port when no name was given, so that
 // the nodes of one host tell themselves apart (env.node, broadcast replies).
 func configure(cfg *engine.Config) error {
 	o := Settings.Of(cfg)
+	if o.DataDir != "" && o.NATSURL != "" {
+		return errors.New("--data-dir is for the embedded NATS server: with --nats, JetStream's data is the NATS servers'")
+	}
 	if o.ClusterAddr == "" {
 		return nil
 	}
@@ -132,13 +140,21 @@ type nodeState struct {
 
 // nodeOf returns the engine's node, starting it (and arranging its shutdown) the first time.
 func nodeOf(c *engine.Call) *cluster.Node {
-	e := engine.WorkerOf(c).Engine()
+	n, err := Node(engine.WorkerOf(c).Engine())
+	if err != nil {
+		c.Raise("rpc: %v", err)
+	}
+	return n
+}
+
+// Node returns engine e's cluster node, starting it the first time (it leaves the cluster
+// on SIGTERM, or when e's workers have ended), or the error that stopped it from starting.
+// Other bindings that speak NATS (bindings/kv) share it rather than start one of their own:
+// one embedded server per process, one set of flags. Safe from any goroutine.
+func Node(e *engine.Engine) (*cluster.Node, error) {
 	ns := nodes.Get(e)
 	ns.once.Do(func() { ns.start(e) })
-	if ns.err != nil {
-		c.Raise("rpc: %v", ns.err)
-	}
-	return ns.node
+	return ns.node, ns.err
 }
 
 func (ns *nodeState) start(e *engine.Engine) {
@@ -146,6 +162,10 @@ func (ns *nodeState) start(e *engine.Engine) {
 	cfg := cluster.Config{
 		Node: e.NodeName(), ClusterAddr: o.ClusterAddr, Join: o.Join, NATSURL: o.NATSURL,
 		Logf: func(f string, a ...any) { e.Log("WARN", "rpc: "+f, a...) },
+		// Always on, so that every node of a cluster can hold kv replicas whatever its
+		// script uses. It costs the node's start a few milliseconds (the node starts only
+		// when a script first uses rpc or kv) and a store directory.
+		JetStream: true, StoreDir: o.DataDir,
 	}
 	ns.node, ns.err = cluster.Start(cfg)
 	if ns.err != nil {

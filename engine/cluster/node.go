@@ -78,6 +78,18 @@ type Config struct {
 	// Logf, if set, receives this package's and the embedded server's
 	// warnings and errors. Default: discard.
 	Logf func(format string, args ...any)
+
+	// JetStream turns JetStream on in the embedded server (streams and
+	// key-value buckets; see Node.Conn). It has no effect with NATSURL, whose
+	// servers have it on or not. In a cluster every node should have it on:
+	// the nodes share one JetStream domain, and a bucket's replicas go to
+	// nodes that have it.
+	JetStream bool
+	// StoreDir is where the embedded server keeps JetStream's files. Nodes
+	// that restart with the same StoreDir and Node name get their data back.
+	// Empty: a new temporary directory, removed by Shutdown (the data lives
+	// as long as the node).
+	StoreDir string
 }
 
 // Node is one process's membership in the cluster: an embedded NATS server
@@ -95,8 +107,9 @@ type Node struct {
 	censusSubj  string // <prefix>.census
 	inboxPrefix string // _INBOX.<nuid>.
 
-	srv *server.Server // nil with NATSURL
-	nc  *nats.Conn
+	srv      *server.Server // nil with NATSURL
+	nc       *nats.Conn
+	tmpStore string // the temporary StoreDir this node made, removed by stopServer
 
 	callSub   *nats.Subscription
 	inboxSub  *nats.Subscription
@@ -218,7 +231,7 @@ func Start(cfg Config) (*Node, error) {
 	connURL := cfg.NATSURL
 	if connURL == "" {
 		var token string
-		n.srv, token, err = startServer(&n.cfg)
+		n.srv, token, n.tmpStore, err = startServer(&n.cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -295,8 +308,8 @@ func defaultNodeName(srv *server.Server) string {
 
 // startServer starts the embedded nats-server for cfg. It returns the client
 // token to use for in-process connections ("" when the server has no client
-// listener).
-func startServer(cfg *Config) (*server.Server, string, error) {
+// listener) and the temporary JetStream store it made ("" when none).
+func startServer(cfg *Config) (s *server.Server, token, tmpStore string, err error) {
 	opts := &server.Options{
 		ServerName:      cfg.Node,
 		NoLog:           true,
@@ -307,11 +320,46 @@ func startServer(cfg *Config) (*server.Server, string, error) {
 	if opts.ServerName == "" {
 		opts.ServerName = "drlee-" + nuid.Next()
 	}
-	var token string
+	if cfg.JetStream {
+		// JetStream runs its API in a system account; the server makes one.
+		opts.JetStream = true
+		opts.NoSystemAccount = false
+		opts.DisableJetStreamBanner = true
+		opts.StoreDir = cfg.StoreDir
+		if opts.StoreDir == "" {
+			if tmpStore, err = os.MkdirTemp("", "drlee-jetstream-"); err != nil {
+				return nil, "", "", fmt.Errorf("drlee: JetStream store: %w", err)
+			}
+			opts.StoreDir = tmpStore
+		}
+		defer func() {
+			if err != nil && tmpStore != "" {
+				os.RemoveAll(tmpStore)
+				tmpStore = ""
+			}
+		}()
+	}
 	if cfg.ClusterAddr != "" {
 		host, port, err := splitHostPort(cfg.ClusterAddr)
 		if err != nil {
-			return nil, "", fmt.Errorf("drlee: ClusterAddr: %w", err)
+			return nil, "", "", fmt.Errorf("drlee: ClusterAddr: %w", err)
+		}
+		join := cfg.Join
+		if cfg.JetStream && len(join) == 0 {
+			// A clustered JetStream starts only with a route configured. The first node
+			// of a cluster has none: give it a route to itself, which the server
+			// recognises and drops, as in a NATS config that lists every server. Its
+			// port must then be known before the server starts.
+			if port == 0 {
+				if port, err = freeRoutePort(host); err != nil {
+					return nil, "", "", fmt.Errorf("drlee: ClusterAddr: %w", err)
+				}
+			}
+			self := host
+			if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+				self = "127.0.0.1"
+			}
+			join = []string{net.JoinHostPort(self, strconv.Itoa(port))}
 		}
 		if port == 0 {
 			port = server.RANDOM_PORT
@@ -335,17 +383,17 @@ func startServer(cfg *Config) (*server.Server, string, error) {
 			Password:    cfg.ClusterPassword,
 			Compression: server.CompressionOpts{Mode: server.CompressionOff},
 		}
-		for _, j := range cfg.Join {
+		for _, j := range join {
 			u, err := routeURL(j, cfg.ClusterUser, cfg.ClusterPassword)
 			if err != nil {
-				return nil, "", err
+				return nil, "", "", err
 			}
 			opts.Routes = append(opts.Routes, u)
 		}
 	}
-	s, err := server.NewServer(opts)
+	s, err = server.NewServer(opts)
 	if err != nil {
-		return nil, "", fmt.Errorf("drlee: embedded NATS server: %w", err)
+		return nil, "", "", fmt.Errorf("drlee: embedded NATS server: %w", err)
 	}
 	if cfg.Logf != nil {
 		s.SetLogger(serverLogger{cfg.Logf}, false, false)
@@ -354,9 +402,28 @@ func startServer(cfg *Config) (*server.Server, string, error) {
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
 		s.WaitForShutdown()
-		return nil, "", errors.New("drlee: embedded NATS server did not start (cluster address in use?)")
+		return nil, "", "", errors.New("drlee: embedded NATS server did not start (cluster address in use?)")
 	}
-	return s, token, nil
+	if cfg.JetStream && !s.JetStreamEnabled() {
+		// The server starts without JetStream when its store cannot be used
+		// (not writable, locked by another process); say so instead of
+		// failing every key-value call later.
+		s.Shutdown()
+		s.WaitForShutdown()
+		return nil, "", "", fmt.Errorf("drlee: JetStream did not start (store %s not usable?)", opts.StoreDir)
+	}
+	return s, token, tmpStore, nil
+}
+
+// freeRoutePort returns a port free on host now, for a server that must know its port before
+// it listens.
+func freeRoutePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func splitHostPort(hp string) (string, int, error) {
@@ -391,8 +458,16 @@ func routeURL(s, user, pass string) (*url.URL, error) {
 // serverLogger forwards the embedded server's warnings and errors.
 type serverLogger struct{ logf func(string, ...any) }
 
-func (l serverLogger) Noticef(string, ...any)    {}
-func (l serverLogger) Warnf(f string, a ...any)  { l.logf("nats-server: warning: "+f, a...) }
+func (l serverLogger) Noticef(string, ...any) {}
+func (l serverLogger) Warnf(f string, a ...any) {
+	// JetStream's raft repeats this every few seconds while a clustered node has no route
+	// yet (the first node of a cluster, before its peers join); Start already says when
+	// Join found no peer.
+	if strings.HasPrefix(f, "Waiting for routing to be established") {
+		return
+	}
+	l.logf("nats-server: warning: "+f, a...)
+}
 func (l serverLogger) Fatalf(f string, a ...any) { l.logf("nats-server: fatal: "+f, a...) }
 func (l serverLogger) Errorf(f string, a ...any) { l.logf("nats-server: error: "+f, a...) }
 func (l serverLogger) Debugf(string, ...any)     {}
@@ -402,6 +477,15 @@ func (n *Node) nextID() uint64 { return n.ids.Add(1) }
 
 // Name returns the node's name (Config.Node or its default).
 func (n *Node) Name() string { return n.name }
+
+// Conn returns the node's NATS connection, for packages that speak NATS
+// themselves (bindings/kv's JetStream key-value buckets). It is closed by
+// Shutdown; its users must be done with it by then.
+func (n *Node) Conn() *nats.Conn { return n.nc }
+
+// JetStream reports whether the embedded server runs JetStream (Config.JetStream).
+// With NATSURL it reports true: the external servers decide.
+func (n *Node) JetStream() bool { return n.srv == nil || n.srv.JetStreamEnabled() }
 
 // ClusterAddr returns the address the embedded server listens on for routes,
 // as "host:port", or "" when it does not listen (single node, NATSURL). Use it
@@ -513,5 +597,8 @@ func (n *Node) stopServer() {
 	if n.srv != nil {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()
+	}
+	if n.tmpStore != "" {
+		os.RemoveAll(n.tmpStore)
 	}
 }
