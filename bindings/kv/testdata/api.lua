@@ -131,7 +131,9 @@ end
 check.ok(gone, "the value expired within 5 s of a 1 s ttl")
 
 -- A watch: the current values first, then every change in order.
-local w = kv.bucket("watched")
+-- history 64: a watcher that falls behind (its consumer restarted, the machine loaded)
+-- resumes from the stream, which keeps only history revisions of each key.
+local w = kv.bucket("watched", {history = 64})
 w:put("s.keep", "0")
 w:put("s.gone", "x")
 w:delete("s.gone")
