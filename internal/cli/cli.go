@@ -37,8 +37,8 @@ var settings = engine.NewSetting("cli", mode{})
 
 // hooks are the prelude's functions, per worker (registry refs).
 type hooks struct {
-	runSource, replLine, runTest int32
-	stop                         string // the error message of an assertion that stopped its test
+	runSource, replLine, runTest, collect int32
+	stop                                  string // the error message of an assertion that stopped its test
 }
 
 var workerHooks = engine.NewWorkerLocal(func(*engine.Worker) *hooks { return &hooks{} })
@@ -73,16 +73,21 @@ func modeOf(c *engine.Call) int {
 	return c.Return()
 }
 
-// setHooks(run_source, repl_line, run_test, stop): the prelude hands its functions over.
+// setHooks(run_source, repl_line, run_test, collect, stop): the prelude hands its functions
+// over.
 func setHooks(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	h := workerHooks.Get(w)
 	if h.runSource != 0 {
 		c.Raise("cli hooks already set")
 	}
-	stop := c.CheckString(4)
-	fns := [3]int32{c.CheckFunc(1), c.CheckFunc(2), c.CheckFunc(3)}
-	h.runSource, h.replLine, h.runTest, h.stop = fns[0], fns[1], fns[2], stop
+	stop := c.CheckString(5)
+	for i := 1; i <= 4; i++ {
+		if c.Type(i) != engine.TypeFunction {
+			c.TypeError(i, "function")
+		}
+	}
+	h.runSource, h.replLine, h.runTest, h.collect, h.stop = c.CheckFunc(1), c.CheckFunc(2), c.CheckFunc(3), c.CheckFunc(4), stop
 	return 0
 }
 
