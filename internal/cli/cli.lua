@@ -80,9 +80,10 @@ local function where(level)
 end
 
 -- show: a value as Lua source, keys sorted, cycles and depth cut short.
+local show
 local function key_text(k)
   if type(k) == "string" and k:match("^[%a_][%w_]*$") then return k end
-  if type(k) == "string" then return "[" .. format("%q", k) .. "]" end
+  if type(k) == "string" then return "[" .. show(k) .. "]" end
   return "[" .. tostring(k) .. "]"
 end
 local function sorted_keys(t)
@@ -96,8 +97,11 @@ local function sorted_keys(t)
   end)
   return keys
 end
-local function show(v, depth, seen)
-  if type(v) == "string" then return format("%q", v) end
+function show(v, depth, seen)
+  if type(v) == "string" then
+    if #v > 80 then return format("%q", v:sub(1, 60)) .. "... (" .. #v .. " bytes)" end
+    return format("%q", v)
+  end
   if type(v) ~= "table" then return tostring(v) end
   depth, seen = depth or 0, seen or {}
   if seen[v] then return "<cycle>" end
@@ -121,7 +125,7 @@ end
 -- sorted) and the two values there.
 local function path_of(path, k)
   if type(k) == "string" and k:match("^[%a_][%w_]*$") then return path .. "." .. k end
-  return path .. "[" .. (type(k) == "string" and format("%q", k) or tostring(k)) .. "]"
+  return path .. "[" .. (type(k) == "string" and show(k) or tostring(k)) .. "]"
 end
 local function diff(a, b, path, seen)
   if a == b then return nil end
@@ -180,7 +184,7 @@ function T:raises(fn, pattern, msg)
   local ok, err = pcall(fn)
   if ok then failure(self, "expected an error, none was raised", msg) end
   if pattern ~= nil and not tostring(err):find(pattern) then
-    failure(self, "the error " .. format("%q", tostring(err)) .. " does not match " .. format("%q", tostring(pattern)), msg)
+    failure(self, "the error " .. show(tostring(err)) .. " does not match " .. show(tostring(pattern)), msg)
   end
   return err
 end

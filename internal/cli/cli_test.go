@@ -212,9 +212,9 @@ test("never reached", function(t) end)
 `,
 		"c_test.lua": `test("next file", function(t) t:ok(true) end)`,
 	})
-	r := drleeTest(t, dir, "--timeout", "300ms", "-v")
+	r := drleeTest(t, dir, "--timeout", "200ms", "-v")
 	r.expect(t, 1,
-		"FAIL a_test.lua: waits for ever (", "a_test.lua:2: timeout: the test did not end within 300ms (still open: 1 timer(s)",
+		"FAIL a_test.lua: waits for ever (", "a_test.lua:2: timeout: the test did not end within 200ms (still open: 1 timer(s)",
 		"ok   a_test.lua: after it (",
 		"FAIL b_test.lua: spins\n", "its process was killed",
 		"ok   c_test.lua: next file (",
@@ -316,5 +316,54 @@ func TestFindTests(t *testing.T) {
 	}
 	if _, err := cli.FindTests([]string{filepath.Join(dir, "nope")}); err == nil {
 		t.Fatal("no error for a missing path")
+	}
+}
+
+// TestOddValues: test() and the assertions called with odd values under pcall raise
+// clear errors or record failures, never crash the runner: deep and cyclic tables, NaN,
+// functions, userdata, huge strings. A failure is recorded even under pcall (an
+// assertion is not an error to catch), and a test reports its first ten.
+func TestOddValues(t *testing.T) {
+	t.Parallel()
+	dir := files(t, map[string]string{"odd_test.lua": `
+local cyclic = {}; cyclic.self = cyclic
+local cyclic2 = {}; cyclic2.self = cyclic2
+local deep = {}; do local x = deep; for _ = 1, 300 do x[1] = {}; x = x[1] end end
+local odd = {n = 12, nil, true, 0/0, math.huge, -0.0, "", string.rep("x", 1e6), {}, cyclic, deep,
+  print, newproxy(), coroutine.create(function() end)}
+local raised = 0
+for i = 1, odd.n do
+  for j = 1, odd.n do
+    if not pcall(test, odd[i], odd[j]) then raised = raised + 1 end
+  end
+end
+print("test() raised", raised)
+test("odd values", function(t)
+  for i = 1, odd.n do
+    for j = 1, odd.n do
+      pcall(t.eq, t, odd[i], odd[j], odd[j])
+      pcall(t.ok, t, odd[i], odd[j])
+      pcall(t.raises, t, odd[i], odd[j])
+    end
+  end
+end)
+test("cycles and depth", function(t)
+  t:eq(cyclic, cyclic2)
+  t:eq(deep, deep)
+  t:eq(odd, odd)
+end)
+test("a long string", function(t) t:eq(odd[7], "x") end)
+`})
+	r := drleeTest(t, dir)
+	// Only (string, function) pairs declare tests: none among the odd values but print
+	// after "" and the long string, which are then never run (they are filtered out below).
+	r.expect(t, 1, "test() raised\t142\n", "FAIL odd_test.lua: odd values (", "    ... and ",
+		"FAIL odd_test.lua: a long string (", `got "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"... (1000000 bytes), want "x"`)
+	r.lacks(t, "FAIL odd_test.lua: cycles and depth")
+	if len(r.stdout) > 20000 {
+		t.Errorf("%d bytes of report", len(r.stdout))
+	}
+	if strings.Contains(r.stderr, "internal error") || strings.Contains(r.stderr, "panic") {
+		t.Fatalf("stderr:\n%s", r.stderr)
 	}
 }

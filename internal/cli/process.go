@@ -20,16 +20,26 @@ import (
 //	end pass|fail|skip   it ended so (or the file failed to load: end fail)
 //	done                 the file is done
 //
-// The parent kills a child that stays silent for longer than the per-test timeout plus
-// childGrace: the timeout inside the child did not end the test, so its loop is stuck.
+// The parent kills a child whose test has run for twice the per-test timeout plus a second:
+// by then the child's callback watchdog has tried to interrupt it (at the timeout) and
+// given up (at twice the timeout), so its loop is stuck. Between tests (the main chunk,
+// the shutdown at the end) the child gets the timeout plus childGrace.
 
 // ChildEnv marks a drlee test process started by another to run one file.
 const ChildEnv = "DRLEE_TEST_CHILD"
 
-// childGrace is what the parent adds to the per-test timeout before it calls a silent child
-// stuck: the child's own timeout, its callback watchdog (twice the timeout at most) and its
-// shutdown must have had their chance.
+// childGrace is what the parent adds to the per-test timeout before it calls a child stuck
+// outside a test: its shutdown (one second, then two for a stuck worker) must have had its
+// chance.
 const childGrace = 5 * time.Second
+
+// limit is how long the child may stay silent: within a test, or outside one.
+func limit(o TestOptions, inTest bool) time.Duration {
+	if inTest {
+		return 2*o.Timeout + time.Second
+	}
+	return o.Timeout + childGrace
+}
 
 // event writes one line to the parent (o.Events, nil when this is not a child).
 func (o TestOptions) event(format string, args ...any) {
@@ -71,12 +81,13 @@ func RunTestProcess(ctx context.Context, exe string, args []string, file string,
 	go func() { // ends at EOF: when the child ends, or is killed
 		defer close(events)
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 4096), 1<<20) // names are cut to maxNameLen: lines are short
 		for sc.Scan() {
 			events <- sc.Text()
 		}
+		io.Copy(io.Discard, pr) // after a line too long: the child must never block on us
 	}()
-	limit := o.Timeout + childGrace
-	silence := time.NewTimer(limit)
+	silence := time.NewTimer(limit(o, false))
 	defer silence.Stop()
 	current, gotTotals := "", false
 	for done := false; !done; {
@@ -86,7 +97,6 @@ func RunTestProcess(ctx context.Context, exe string, args []string, file string,
 				done = true
 				break
 			}
-			silence.Reset(limit)
 			kind, rest, _ := strings.Cut(ev, " ")
 			switch kind {
 			case "start":
@@ -104,14 +114,15 @@ func RunTestProcess(ctx context.Context, exe string, args []string, file string,
 			case "done":
 				gotTotals = true
 			}
+			silence.Reset(limit(o, current != ""))
 		case <-silence.C:
 			cmd.Process.Kill()
 			if current != "" {
 				fmt.Fprintf(o.Out, "FAIL %s: %s\n%s", file, current, indent(fmt.Sprintf(
-					"timeout: the test did not return to the loop within %s (a loop the JIT compiled cannot be interrupted): its process was killed; the file's later tests did not run", limit)))
+					"timeout: the test did not return to the loop within %s (a loop the JIT compiled cannot be interrupted): its process was killed; the file's later tests did not run", limit(o, true))))
 				tot.Failed++
 			} else {
-				fail("timeout: the file's main chunk did not end within %s: its process was killed", limit)
+				fail("timeout: the file's main chunk (or its end) took longer than %s: its process was killed", limit(o, false))
 			}
 			gotTotals = true
 			for range events { // until EOF

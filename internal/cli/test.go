@@ -124,6 +124,7 @@ type testCase struct {
 	id          int
 	name, where string
 	failures    []string
+	more        int // failures beyond maxFailures
 	skip        string
 	skipped     bool
 	finished    bool
@@ -140,7 +141,7 @@ func addTest(c *engine.Call) int {
 	if r == nil {
 		c.Raise("test: not in drlee test")
 	}
-	tc := &testCase{run: r, id: len(r.tests) + 1, name: name, where: where}
+	tc := &testCase{run: r, id: len(r.tests) + 1, name: shortName(name), where: where}
 	r.tests = append(r.tests, tc)
 	return c.ReturnNumber(float64(tc.id))
 }
@@ -162,8 +163,20 @@ func recordFailure(c *engine.Call) int {
 	if tc.finished {
 		c.Raise("%s: an assertion of test %q after its end: %s", where, tc.name, msg)
 	}
-	tc.failures = append(tc.failures, where+": "+msg)
+	tc.fail(where + ": " + msg)
 	return 0
+}
+
+// maxFailures bounds the messages kept per test: an assertion in a loop may fail a million
+// times, and the first few say what there is to say.
+const maxFailures = 10
+
+func (tc *testCase) fail(msg string) {
+	if len(tc.failures) < maxFailures {
+		tc.failures = append(tc.failures, msg)
+		return
+	}
+	tc.more++
 }
 
 // __drlee_cli_skip(id, msg)
@@ -186,7 +199,7 @@ func (r *fileRun) next(w *engine.Worker) {
 		if r.opts.Filter != nil && !r.opts.Filter.MatchString(tc.name) {
 			continue
 		}
-		r.opts.event("start %s", strings.ReplaceAll(tc.name, "\n", " "))
+		r.opts.event("start %s", strings.ReplaceAll(shortName(tc.name), "\n", " "))
 		tc.start(w)
 		return
 	}
@@ -213,7 +226,7 @@ func (tc *testCase) ScopeFailed(w *engine.Worker, sc *engine.Scope, err error) {
 		w.Logf("ERROR", "test %q, after its end: %s", tc.name, msg)
 		return
 	}
-	tc.failures = append(tc.failures, firstPart(cleanTraceback(msg), tc.run.opts.Verbose))
+	tc.fail(firstPart(cleanTraceback(msg), tc.run.opts.Verbose))
 }
 
 // ScopeIdle: the test's thread returned and nothing it started is pending: it is over,
@@ -263,6 +276,9 @@ func (tc *testCase) finish(w *engine.Worker) {
 		fmt.Fprintf(&b, "FAIL %s: %s (%s)\n", r.path, tc.name, round(d))
 		for _, f := range tc.failures {
 			b.WriteString(indent(f))
+		}
+		if tc.more > 0 {
+			fmt.Fprintf(&b, "    ... and %d more\n", tc.more)
 		}
 	case tc.skipped:
 		r.skipped++
@@ -316,6 +332,17 @@ func openDiff(base, now engine.Open) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// maxNameLen bounds a test's name in reports.
+const maxNameLen = 200
+
+// shortName is a test's name as reports show it: cut to maxNameLen bytes.
+func shortName(name string) string {
+	if len(name) <= maxNameLen {
+		return name
+	}
+	return fmt.Sprintf("%s... (%d bytes)", name[:maxNameLen], len(name))
 }
 
 // firstPart is an error message without its traceback, unless full.
