@@ -142,6 +142,8 @@ func TestEnvFlags(t *testing.T) {
 	r = drleeWith(t, "", []string{"DRLEE_MAX_BODY_SIZE=0"}, "run", p)
 	r.expect(t, 1)
 	r.stderrHas(t, "--max-body-size must be from 1")
+	// --check is not a setting: DRLEE_CHECK does not make a run a check.
+	drleeWith(t, "", []string{"DRLEE_CHECK=true"}, "run", "-w", "1", p).expect(t, 0, "1\n")
 	// drlee test reads them too.
 	r = drleeWith(t, "", []string{"DRLEE_TIMEOUT=0s"}, "test", t.TempDir())
 	r.expect(t, 2)

@@ -170,17 +170,19 @@ func fatal(c *engine.Call) int {
 // the runner of runtime threads, the xpcall between them) from a Lua error's traceback:
 // they are the same for every error and say nothing about the user's code.
 func cleanTraceback(msg string) string {
-	if !strings.Contains(msg, "\nstack traceback:") {
+	i := strings.Index(msg, "\nstack traceback:")
+	if i < 0 {
 		return msg
 	}
-	lines := strings.Split(msg, "\n")
-	out := lines[:0]
-	for _, l := range lines {
+	head, tail := msg[:i], msg[i+1:] // the message stays as it is; only frames go
+	lines := strings.Split(tail, "\n")
+	out := lines[:1]
+	for _, l := range lines[1:] {
 		t := strings.TrimSpace(l)
 		if strings.HasPrefix(t, "[drlee globals]") || strings.HasPrefix(t, "[drlee runner]") || t == "[C]: in function 'xpcall'" {
 			continue
 		}
 		out = append(out, l)
 	}
-	return strings.Join(out, "\n")
+	return head + "\n" + strings.Join(out, "\n")
 }
