@@ -219,7 +219,7 @@ func (tc *testCase) start(w *engine.Worker) {
 // ScopeFailed: the test raised (an assertion that stopped it has recorded its failure).
 func (tc *testCase) ScopeFailed(w *engine.Worker, sc *engine.Scope, err error) {
 	msg := err.Error()
-	if strings.Contains(msg, workerHooks.Get(w).stop) {
+	if stop := workerHooks.Get(w).stop; stop != "" && strings.Contains(msg, stop) {
 		return
 	}
 	if tc.finished {
