@@ -1,6 +1,13 @@
 // Command drlee runs Lua scripts on Dr.LEE, the Distributed Lua Execution Environment.
 //
 //	drlee run [flags] script.lua [args...]
+//	drlee run [flags] -e 'code' [args...]
+//	drlee run [flags] - [args...]            (the script on stdin)
+//	drlee test [flags] [paths...]
+//	drlee repl [flags] [script.lua [args...]]
+//	drlee version
+//
+// Flags can also come from the environment: DRLEE_WORKERS=4 is --workers 4 (env.go).
 //
 // The script runs once in every worker (one LuaJIT state each, --workers, default the
 // number of CPUs). drlee exits when every worker has nothing left to do, or on SIGINT or
@@ -39,10 +46,16 @@ func usage(w io.Writer) {
 
 Usage:
   drlee run [flags] script.lua [args...]   run a script in N workers
-  drlee version                            print the version
+  drlee run [flags] -e 'code' [args...]    run code given on the command line
+  drlee run [flags] - [args...]            run the script read from stdin
+  drlee run --check script.lua             compile only: exit 1 with the syntax error
+  drlee test [flags] [paths...]            run the *_test.lua files of paths (default .)
+  drlee repl [flags] [script.lua]          a Lua prompt on a worker (script loaded first)
+  drlee version                            print the versions of drlee, LuaJIT and Go
   drlee help                               this text
 
-Run "drlee run -h" for the flags.
+Run "drlee run -h" (test -h, repl -h) for the flags. Each flag can also be set by a
+DRLEE_ environment variable: DRLEE_WORKERS=4 is --workers 4 (the command line wins).
 `)
 }
 
@@ -54,9 +67,12 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	switch argv[0] {
 	case "run":
 		return runScript(argv[1:], stdout, stderr)
+	case "test":
+		return runTests(argv[1:], stdout, stderr)
+	case "repl":
+		return runREPL(argv[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "drlee %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-		return 0
+		return printVersion(stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -84,9 +100,14 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Node, "node", "", "this node's name (env.node; default: host name, plus the cluster port)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	engine.Flags(fs, &cfg) // every module's flags, bound to its settings in cfg
+	expr := fs.String("e", "", "run this code instead of a script file (the arguments are all the script's)")
+	check := fs.Bool("check", false, "only load and compile the script (or -e, -), in one worker with every module: exit 1 with the syntax error")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: drlee run [flags] script.lua [args...]")
+		fmt.Fprintln(stderr, "Usage: drlee run [flags] script.lua|-e code|- [args...]")
 		fs.PrintDefaults()
+	}
+	if !applyEnv(fs, stderr) {
+		return 2
 	}
 	if err := fs.Parse(argv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -94,12 +115,9 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() < 1 {
-		fs.Usage()
-		return 2
+	if code := chooseSource(fs, &cfg, expr, isFlagSet(fs, "e"), *check, os.Stdin, stderr); code >= 0 {
+		return code
 	}
-	cfg.Script = fs.Arg(0)
-	cfg.Args = fs.Args()[1:]
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 
 	e, err := engine.New(cfg)
