@@ -99,6 +99,10 @@ type conn struct {
 
 // newConn wraps a connected socket. nc is what I/O goes through, raw the socket under it
 // (the same for a plain connection).
+// Closed reports a connection closed with nothing of it in flight, which Open (drlee
+// test's leak check) then does not count (engine.ClosedReporter). Loop only.
+func (c *conn) Closed() bool { return c.closing && c.pending == 0 }
+
 func newConn(st *netState, kind string, nc, raw net.Conn, isTLS bool, rt, wt time.Duration, ep *endpoint) *conn {
 	cn := &conn{st: st, nc: nc, raw: raw, kind: kind, tls: isTLS, rt: rt, wt: wt, ep: ep}
 	cn.local = addrString(raw.LocalAddr())

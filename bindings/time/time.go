@@ -199,6 +199,10 @@ type ticker struct {
 	stopped bool
 }
 
+// Closed reports a stopped ticker, which Open (drlee test's leak check) then does not
+// count (engine.ClosedReporter). Loop only.
+func (tk *ticker) Closed() bool { return tk.stopped }
+
 // liveTickers is the set of a worker's running tickers. On shutdown they stop, as servers
 // stop accepting, so that a ticker nobody stops does not hold the process until the
 // shutdown timeout. One hook per worker, installed with the first ticker.

@@ -65,6 +65,14 @@ func (r *Response) Close() error {
 	return nil
 }
 
+// Closed reports whether Close (or CloseAsync) was called: what `drlee test` asks of a
+// response a test kept (engine.ClosedReporter).
+func (r *Response) Closed() bool {
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	return r.b.closed
+}
+
 // CloseAsync is Close with a callback, called once the connection has been
 // returned to the pool or closed: synchronously if there is nothing left to
 // do, otherwise from the body goroutine. Every call's done is called.
