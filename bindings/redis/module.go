@@ -392,6 +392,10 @@ type client struct {
 	subs     map[*subscription]struct{}
 }
 
+// Closed reports a client closed with nothing of it in flight, which Open (drlee test's
+// leak check) then does not count (engine.ClosedReporter). Loop only.
+func (cl *client) Closed() bool { return cl.closed && cl.released }
+
 // redis.new(uri, options?) -> client. No connection is made until the first command.
 func newClient(c *engine.Call) int {
 	w := engine.WorkerOf(c)

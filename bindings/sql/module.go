@@ -175,6 +175,10 @@ type db struct {
 	e       *engine.Engine
 }
 
+// Closed reports a closed db, which Open (drlee test's leak check) then does not count
+// (engine.ClosedReporter). Loop only.
+func (d *db) Closed() bool { return d.closed }
+
 // liveDBs are the dbs a worker opened and has not shut yet: the worker's end closes them
 // by force (AfterClose: once the state is closed, no completion can run any more).
 var liveDBs *engine.WorkerLocal[map[*db]struct{}]

@@ -66,6 +66,10 @@ type conn struct {
 	wc        *workerConns
 }
 
+// Closed reports a connection closed with nothing of it in flight, which Open (drlee
+// test's leak check) then does not count (engine.ClosedReporter). Loop only.
+func (c *conn) Closed() bool { return c.closing && c.pending == 0 }
+
 func newConn(st *wsState, c *ws.Conn, raw net.Conn, o connOpts, ep *endpoint) *conn {
 	cn := &conn{st: st, ws: c, raw: raw, o: o, ep: ep, done: make(chan struct{})}
 	cn.local = addrString(raw.LocalAddr())

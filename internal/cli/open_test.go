@@ -37,6 +37,9 @@ func init() {
 				engine.WorkerOf(c).NewObject(out, resClass, &res{})
 				return c.Return()
 			}},
+			{Name: "conns", Fn: func(c *engine.Call) int {
+				return c.ReturnNumber(float64(engine.WorkerOf(c).Open().Objects["conn"]))
+			}},
 			{Name: "hold", Fn: func(c *engine.Call) int { engine.WorkerOf(c).Hold(); return 0 }},
 			{Name: "unhold", Fn: func(c *engine.Call) int { engine.WorkerOf(c).Unhold(); return 0 }},
 		},
@@ -72,9 +75,18 @@ print("res closed", o.open())
 fs.stat(".", function() end)
 print("stat", o.open())
 tm:cancel()
+-- A network connection closed, kept in a local: not counted.
+local network = require "network"
+local srv = network.create_server("tcp", "127.0.0.1:0", function(conn) conn:close() end)
+assert(srv:start())
+local c = assert(network.dial("tcp", srv.addr))
+local before = o.conns()
+assert(c:close())
+print("conn", before, o.conns())
+srv:stop()
 `)
 	res.MustSucceed(t)
 	res.Contains(t, "start\t0 0 0 0 0 0\n", "ticker\t0 0 1 0 1 0\n", "stopped\t0 0 0 0 0 0\n",
 		"collected\t0 0 0 0 0 0\n", "held\t0 1 0 0 0 0\n", "timer\t1 0 1 0 0 0\n", "file\t1 0 1 1 0 0\n",
-		"closed\t1 0 1 0 0 0\n", "res\t1 0 1 0 0 1\n", "res closed\t1 0 1 0 0 0\n", "stat\t2 0 1 0 0 0\n")
+		"closed\t1 0 1 0 0 0\n", "res\t1 0 1 0 0 1\n", "res closed\t1 0 1 0 0 0\n", "stat\t2 0 1 0 0 0\n", "conn\t1\t0\n")
 }
