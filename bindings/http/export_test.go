@@ -10,7 +10,7 @@ import (
 
 // serverOn is e's server on addr, or nil.
 func serverOn(e *engine.Engine, addr string) *sharedServer {
-	set := listeners.Get(e)
+	set := listeners.Get(e.Process())
 	set.mu.Lock()
 	defer set.mu.Unlock()
 	return set.byAddr[addr]

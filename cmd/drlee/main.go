@@ -6,21 +6,18 @@
 // number of CPUs). drlee exits when every worker has nothing left to do, or on SIGINT or
 // SIGTERM after in-flight work finished (--shutdown-timeout). It exits 1 when the main
 // chunk failed, any Lua error went uncaught, or a script called log.fatal (which shuts
-// down as SIGTERM does).
+// down as SIGTERM does). SIGHUP reloads: the script, read again, runs in new workers that
+// take over the listening sockets while the old ones drain (reload.go).
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
-	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	_ "github.com/drlee/drlee/bindings" // every module
@@ -39,6 +36,7 @@ func usage(w io.Writer) {
 
 Usage:
   drlee run [flags] script.lua [args...]   run a script in N workers
+  drlee reload --pid-file PATH             reload a running drlee (as SIGHUP does)
   drlee version                            print the version
   drlee help                               this text
 
@@ -54,6 +52,8 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	switch argv[0] {
 	case "run":
 		return runScript(argv[1:], stdout, stderr)
+	case "reload":
+		return reloadCmd(argv[1:], stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "drlee %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
@@ -83,6 +83,7 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.CallbackTimeout, "callback-timeout", time.Minute, "interrupt a Lua callback (not the main chunk) that runs longer, with an error; 0: never")
 	fs.StringVar(&cfg.Node, "node", "", "this node's name (env.node; default: host name, plus the cluster port)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	pidFile := fs.String("pid-file", "", "write the process id to this file (for drlee reload), removed at exit")
 	engine.Flags(fs, &cfg) // every module's flags, bound to its settings in cfg
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: drlee run [flags] script.lua [args...]")
@@ -102,31 +103,5 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	cfg.Args = fs.Args()[1:]
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 
-	e, err := engine.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "drlee: %v\n", err)
-		return 1
-	}
-	if path := os.Getenv("DRLEE_CPUPROFILE"); path != "" {
-		// For profiling the runtime itself (docs/ARCHITECTURE.md, "Measurements"); not a
-		// user feature.
-		if f, err := os.Create(path); err == nil {
-			if pprof.StartCPUProfile(f) == nil {
-				defer pprof.StopCPUProfile()
-			}
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := e.Run(ctx); err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			fmt.Fprintf(stderr, "drlee: %v\n", err)
-		}
-		return 1
-	}
-	if e.Failed() {
-		return 1
-	}
-	return 0
+	return runGenerations(cfg, *pidFile, stderr) // reload.go
 }
