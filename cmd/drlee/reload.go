@@ -104,6 +104,9 @@ func runGenerations(cfg engine.Config, pidFile string, stderr io.Writer) int {
 			s.switchOver()
 		case g := <-s.ended:
 			s.live--
+			if g == s.loading && g.err == nil && isClosed(g.e.Ready()) {
+				s.switchOver() // it loaded, and ended at once (a script with nothing to serve)
+			}
 			switch {
 			case g == s.cur:
 				// The serving generation ended by itself (the script has nothing left to
@@ -247,6 +250,15 @@ func readPidFile(path string) (int, error) {
 		return 0, fmt.Errorf("%s: not a process id: %q", path, truncate(text, 32))
 	}
 	return pid, nil
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // firstLine is an error's first line (the message of a Lua error, not its traceback, which
