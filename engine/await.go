@@ -473,7 +473,8 @@ func (mainScope) ScopeFailed(w *Worker, sc *Scope, err error) {
 // ScopeIdle: the main chunk has run to its end (a failure terminated the worker first).
 func (mainScope) ScopeIdle(w *Worker, _ *Scope) {
 	if !w.terminated {
-		w.engine.workerLoaded()
+		w.mainDone = true
+		w.checkLoaded()
 	}
 }
 

@@ -79,10 +79,13 @@ type Engine struct {
 	killFlag atomic.Bool   // the shutdown timeout ran out: loops end now
 	stopOnce sync.Once
 
-	proc    *Process      // shared with the other generations; its outMu keeps lines whole
-	ownProc bool          // proc is this engine's alone: Run closes it
-	ready   chan struct{} // closed once every worker has run the main chunk to its end
-	loaded  atomic.Int32  // workers whose main chunk has ended without an error
+	proc     *Process      // shared with the other generations; its outMu keeps lines whole
+	ownProc  bool          // proc is this engine's alone: Run closes it
+	ready    chan struct{} // closed once every worker has run the main chunk to its end
+	loaded   atomic.Int32  // workers whose main chunk has ended without an error
+	readyMu  sync.Mutex    // protects readyFns, isReady
+	readyFns []func()      // OnReady
+	isReady  bool
 
 	hooksMu sync.Mutex // protects closers, and workers while Run sets it
 	closers []func()   // process-wide resources of bindings, closed after the workers ended
@@ -93,7 +96,8 @@ type Engine struct {
 	grace time.Duration // how long Run waits for them: GoroutineGrace, shorter in tests
 
 	fatalMu  sync.Mutex
-	fatalErr error // the first error that kept a worker from running the script
+	fatalErr error         // the first error that kept a worker from running the script
+	loadFail chan struct{} // closed with the first such error (fatal)
 
 	localsMu     sync.Mutex // protects locals
 	locals       []any      // the engine's EngineLocal values, by index
@@ -132,6 +136,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, started: make(chan struct{}), allDone: make(chan struct{}), stopping: make(chan struct{}),
 		locals: make([]any, ne), grace: GoroutineGrace, proc: cfg.Process, ready: make(chan struct{}),
+		loadFail: make(chan struct{}),
 	}
 	if e.proc == nil {
 		e.proc, e.ownProc = NewProcess(), true
@@ -161,11 +166,49 @@ func (e *Engine) Process() *Process { return e.proc }
 // retires the old generation only then. A script that fails never closes it.
 func (e *Engine) Ready() <-chan struct{} { return e.ready }
 
+// LoadFailed is closed when a worker could not run the script (a syntax error, a main
+// chunk that raised): the engine never becomes Ready. Its other workers run on (as they
+// always have: `drlee run` exits 1 at the end); a reload shuts the engine down.
+func (e *Engine) LoadFailed() <-chan struct{} { return e.loadFail }
+
+// Err is the error Run returns, as it stands now: the first failure to run the script (see
+// LoadFailed), or an Abort's. Safe from any goroutine.
+func (e *Engine) Err() error {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	return e.fatalErr
+}
+
+// OnReady registers fn to run once the engine is Ready: on the goroutine that makes it so
+// (the loop of the last worker to load), before Ready closes; at once, on the caller's, if
+// it is already. For a binding that holds a new generation's share of a shared listener
+// back until the whole generation has loaded (a reload switches over at once, never to a
+// half-loaded script). fn must not block or call into Lua. Safe from any goroutine.
+func (e *Engine) OnReady(fn func()) {
+	e.readyMu.Lock()
+	if !e.isReady {
+		e.readyFns = append(e.readyFns, fn)
+		e.readyMu.Unlock()
+		return
+	}
+	e.readyMu.Unlock()
+	fn()
+}
+
 // workerLoaded counts a worker whose main chunk ended without an error.
 func (e *Engine) workerLoaded() {
-	if int(e.loaded.Add(1)) == e.cfg.Workers {
-		close(e.ready)
+	if int(e.loaded.Add(1)) != e.cfg.Workers {
+		return
 	}
+	e.readyMu.Lock()
+	e.isReady = true
+	fns := e.readyFns
+	e.readyFns = nil
+	e.readyMu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+	close(e.ready)
 }
 
 // Config returns the engine's configuration.
@@ -345,6 +388,7 @@ func (e *Engine) fatal(worker int, err error) {
 	first := e.fatalErr == nil
 	if first {
 		e.fatalErr = fmt.Errorf("%w: %w", errFatal, err)
+		close(e.loadFail)
 	}
 	e.fatalMu.Unlock()
 	if first {

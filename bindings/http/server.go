@@ -25,7 +25,10 @@ import (
 // ones leave it as they drain, so that the listener never closes and no connection is
 // dropped: a connection is no worker's, each of its requests goes to a worker picked then,
 // so the requests that follow on a keep-alive connection of the old generation go to the
-// new one. The server closes when its last worker leaves and no other joined.
+// new one. The workers of a generation that joins a server others serve are staged: they
+// get requests only once their whole generation has loaded (engine.OnReady), so that a
+// reload switches over at once and a script that fails to load on one worker answers
+// nothing. The server closes when its last worker leaves and no other joined.
 //
 // Its goroutines are the process's (Process.Go): the accept loop (serve), the listener's
 // sweeper (package deadline), and, once the last worker left, the graceful shutdown. All
@@ -39,8 +42,9 @@ type sharedServer struct {
 	opts Options
 	set  *listenerSet // the process's servers, which this one leaves when it closes
 
-	mu       sync.Mutex                  // protects handlers updates
+	mu       sync.Mutex                  // protects handlers updates, staged
 	handlers atomic.Pointer[[]*workerEP] // copy on write: read on every request without a lock
+	staged   []*workerEP                 // joined, waiting for their engine to be ready
 	rr       atomic.Uint32               // where the least-busy scan starts, so ties rotate
 	closed   atomic.Bool                 // the listener was closed on purpose (closeLocked)
 	shed     *shedStats                  // 503s, counted and logged (overload.go)
@@ -147,10 +151,45 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 	}
 	s.mu.Lock()
 	old := *s.handlers.Load()
-	eps := append(append(make([]*workerEP, 0, len(old)+1), old...), ep)
-	s.handlers.Store(&eps)
+	// A new generation's worker (a reload) waits until its generation has loaded, while
+	// another generation serves; the first generation serves from its first worker on.
+	stage := false
+	select {
+	case <-e.Ready():
+	default:
+		for _, o := range old {
+			if o.w.Engine() != e {
+				stage = true
+				break
+			}
+		}
+	}
+	if stage {
+		s.staged = append(s.staged, ep)
+	} else {
+		eps := append(append(make([]*workerEP, 0, len(old)+1), old...), ep)
+		s.handlers.Store(&eps)
+	}
 	s.mu.Unlock()
+	if stage {
+		e.OnReady(func() { s.activate(ep) }) // not under s.mu: it may run at once
+	}
 	return s, nil
+}
+
+// activate moves ep from the staged workers to those that get requests, unless it left.
+func (s *sharedServer) activate(ep *workerEP) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, st := range s.staged {
+		if st == ep {
+			s.staged = append(s.staged[:i], s.staged[i+1:]...)
+			old := *s.handlers.Load()
+			eps := append(append(make([]*workerEP, 0, len(old)+1), old...), ep)
+			s.handlers.Store(&eps)
+			return
+		}
+	}
 }
 
 // serve runs fasthttp's accept loop, on a goroutine of the process. It returns nil once
@@ -179,6 +218,18 @@ func (s *sharedServer) leave(ep *workerEP) {
 		if e != ep {
 			eps = append(eps, e)
 		}
+	}
+	staged := s.staged[:0]
+	for _, e := range s.staged {
+		if e != ep {
+			staged = append(staged, e)
+		}
+	}
+	s.staged = staged
+	if len(eps) == 0 && len(staged) > 0 {
+		// The generation that served has left before the next one loaded (it ended by
+		// itself): the staged workers serve now rather than nobody.
+		eps, s.staged = append(eps, staged...), nil
 	}
 	s.handlers.Store(&eps)
 	s.mu.Unlock()

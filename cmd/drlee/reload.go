@@ -46,20 +46,23 @@ type supervisor struct {
 	stderr io.Writer
 	ended  chan *generation // each generation, once its Run returned
 
-	last     int         // number of the newest generation
-	cur      *generation // serving (or loading, for the first)
-	loading  *generation // a reload not ready yet
-	queued   bool        // a SIGHUP came during the reload in progress
-	live     int         // generations whose Run has not returned
-	stopping bool        // SIGINT or SIGTERM, or the serving generation ended: no more reloads
-	failed   bool        // a generation that served failed (uncaught error, log.fatal)
+	last    int         // number of the newest generation
+	cur     *generation // serving (or loading, for the first)
+	loading *generation // a reload not ready yet
+	// Generations that failed to load, shut down and not ended yet.
+	discarded map[*generation]bool
+	queued    bool // a SIGHUP came during the reload in progress
+	live      int  // generations whose Run has not returned
+	stopping  bool // SIGINT or SIGTERM, or the serving generation ended: no more reloads
+	failed    bool // a generation that served failed (uncaught error, log.fatal)
 }
 
 // runGenerations is `drlee run` once the flags are parsed: it runs the script in a first
 // generation, reloads on SIGHUP, and shuts down on SIGINT or SIGTERM. It returns the exit
 // code.
 func runGenerations(cfg engine.Config, pidFile string, stderr io.Writer) int {
-	s := &supervisor{cfg: cfg, proc: engine.NewProcess(), stderr: stderr, ended: make(chan *generation)}
+	s := &supervisor{cfg: cfg, proc: engine.NewProcess(), stderr: stderr, ended: make(chan *generation),
+		discarded: map[*generation]bool{}}
 	s.cfg.Process = s.proc
 	e, err := engine.New(s.cfg)
 	if err != nil {
@@ -89,9 +92,9 @@ func runGenerations(cfg engine.Config, pidFile string, stderr io.Writer) int {
 	s.cur = s.start(e)
 	var result error
 	for s.live > 0 {
-		var ready <-chan struct{}
+		var ready, loadFailed <-chan struct{}
 		if s.loading != nil {
-			ready = s.loading.e.Ready()
+			ready, loadFailed = s.loading.e.Ready(), s.loading.e.LoadFailed()
 		}
 		select {
 		case sig := <-sigs:
@@ -102,6 +105,14 @@ func runGenerations(cfg engine.Config, pidFile string, stderr io.Writer) int {
 			}
 		case <-ready:
 			s.switchOver()
+		case <-loadFailed:
+			// A worker could not run the script; the others may have, and serve on until
+			// their engine is shut down: now.
+			g := s.loading
+			s.loading = nil
+			s.discarded[g] = true
+			g.e.Shutdown()
+			s.failedReload(g, g.e.Err())
 		case g := <-s.ended:
 			s.live--
 			if g == s.loading && g.err == nil && isClosed(g.e.Ready()) {
@@ -116,8 +127,10 @@ func runGenerations(cfg engine.Config, pidFile string, stderr io.Writer) int {
 				s.stop()
 			case g == s.loading:
 				s.loading = nil
-				s.proc.Log("ERROR", "reload failed: generation %d could not run the script (%s): generation %d keeps serving", g.n, firstLine(g.err), s.cur.n)
-				s.next()
+				s.failedReload(g, g.err)
+			case s.discarded[g]:
+				delete(s.discarded, g)
+				s.proc.Log("INFO", "reload: generation %d has ended", g.n)
 			default:
 				s.failed = s.failed || g.e.Failed()
 				s.proc.Log("INFO", "reload: generation %d has ended", g.n)
@@ -169,6 +182,13 @@ func (s *supervisor) reload() {
 		s.loading = s.start(e)
 		s.proc.Log("INFO", "reload: generation %d is loading %s", s.loading.n, s.cfg.Script)
 	}
+}
+
+// failedReload reports a generation that could not run the script, and starts the reload
+// queued behind it, if any.
+func (s *supervisor) failedReload(g *generation, err error) {
+	s.proc.Log("ERROR", "reload failed: generation %d could not run the script (%s): generation %d keeps serving", g.n, firstLine(err), s.cur.n)
+	s.next()
 }
 
 // next starts the reload queued behind the one that just ended, if any.
