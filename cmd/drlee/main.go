@@ -103,5 +103,5 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	cfg.Args = fs.Args()[1:]
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 
-	return runGenerations(cfg, *pidFile, stderr) // reload.go
+	return runGenerations(cfg, *pidFile, reloadRefusal(fs), stderr) // reload.go
 }

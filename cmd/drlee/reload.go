@@ -51,17 +51,18 @@ type supervisor struct {
 	loading *generation // a reload not ready yet
 	// Generations that failed to load, shut down and not ended yet.
 	discarded map[*generation]bool
-	queued    bool // a SIGHUP came during the reload in progress
-	live      int  // generations whose Run has not returned
-	stopping  bool // SIGINT or SIGTERM, or the serving generation ended: no more reloads
-	failed    bool // a generation that served failed (uncaught error, log.fatal)
+	queued    bool   // a SIGHUP came during the reload in progress
+	live      int    // generations whose Run has not returned
+	stopping  bool   // SIGINT or SIGTERM, or the serving generation ended: no more reloads
+	failed    bool   // a generation that served failed (uncaught error, log.fatal)
+	refusal   string // why this process cannot reload ("": it can)
 }
 
 // runGenerations is `drlee run` once the flags are parsed: it runs the script in a first
 // generation, reloads on SIGHUP, and shuts down on SIGINT or SIGTERM. It returns the exit
 // code.
-func runGenerations(cfg engine.Config, pidFile string, stderr io.Writer) int {
-	s := &supervisor{cfg: cfg, proc: engine.NewProcess(), stderr: stderr, ended: make(chan *generation),
+func runGenerations(cfg engine.Config, pidFile, refusal string, stderr io.Writer) int {
+	s := &supervisor{cfg: cfg, proc: engine.NewProcess(), stderr: stderr, ended: make(chan *generation), refusal: refusal,
 		discarded: map[*generation]bool{}}
 	s.cfg.Process = s.proc
 	e, err := engine.New(s.cfg)
@@ -168,6 +169,8 @@ func (s *supervisor) reload() {
 	switch {
 	case s.stopping:
 		s.proc.Log("WARN", "reload: shutting down, SIGHUP ignored")
+	case s.refusal != "":
+		s.proc.Log("WARN", "reload: SIGHUP ignored: %s", s.refusal)
 	case s.loading != nil:
 		if !s.queued {
 			s.queued = true
@@ -217,6 +220,18 @@ func (s *supervisor) stop() {
 		s.loading.e.Shutdown()
 	}
 	// The draining generations are shutting down already.
+}
+
+// reloadRefusal says why the flags of `drlee run` make a reload impossible, or "". The
+// embedded NATS server of --cluster listens on the cluster port, which the new generation's
+// rpc node cannot bind while the serving one holds it: its script would fail to load after
+// the node's start timeout, every time. A node of a cluster is restarted instead (the
+// cluster routes around it meanwhile); --nats (an external NATS) reloads.
+func reloadRefusal(fs *flag.FlagSet) string {
+	if f := fs.Lookup("cluster"); f != nil && f.Value.String() != "" {
+		return "--cluster (the embedded NATS server) holds its port for one generation only: restart the node instead, or use --nats"
+	}
+	return ""
 }
 
 // writePidFile writes this process's id to path (replacing what it held), for `drlee

@@ -82,15 +82,22 @@ func freePort(t *testing.T) string {
 // startServer runs drlee on reloadScript(1) with workers workers and waits until it answers.
 func startServer(t *testing.T, workers int) *server {
 	t.Helper()
+	return startScript(t, reloadScript(1, ""), "gen 1", "-w", strconv.Itoa(workers))
+}
+
+// startScript runs drlee run with flags on src (whose arg[1] is the port to listen on) and
+// waits until GET / answers first.
+func startScript(t *testing.T, src, first string, flags ...string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
 	s := &server{
 		t: t, path: filepath.Join(dir, "main.lua"), pidFile: filepath.Join(dir, "drlee.pid"),
 		url: "http://127.0.0.1:" + port, done: make(chan struct{}),
 	}
-	s.write(reloadScript(1, ""))
-	s.cmd = exec.Command(drleeBin, "run", "-w", strconv.Itoa(workers), "--shutdown-timeout", "5s",
-		"--pid-file", s.pidFile, s.path, port)
+	s.write(src)
+	args := append(append([]string{"run"}, flags...), "--shutdown-timeout", "5s", "--pid-file", s.pidFile, s.path, port)
+	s.cmd = exec.Command(drleeBin, args...)
 	s.cmd.Stdout = io.Discard
 	s.cmd.Stderr = &s.stderr
 	if err := s.cmd.Start(); err != nil {
@@ -109,7 +116,7 @@ func startServer(t *testing.T, workers int) *server {
 			<-s.done
 		}
 	})
-	s.waitBody("gen 1", 10*time.Second)
+	s.waitBody(first, 10*time.Second)
 	return s
 }
 
@@ -541,4 +548,56 @@ server:start(function(err) assert(not err, err) end)
 	if s.code != 0 {
 		t.Fatalf("exit code %d\nstderr:\n%s", s.code, s.stderr.String())
 	}
+}
+
+// rpcScript registers an rpc handler that answers with the generation, which the HTTP
+// handler calls: across a reload the new generation's registration answers.
+func rpcScript(gen int) string {
+	return fmt.Sprintf(`local http = require "http"
+local rpc = require "rpc"
+rpc.register("gen", function(message, reply) reply(nil, "rpc gen %d") end)
+http.create_server("127.0.0.1:" .. arg[1], function(req, res)
+  local v, err = rpc.call("gen", {})
+  res:write(tostring(v or err))
+  res:finish()
+end):start()
+`, gen)
+}
+
+// rpc registrations move with the generations: the old one's node unregisters as it
+// drains, the new one's registers (each generation has a node of its own).
+func TestReloadRPC(t *testing.T) {
+	t.Parallel()
+	s := startScript(t, rpcScript(1), "rpc gen 1", "-w", "2")
+	l := startLoad(s.url, 2)
+	for gen := 2; gen <= 3; gen++ {
+		s.write(rpcScript(gen))
+		s.signal(syscall.SIGHUP)
+		s.waitBody(fmt.Sprintf("rpc gen %d", gen), 5*time.Second)
+		s.waitLog(fmt.Sprintf("reload: generation %d has ended", gen-1), 5*time.Second)
+	}
+	l.end()
+	if len(l.failures) > 0 {
+		t.Fatalf("%d requests failed, the first: %s\nstderr:\n%s", len(l.failures), l.failures[0], s.stderr.String())
+	}
+	for body := range l.bodies {
+		if !strings.HasPrefix(body, "rpc gen ") {
+			t.Fatalf("response %q\nstderr:\n%s", body, s.stderr.String())
+		}
+	}
+	s.stop()
+}
+
+// With --cluster (an embedded NATS server, whose port one generation holds) a SIGHUP is
+// refused, with the reason, and the process serves on.
+func TestReloadRefusedWithCluster(t *testing.T) {
+	t.Parallel()
+	s := startScript(t, reloadScript(1, ""), "gen 1", "-w", "1", "--cluster", "127.0.0.1:"+freePort(t))
+	s.write(reloadScript(2, ""))
+	s.signal(syscall.SIGHUP)
+	s.waitLog("reload: SIGHUP ignored: --cluster", 5*time.Second)
+	if code, body, err := s.get("/"); err != nil || code != 200 || body != "gen 1" {
+		t.Fatalf("after a refused reload: %d %q %v", code, body, err)
+	}
+	s.stop()
 }
