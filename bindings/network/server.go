@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -453,23 +454,43 @@ func (sh *shared) acceptLoop() {
 
 // dispatch hands an accepted connection to a worker.
 func (sh *shared) dispatch(nc net.Conn) {
-	ep := sh.pickLeast()
-	if ep == nil {
-		_ = nc.Close()
-		return
-	}
-	srv := ep.srv
-	cn := newConn(ep.st, sh.kind, nc, nc, false, srv.rt, srv.wt, ep)
-	ep.open.Add(1)
-	if !ep.st.track(cn) {
-		cn.terminate()
-		return
-	}
-	if err := ep.w.Submit(&acceptTask{cn: cn, ep: ep}); err != nil {
+	for tries := 0; ; tries++ {
+		ep := sh.pickLeast()
+		if ep == nil {
+			_ = nc.Close()
+			return
+		}
+		srv := ep.srv
+		cn := newConn(ep.st, sh.kind, nc, nc, false, srv.rt, srv.wt, ep)
+		ep.open.Add(1)
+		if !ep.st.track(cn) { // its engine has closed: another endpoint may take it
+			if nc = cn.handOver(); nc != nil && tries < maxDispatchTries {
+				continue
+			}
+			cn.terminate()
+			return
+		}
+		err := ep.w.Submit(&acceptTask{cn: cn, ep: ep})
+		if err == nil {
+			return
+		}
+		// A worker that ended between the pick and the push (its generation retiring on a
+		// reload) hands the connection to another endpoint; a saturated one sheds it.
+		if errors.Is(err, engine.ErrWorkerStopped) && tries < maxDispatchTries {
+			if nc = cn.handOver(); nc != nil {
+				continue
+			}
+		}
 		cn.terminate() // the worker is saturated (--queue-size) or gone: the client sees a close
 		sh.shed("connections", err)
+		return
 	}
 }
+
+// maxDispatchTries bounds how many endpoints an accepted connection is offered to when the
+// ones picked have ended (a worker that died without leaving stays picked until its
+// engine closes).
+const maxDispatchTries = 4
 
 // shed counts what was refused for load and logs it, at most once a second, at WARN.
 func (sh *shared) shed(what string, err error) {
@@ -491,8 +512,13 @@ type acceptTask struct {
 
 func (t *acceptTask) Run(w *engine.Worker) {
 	cn, ep := t.cn, t.ep
-	if ep.stopped { // accepted just before server:stop(): the handler is gone
-		cn.terminate()
+	if ep.stopped {
+		// Accepted just before server:stop() or its worker's shutdown (a reload retiring
+		// its generation): the handler is gone. Another endpoint of the socket takes the
+		// connection (the new generation's, on a reload); with none left it is closed.
+		if nc := cn.handOver(); nc != nil {
+			ep.sh.dispatch(nc)
+		}
 		return
 	}
 	wc := accepted.Get(w)

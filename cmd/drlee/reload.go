@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -75,7 +76,7 @@ func runGenerations(cfg engine.Config, pidFile, refusal string, stderr io.Writer
 			fmt.Fprintf(stderr, "drlee: --pid-file: %v\n", err)
 			return 1
 		}
-		defer os.Remove(pidFile)
+		defer removePidFile(pidFile)
 	}
 	if path := os.Getenv("DRLEE_CPUPROFILE"); path != "" {
 		// For profiling the runtime itself (docs/ARCHITECTURE.md, "Measurements"); not a
@@ -240,6 +241,27 @@ func writePidFile(path string) error {
 	return os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 }
 
+// removePidFile removes the pid file at exit, unless it names another process now (a
+// second drlee started with the same --pid-file): that one's is not ours to remove.
+func removePidFile(path string) {
+	if pid, err := readPidFile(path); err == nil && pid != os.Getpid() {
+		return
+	}
+	_ = os.Remove(path)
+}
+
+// isDrlee reports whether process pid runs a drlee, from its command line: a stale pid file
+// may name a process id the system has given to another program since, which a SIGHUP
+// could end. Where /proc cannot tell, it assumes so.
+func isDrlee(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || len(b) == 0 {
+		return true
+	}
+	argv0, _, _ := strings.Cut(string(b), "\x00")
+	return strings.Contains(filepath.Base(argv0), "drlee")
+}
+
 // reloadCmd is `drlee reload --pid-file F`: it sends SIGHUP to the drlee whose pid F holds.
 // It does not wait for the reload: its result is in that drlee's log.
 func reloadCmd(argv []string, stderr io.Writer) int {
@@ -263,6 +285,10 @@ func reloadCmd(argv []string, stderr io.Writer) int {
 	pid, err := readPidFile(*pidFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "drlee reload: %v\n", err)
+		return 1
+	}
+	if err := syscall.Kill(pid, 0); err == nil && !isDrlee(pid) {
+		fmt.Fprintf(stderr, "drlee reload: process %d (from %s) is not a drlee: a stale pid file?\n", pid, *pidFile)
 		return 1
 	}
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {

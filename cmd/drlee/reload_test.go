@@ -369,6 +369,23 @@ func TestReloadCommand(t *testing.T) {
 	r = drlee(t, "reload", "--pid-file", filepath.Join(dir, "none.pid"))
 	r.expect(t, 1)
 	r.stderrHas(t, "drlee reload: ", "none.pid", "no such file")
+	// A pid file naming a process that is not a drlee (a stale one, whose pid the system
+	// gave to another program) is refused: a SIGHUP could end that program.
+	other := exec.Command("sleep", "30")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
+	stale := filepath.Join(dir, "stale.pid")
+	if err := os.WriteFile(stale, []byte(strconv.Itoa(other.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = drlee(t, "reload", "--pid-file", stale)
+	r.expect(t, 1)
+	r.stderrHas(t, "is not a drlee")
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("the other process was signalled: %v", err)
+	}
 	for _, bad := range []string{"", "abc", "-5", "1", "0", "99999999999999999999", "12 13"} {
 		p := filepath.Join(dir, "bad.pid")
 		if err := os.WriteFile(p, []byte(bad), 0o644); err != nil {
@@ -539,7 +556,7 @@ server:start(function(err) assert(not err, err) end)
 	}
 	for got := range seen {
 		if got != "gen 1" && got != "gen 2" && got != "gen 3" && got != "gen 4" && got != "gen 5" {
-			t.Fatalf("reply %q", got)
+			t.Fatalf("%d replies %q\nstderr:\n%s", seen[got], got, s.stderr.String())
 		}
 	}
 	t.Logf("connections by generation: %v", seen)
