@@ -31,6 +31,10 @@ local time = require "time"
 local gen = "gen %d"
 http.create_server("127.0.0.1:" .. arg[1], function(req, res)
   if req.path == "/slow" then time.sleep(1000) end
+  if req.path == "/stream" then
+    res:write(gen .. " streams; ") -- sent before the wait: the response streams
+    time.sleep(800)
+  end
   res:write(gen)
   res:finish()
 end):start()
@@ -398,8 +402,9 @@ func TestReloadCommand(t *testing.T) {
 	s.stop()
 }
 
-// A request in flight on an old worker (a handler that sleeps a second) completes after the
-// reload, answered by the old generation, which ends only then.
+// A request in flight on an old worker (a handler that sleeps a second) and a response it
+// is streaming complete after the reload, answered by the old generation, which ends only
+// then.
 func TestReloadLongRequest(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, 1)
@@ -412,6 +417,11 @@ func TestReloadLongRequest(t *testing.T) {
 	go func() {
 		code, body, err := s.get("/slow")
 		slow <- answer{code, body, err}
+	}()
+	stream := make(chan answer, 1)
+	go func() {
+		code, body, err := s.get("/stream")
+		stream <- answer{code, body, err}
 	}()
 	time.Sleep(300 * time.Millisecond) // the slow request is in the handler
 	s.write(reloadScript(2, ""))
@@ -427,6 +437,14 @@ func TestReloadLongRequest(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatalf("the slow request did not complete\nstderr:\n%s", s.stderr.String())
+	}
+	select {
+	case a := <-stream:
+		if a.err != nil || a.code != 200 || a.body != "gen 1 streams; gen 1" {
+			t.Fatalf("streamed response: %d %q %v\nstderr:\n%s", a.code, a.body, a.err, s.stderr.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the streamed response did not complete\nstderr:\n%s", s.stderr.String())
 	}
 	s.waitLog("reload: generation 1 has ended", 5*time.Second)
 	s.stop()
