@@ -71,6 +71,11 @@ func runGenerations(cfg engine.Config, pidFile, refusal string, stderr io.Writer
 		fmt.Fprintf(stderr, "drlee: %v\n", err)
 		return 1
 	}
+	// Before the pid file exists: a `drlee reload` that reads it must find SIGHUP caught,
+	// not the default action, which ends the process.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	if pidFile != "" {
 		if err := writePidFile(pidFile); err != nil {
 			fmt.Fprintf(stderr, "drlee: --pid-file: %v\n", err)
@@ -87,10 +92,6 @@ func runGenerations(cfg engine.Config, pidFile, refusal string, stderr io.Writer
 			}
 		}
 	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-
 	s.cur = s.start(e)
 	var result error
 	for s.live > 0 {
