@@ -470,7 +470,13 @@ func (mainScope) ScopeFailed(w *Worker, sc *Scope, err error) {
 	w.terminate()
 }
 
-func (mainScope) ScopeIdle(*Worker, *Scope) {}
+// ScopeIdle: the main chunk has run to its end (a failure terminated the worker first).
+func (mainScope) ScopeIdle(w *Worker, _ *Scope) {
+	if !w.terminated {
+		w.mainDone = true
+		w.checkLoaded()
+	}
+}
 
 // runMain runs the script's main chunk in a runtime thread; false when it failed (then
 // reported, and the worker ends).

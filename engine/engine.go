@@ -50,6 +50,9 @@ type Config struct {
 	Node            string    // this node's name (env.node); default hostname
 	Stdout, Stderr  io.Writer // default os.Stdout, os.Stderr
 	LogLevel        string    // debug, info (default), warn or error
+	// Process is what this engine shares with the other generations of a reloading process
+	// (process.go); nil: a process of its own, closed at the end of Run.
+	Process *Process
 
 	// The bindings' settings (Setting): HTTP timeouts, cluster addresses... The engine
 	// does not read them.
@@ -76,7 +79,13 @@ type Engine struct {
 	killFlag atomic.Bool   // the shutdown timeout ran out: loops end now
 	stopOnce sync.Once
 
-	outMu sync.Mutex // protects writes to Stdout and Stderr, so lines never interleave
+	proc     *Process      // shared with the other generations; its outMu keeps lines whole
+	ownProc  bool          // proc is this engine's alone: Run closes it
+	ready    chan struct{} // closed once every worker has run the main chunk to its end
+	loaded   atomic.Int32  // workers whose main chunk has ended without an error
+	readyMu  sync.Mutex    // protects readyFns, isReady
+	readyFns []func()      // OnReady
+	isReady  bool
 
 	hooksMu sync.Mutex // protects closers, and workers while Run sets it
 	closers []func()   // process-wide resources of bindings, closed after the workers ended
@@ -87,7 +96,8 @@ type Engine struct {
 	grace time.Duration // how long Run waits for them: GoroutineGrace, shorter in tests
 
 	fatalMu  sync.Mutex
-	fatalErr error // the first error that kept a worker from running the script
+	fatalErr error         // the first error that kept a worker from running the script
+	loadFail chan struct{} // closed with the first such error (fatal)
 
 	localsMu     sync.Mutex // protects locals
 	locals       []any      // the engine's EngineLocal values, by index
@@ -122,10 +132,14 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Node == "" {
 		cfg.Node = nodename.Default("")
 	}
-	nw, ne := freezeLocals()
+	nw, ne, _ := freezeLocals()
 	e := &Engine{
 		cfg: cfg, started: make(chan struct{}), allDone: make(chan struct{}), stopping: make(chan struct{}),
-		locals: make([]any, ne), grace: GoroutineGrace,
+		locals: make([]any, ne), grace: GoroutineGrace, proc: cfg.Process, ready: make(chan struct{}),
+		loadFail: make(chan struct{}),
+	}
+	if e.proc == nil {
+		e.proc, e.ownProc = NewProcess(), true
 	}
 	e.workerLocals = nw
 	if cfg.LogLevel == "" {
@@ -142,6 +156,60 @@ func New(cfg Config) (*Engine, error) {
 // NodeName is this node's name in the cluster (env.node): Config.Node, or by default the
 // host name, plus ":" and the cluster port when a module configured one (Configure).
 func (e *Engine) NodeName() string { return e.cfg.Node }
+
+// Process returns what the engine shares with the other generations of its process
+// (Config.Process, or a process of its own).
+func (e *Engine) Process() *Process { return e.proc }
+
+// Ready is closed once every worker has run the main chunk to its end (its awaits
+// included) without an error: the script is loaded and its servers listen. A reload
+// retires the old generation only then. A script that fails never closes it.
+func (e *Engine) Ready() <-chan struct{} { return e.ready }
+
+// LoadFailed is closed when a worker could not run the script (a syntax error, a main
+// chunk that raised): the engine never becomes Ready. Its other workers run on (as they
+// always have: `drlee run` exits 1 at the end); a reload shuts the engine down.
+func (e *Engine) LoadFailed() <-chan struct{} { return e.loadFail }
+
+// Err is the error Run returns, as it stands now: the first failure to run the script (see
+// LoadFailed), or an Abort's. Safe from any goroutine.
+func (e *Engine) Err() error {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	return e.fatalErr
+}
+
+// OnReady registers fn to run once the engine is Ready: on the goroutine that makes it so
+// (the loop of the last worker to load), before Ready closes; at once, on the caller's, if
+// it is already. For a binding that holds a new generation's share of a shared listener
+// back until the whole generation has loaded (a reload switches over at once, never to a
+// half-loaded script). fn must not block or call into Lua. Safe from any goroutine.
+func (e *Engine) OnReady(fn func()) {
+	e.readyMu.Lock()
+	if !e.isReady {
+		e.readyFns = append(e.readyFns, fn)
+		e.readyMu.Unlock()
+		return
+	}
+	e.readyMu.Unlock()
+	fn()
+}
+
+// workerLoaded counts a worker whose main chunk ended without an error.
+func (e *Engine) workerLoaded() {
+	if int(e.loaded.Add(1)) != e.cfg.Workers {
+		return
+	}
+	e.readyMu.Lock()
+	e.isReady = true
+	fns := e.readyFns
+	e.readyFns = nil
+	e.readyMu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+	close(e.ready)
+}
 
 // Config returns the engine's configuration.
 func (e *Engine) Config() Config { return e.cfg }
@@ -171,6 +239,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	if !e.ran.CompareAndSwap(false, true) {
 		return errors.New("engine: Run called twice")
 	}
+	e.proc.enter(e)
+	defer e.proc.leave(e)
 	code, err := os.ReadFile(e.cfg.Script)
 	if err != nil {
 		e.endGoroutines() // none started: Go refuses from now on
@@ -244,7 +314,17 @@ func (e *Engine) Run(ctx context.Context) error {
 	for i := len(closers) - 1; i >= 0; i-- {
 		closers[i]()
 	}
-	e.endGoroutines()
+	if e.ownProc {
+		// Alone in its process: what the process holds ends with the engine, as if it
+		// were the engine's own (one grace period for both).
+		e.proc.runClosers()
+		deadline := time.Now().Add(e.grace)
+		e.endGoroutines()
+		e.proc.grace = e.grace
+		e.proc.waitGoroutines(deadline)
+	} else {
+		e.endGoroutines()
+	}
 	lua.FlushStdout()
 	e.fatalMu.Lock()
 	defer e.fatalMu.Unlock()
@@ -308,6 +388,7 @@ func (e *Engine) fatal(worker int, err error) {
 	first := e.fatalErr == nil
 	if first {
 		e.fatalErr = fmt.Errorf("%w: %w", errFatal, err)
+		close(e.loadFail)
 	}
 	e.fatalMu.Unlock()
 	if first {
@@ -324,14 +405,19 @@ func (e *Engine) fatal(worker int, err error) {
 // no longer accept): err is logged and Run returns it once the workers have shut down as on
 // SIGTERM, so that `drlee run` exits non-zero instead of staying up deaf. Safe from any
 // goroutine; only the first error is kept.
-func (e *Engine) Abort(err error) {
+func (e *Engine) Abort(err error) { e.abort(err, true) }
+
+// abort is Abort, logging err or not (Process.Abort logs it once for all its engines).
+func (e *Engine) abort(err error, log bool) {
 	e.failed.Store(true)
 	e.fatalMu.Lock()
 	if e.fatalErr == nil {
 		e.fatalErr = err
 	}
 	e.fatalMu.Unlock()
-	e.logf(0, "ERROR", "%v", err)
+	if log {
+		e.logf(0, "ERROR", "%v", err)
+	}
 	e.Shutdown()
 }
 
@@ -359,9 +445,9 @@ func (e *Engine) logf(worker int, level, format string, args ...any) {
 		tag = fmt.Sprintf("[worker %d] ", worker)
 	}
 	line := fmt.Sprintf("%s %-5s %s%s\n", time.Now().Format("2006-01-02T15:04:05.000Z07:00"), level, tag, msg)
-	e.outMu.Lock()
+	e.proc.outMu.Lock()
 	io.WriteString(e.cfg.Stderr, line)
-	e.outMu.Unlock()
+	e.proc.outMu.Unlock()
 }
 
 // continuation starts each line of a message after its first: a message with newlines (a
@@ -407,9 +493,9 @@ func (e *Engine) Log(level, format string, args ...any) { e.logf(0, level, forma
 // WriteStdout writes b to the engine's stdout in one piece, so that lines written by
 // different workers never interleave. Safe from any goroutine.
 func (e *Engine) WriteStdout(b []byte) {
-	e.outMu.Lock()
+	e.proc.outMu.Lock()
 	e.cfg.Stdout.Write(b)
-	e.outMu.Unlock()
+	e.proc.outMu.Unlock()
 }
 
 // Pool runs fn on the blocking-I/O pool; an error means the pool is saturated.

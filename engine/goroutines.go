@@ -55,8 +55,10 @@ type owned struct {
 // is the goroutine's pprof label drlee=name, which goroutine profiles show (`go tool pprof
 // -tags`, or debug=1) and which the goroutines fn starts inherit, and the name Run logs.
 // Each call takes a lock and makes a label set: not for per-request work.
-func (e *Engine) Go(name string, fn func()) bool {
-	g := &e.owned
+func (e *Engine) Go(name string, fn func()) bool { return e.owned.start(name, fn) }
+
+// start is Go, for an engine's goroutines or a process's (Process.Go).
+func (g *owned) start(name string, fn func()) bool {
 	g.mu.Lock()
 	if g.refused {
 		g.mu.Unlock()

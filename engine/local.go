@@ -12,18 +12,19 @@ import (
 // hot paths), and never shared between two engines of one process.
 
 var (
-	localsMu     sync.Mutex // protects the counts while locals are declared (init)
-	workerLocals int
-	engineLocals int
-	localsFrozen bool // the first engine exists: no more declarations
+	localsMu      sync.Mutex // protects the counts while locals are declared (init)
+	workerLocals  int
+	engineLocals  int
+	processLocals int
+	localsFrozen  bool // the first engine exists: no more declarations
 )
 
 // freezeLocals fixes the number of locals once the first engine is made.
-func freezeLocals() (workers, engines int) {
+func freezeLocals() (workers, engines, processes int) {
 	localsMu.Lock()
 	defer localsMu.Unlock()
 	localsFrozen = true
-	return workerLocals, engineLocals
+	return workerLocals, engineLocals, processLocals
 }
 
 func declareLocal(n *int, what string) int {

@@ -70,11 +70,45 @@ type Worker struct {
 
 	closing bool // the state is being closed (Closing)
 
+	// Readiness (Engine.Ready): the main chunk has ended; what it started that must be
+	// done before the worker counts as loaded (DelayReady); the worker was counted.
+	mainDone    bool
+	readyDelays int
+	loaded      bool
+
 	finalizeWanted map[uint32]int // WantFinalize counts, by class id
 
 	// CollectSoon (collect.go), in w.now() time.
 	gcWanted      bool
 	gcDue, lastGC int64
+}
+
+// DelayReady keeps the worker from counting as loaded (Engine.Ready, which a reload waits
+// for before it retires the old generation) until done is called: for what the main chunk
+// starts and a new generation must have before it serves, such as a server that listens
+// once the I/O pool has joined it to a socket. Called after the worker counted as loaded,
+// it delays nothing. done runs on the loop, once. Loop only.
+func (w *Worker) DelayReady() (done func()) {
+	if w.loaded {
+		return func() {}
+	}
+	w.readyDelays++
+	called := false
+	return func() {
+		if !called {
+			called = true
+			w.readyDelays--
+			w.checkLoaded()
+		}
+	}
+}
+
+// checkLoaded counts the worker as loaded once its main chunk ended and nothing delays it.
+func (w *Worker) checkLoaded() {
+	if w.mainDone && w.readyDelays == 0 && !w.loaded && !w.terminated {
+		w.loaded = true
+		w.engine.workerLoaded()
+	}
 }
 
 // Closing reports whether the worker's state is being closed: the finalizers of the

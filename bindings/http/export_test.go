@@ -10,7 +10,7 @@ import (
 
 // serverOn is e's server on addr, or nil.
 func serverOn(e *engine.Engine, addr string) *sharedServer {
-	set := listeners.Get(e)
+	set := listeners.Get(e.Process())
 	set.mu.Lock()
 	defer set.mu.Unlock()
 	return set.byAddr[addr]
@@ -57,3 +57,10 @@ func InjectBrokenWorker(e *engine.Engine, addr string) error {
 // PartialDirectWrites is the number of streamed chunks so far that the loop wrote only in
 // part, leaving the rest to the connection goroutine.
 func PartialDirectWrites() int64 { return partialDirectWrites.Load() }
+
+// SameServer reports whether engines a and b serve addr on one shared server (the
+// generations of one process, a reload).
+func SameServer(a, b *engine.Engine, addr string) bool {
+	s := serverOn(a, addr)
+	return s != nil && s == serverOn(b, addr)
+}

@@ -221,6 +221,10 @@ func serverStart(c *engine.Call) int {
 	s.shared = sh
 	w.Hold()
 	w.OnShutdown(func() { s.stop(w) })
+	// A worker that ends without stopping it (its main chunk raised after start, a
+	// forced shutdown) leaves too: the server is the process's, and may be served on by
+	// another generation (a reload), which must not get requests for a worker gone.
+	w.AfterClose(func() { s.stop(w) })
 	return op.ReturnNow(c, nil)
 }
 

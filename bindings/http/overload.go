@@ -41,16 +41,22 @@ type shedLog struct {
 
 // shedStats are a server's shedLogs.
 type shedStats struct {
-	e    *engine.Engine
+	e    logger
 	addr string
 	why  [shedReasons]string
 	logs [shedReasons]shedLog
 }
 
-func newShedStats(e *engine.Engine, addr string) *shedStats {
+// logger is where a server's lines go: its process (engine.Process.Log), which writes them
+// through its newest engine.
+type logger interface {
+	Log(level, format string, args ...any)
+}
+
+func newShedStats(e logger, queueSize int, addr string) *shedStats {
 	st := &shedStats{e: e, addr: addr}
 	st.why = [shedReasons]string{
-		shedQueueFull:     fmt.Sprintf("worker queue full (--queue-size %d)", e.Config().QueueSize),
+		shedQueueFull:     fmt.Sprintf("worker queue full (--queue-size %d)", queueSize),
 		shedNoWorker:      "no worker serves the address (the server is stopping)",
 		shedWorkerStopped: "the worker has stopped",
 	}
@@ -128,7 +134,7 @@ func (st *shedStats) writeLocked(r shedReason, now time.Time) {
 // quietLogger sends fasthttp's own messages to the engine log: the routine ones (bad
 // requests, timeouts) at DEBUG, the one about connections it turned away with 503 (over
 // its Concurrency) at WARN, since every 503 is to be seen.
-type quietLogger struct{ e *engine.Engine }
+type quietLogger struct{ e logger }
 
 func (l quietLogger) Printf(format string, args ...any) {
 	level := "DEBUG"

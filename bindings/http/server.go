@@ -20,23 +20,35 @@ import (
 // address: fasthttp accepts and parses, and each request is handed to one worker, the least
 // busy one, whose loop then owns the request's whole life (handler, body reads, writes).
 //
-// Its goroutines are the engine's (engine.Go): the accept loop (serve), the listener's
+// A server is the process's, not an engine's (engine.Process): on a reload the workers of
+// the new generation join the server that the old one's workers still serve, and the old
+// ones leave it as they drain, so that the listener never closes and no connection is
+// dropped: a connection is no worker's, each of its requests goes to a worker picked then,
+// so the requests that follow on a keep-alive connection of the old generation go to the
+// new one. The workers of a generation that joins a server others serve are staged: they
+// get requests only once their whole generation has loaded (engine.OnReady), so that a
+// reload switches over at once and a script that fails to load on one worker answers
+// nothing. The server closes when its last worker leaves and no other joined.
+//
+// Its goroutines are the process's (Process.Go): the accept loop (serve), the listener's
 // sweeper (package deadline), and, once the last worker left, the graceful shutdown. All
-// of them end at the engine's close at the latest (end). fasthttp's connection goroutines
-// are fasthttp's; they end with their connections, which the shutdown closes.
+// of them end at the process's close at the latest (end: the close of the engine, for an
+// engine alone in its process). fasthttp's connection goroutines are fasthttp's; they end
+// with their connections, which the shutdown closes.
 type sharedServer struct {
 	addr string
 	ln   *deadline.Listener[request]
 	srv  *fasthttp.Server
 	opts Options
-	set  *listenerSet // the engine's servers, which this one leaves when it closes
+	set  *listenerSet // the process's servers, which this one leaves when it closes
 
-	mu       sync.Mutex                  // protects handlers updates
+	mu       sync.Mutex                  // protects handlers updates, staged
 	handlers atomic.Pointer[[]*workerEP] // copy on write: read on every request without a lock
+	staged   []*workerEP                 // joined, waiting for their engine to be ready
 	rr       atomic.Uint32               // where the least-busy scan starts, so ties rotate
 	closed   atomic.Bool                 // the listener was closed on purpose (closeLocked)
 	shed     *shedStats                  // 503s, counted and logged (overload.go)
-	e        *engine.Engine              // of the worker that opened it
+	p        *engine.Process             // of the engines whose workers serve it
 	name     string                      // the address listened on, for goroutine names and the log
 
 	serveDone    chan struct{} // closed once serve has returned
@@ -68,14 +80,15 @@ func (ep *workerEP) abandonStreams() {
 	}
 }
 
-// listenerSet is an engine's HTTP servers, by address: the workers of one engine that
-// start a server on the same address share it; two engines of one process never do.
+// listenerSet is a process's HTTP servers, by address: the workers that start a server on
+// the same address share it, those of the generations of one process (a reload) included;
+// two processes (engines made with no Process given: tests) never do.
 type listenerSet struct {
 	mu     sync.Mutex // protects byAddr
 	byAddr map[string]*sharedServer
 }
 
-var listeners = engine.NewEngineLocal(func(*engine.Engine) *listenerSet {
+var listeners = engine.NewProcessLocal(func(*engine.Process) *listenerSet {
 	return &listenerSet{byAddr: map[string]*sharedServer{}}
 })
 
@@ -83,7 +96,8 @@ var listeners = engine.NewEngineLocal(func(*engine.Engine) *listenerSet {
 // first worker there. The returned server is what ep must leave.
 func join(addr string, ep *workerEP) (*sharedServer, error) {
 	e := ep.w.Engine()
-	set := listeners.Get(e)
+	p := e.Process()
+	set := listeners.Get(p)
 	set.mu.Lock()
 	defer set.mu.Unlock()
 	s := set.byAddr[addr]
@@ -100,15 +114,15 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 		dl := deadline.NewListener(ln, deadline.Timeouts{
 			Read: opts.ReadTimeout, Write: opts.WriteTimeout, Idle: opts.IdleTimeout,
 		}, deadline.Resolution(shortest), (*request).expire)
-		dl.Logf = e.Log // accept errors it rides out (out of file descriptors)
+		dl.Logf = p.Log // accept errors it rides out (out of file descriptors)
 		name := ln.Addr().String()
-		dl.Go = func(fn func()) bool { return e.Go("http: sweeper "+name, fn) }
+		dl.Go = func(fn func()) bool { return p.Go("http: sweeper "+name, fn) }
 		s = &sharedServer{
-			addr: addr, ln: dl, opts: opts, shed: newShedStats(e, addr), e: e, set: set,
+			addr: addr, ln: dl, opts: opts, shed: newShedStats(p, e.Config().QueueSize, addr), p: p, set: set,
 			name: name, serveDone: make(chan struct{}), shutdownDone: make(chan struct{}),
 		}
-		e.OnClose(s.shed.close) // the 503s of the last second are logged before Run returns
-		e.OnClose(s.end)
+		p.OnClose(s.shed.close) // the 503s of the last second are logged before Run returns
+		p.OnClose(s.end)
 		s.srv = &fasthttp.Server{
 			Handler: s.handle,
 			Name:    "drlee",
@@ -117,7 +131,7 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 			MaxRequestBodySize: s.opts.MaxBodySize,
 			CloseOnShutdown:    true,
 			ErrorHandler:       requestError,
-			Logger:             quietLogger{ep.w.Engine()},
+			Logger:             quietLogger{p},
 		}
 		// A multipart body is kept as it came, as any body: req:read reads it, req:form
 		// parses it (form.go). fasthttp would otherwise parse it while reading (a malformed
@@ -128,8 +142,8 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 		// finds it (connections made meanwhile wait in the listen backlog).
 		first := []*workerEP{ep}
 		s.handlers.Store(&first)
-		if !e.Go("http: serve "+name, func() { s.serve(e) }) {
-			_ = dl.Close() // the engine has ended: nothing may serve any more
+		if !p.Go("http: serve "+name, s.serve) {
+			_ = dl.Close() // the process has ended: nothing may serve any more
 			return nil, errEngineClosed
 		}
 		set.byAddr[addr] = s
@@ -137,27 +151,63 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 	}
 	s.mu.Lock()
 	old := *s.handlers.Load()
-	eps := append(append(make([]*workerEP, 0, len(old)+1), old...), ep)
-	s.handlers.Store(&eps)
+	// A new generation's worker (a reload) waits until its generation has loaded, while
+	// another generation serves; the first generation serves from its first worker on.
+	stage := false
+	select {
+	case <-e.Ready():
+	default:
+		for _, o := range old {
+			if o.w.Engine() != e {
+				stage = true
+				break
+			}
+		}
+	}
+	if stage {
+		s.staged = append(s.staged, ep)
+	} else {
+		eps := append(append(make([]*workerEP, 0, len(old)+1), old...), ep)
+		s.handlers.Store(&eps)
+	}
 	s.mu.Unlock()
+	if stage {
+		e.OnReady(func() { s.activate(ep) }) // not under s.mu: it may run at once
+	}
 	return s, nil
 }
 
-// serve runs fasthttp's accept loop, on a goroutine of the engine. It returns nil once the
-// listener is closed (the last worker left, or the engine ended: end); an error means the
-// listener failed for good (the temporary failures are retried by the deadline listener),
-// and a server that can no longer accept must not stay up deaf: the engine is aborted, so
-// that `drlee run` exits non-zero and a supervisor restarts it.
-func (s *sharedServer) serve(e *engine.Engine) {
-	defer close(s.serveDone)
-	err := s.srv.Serve(s.ln)
-	if err != nil && !s.closed.Load() {
-		e.Abort(fmt.Errorf("http: the server on %s can no longer accept connections: %w", s.addr, err))
+// activate moves ep from the staged workers to those that get requests, unless it left.
+func (s *sharedServer) activate(ep *workerEP) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, st := range s.staged {
+		if st == ep {
+			s.staged = append(s.staged[:i], s.staged[i+1:]...)
+			old := *s.handlers.Load()
+			eps := append(append(make([]*workerEP, 0, len(old)+1), old...), ep)
+			s.handlers.Store(&eps)
+			return
+		}
 	}
 }
 
-// leave removes ep; the last worker to leave closes the listener. In-flight requests finish:
-// their conn goroutines wait for their workers as before.
+// serve runs fasthttp's accept loop, on a goroutine of the process. It returns nil once
+// the listener is closed (the last worker left, or the process ended: end); an error means
+// the listener failed for good (the temporary failures are retried by the deadline
+// listener), and a server that can no longer accept must not stay up deaf: the engines are
+// aborted, so that `drlee run` exits non-zero and a supervisor restarts it.
+func (s *sharedServer) serve() {
+	defer close(s.serveDone)
+	err := s.srv.Serve(s.ln)
+	if err != nil && !s.closed.Load() {
+		s.p.Abort(fmt.Errorf("http: the server on %s can no longer accept connections: %w", s.addr, err))
+	}
+}
+
+// leave removes ep; the last worker to leave closes the listener (on a reload the new
+// generation's workers join before the old ones leave: it stays open). In-flight requests
+// finish: their conn goroutines wait for their workers as before.
 func (s *sharedServer) leave(ep *workerEP) {
 	s.set.mu.Lock()
 	defer s.set.mu.Unlock()
@@ -168,6 +218,18 @@ func (s *sharedServer) leave(ep *workerEP) {
 		if e != ep {
 			eps = append(eps, e)
 		}
+	}
+	staged := s.staged[:0]
+	for _, e := range s.staged {
+		if e != ep {
+			staged = append(staged, e)
+		}
+	}
+	s.staged = staged
+	if len(eps) == 0 && len(staged) > 0 {
+		// The generation that served has left before the next one loaded (it ended by
+		// itself): the staged workers serve now rather than nobody.
+		eps, s.staged = append(eps, staged...), nil
 	}
 	s.handlers.Store(&eps)
 	s.mu.Unlock()
@@ -180,7 +242,7 @@ var errEngineClosed = errors.New("http: the engine has closed")
 
 // closeLocked stops accepting for good: the listener closes now, so that a new server may
 // listen on addr at once, and fasthttp's graceful shutdown runs on a goroutine of the
-// engine until the connections still open are done. Idempotent; s.set.mu held.
+// process until the connections still open are done. Idempotent; s.set.mu held.
 func (s *sharedServer) closeLocked() {
 	if s.closed.Load() {
 		return
@@ -190,9 +252,9 @@ func (s *sharedServer) closeLocked() {
 	}
 	s.closed.Store(true) // before Close: serve must not take its error for a failure
 	_ = s.ln.Close()
-	if !s.e.Go("http: shutdown "+s.name, s.shutdown) {
-		// The engine has ended (it cannot have: leave runs on a loop, end before Run's
-		// wait); without a goroutine to wait for them, the connections are cut.
+	if !s.p.Go("http: shutdown "+s.name, s.shutdown) {
+		// The process has ended (it cannot have: leave runs on a loop, end before the
+		// process's wait); without a goroutine to wait for them, the connections are cut.
 		s.ln.CloseConns()
 		close(s.shutdownDone)
 	}
@@ -222,7 +284,8 @@ func (s *sharedServer) shutdown() {
 // goroutines, so that the shutdown and the sweeper end before Run gives up on them.
 const flushGrace = engine.GoroutineGrace / 2
 
-// end runs when the engine closes (OnClose), once every worker has ended. A server that no
+// end runs when the process closes (Process.OnClose), once every worker of its engines has
+// ended. A server that no
 // worker stopped (the workers ended without stopping it: a script that failed, a forced
 // shutdown) is closed now. No request can be served any more: those waiting for a worker
 // that has gone get their 504 at once, not at the handler timeout, and connections waiting
@@ -241,7 +304,7 @@ func (s *sharedServer) end() {
 		return
 	default:
 	}
-	s.e.Go("http: cut "+s.name, func() {
+	s.p.Go("http: cut "+s.name, func() {
 		t := time.NewTimer(flushGrace)
 		defer t.Stop()
 		select {
@@ -287,7 +350,7 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 	// (waiting for it cannot), so answering 500 here is safe.
 	defer func() {
 		if p := recover(); p != nil {
-			s.e.Log("ERROR", "internal error in the HTTP server on %s: %v\n%s", s.addr, p, debug.Stack())
+			s.p.Log("ERROR", "internal error in the HTTP server on %s: %v\n%s", s.addr, p, debug.Stack())
 			ctx.Error("Internal Server Error", fasthttp.StatusInternalServerError)
 			ctx.SetConnectionClose()
 		}

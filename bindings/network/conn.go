@@ -152,6 +152,23 @@ func (cn *conn) terminate() {
 	})
 }
 
+// handOver ends cn without closing its socket, which it returns for another endpoint to
+// take (nil if cn had ended already). For an accepted connection no handler has seen yet:
+// its lanes have started nothing.
+func (cn *conn) handOver() (nc net.Conn) {
+	cn.termOnce.Do(func() {
+		cn.terminated.Store(true)
+		cn.rd.shut()
+		cn.wr.shut()
+		cn.st.forget(cn)
+		if cn.ep != nil {
+			cn.ep.open.Add(-1)
+		}
+		nc = cn.raw
+	})
+	return nc
+}
+
 // terminateFor is terminate with the reason later operations are told.
 func (cn *conn) terminateFor(why error) {
 	if !cn.terminated.Load() {

@@ -441,12 +441,16 @@ func serverStart(c *engine.Call) int {
 	}
 	op := w.ReserveCall(c, 2)
 	s.started = true
-	ep := &endpoint{w: w, srv: s, handler: s.handler}
-	s.ep = ep
 	st := states.Get(w.Engine())
+	ep := &endpoint{w: w, st: st, srv: s, handler: s.handler}
+	s.ep = ep
+	// A reload waits for the server to listen before it retires the old generation, whose
+	// workers may be the only ones on the socket yet.
+	ready := w.DelayReady()
 	w.AsyncOp(op, func() engine.Completion {
 		sh, err := st.join(s.kind, s.addr, ep)
 		return func(w *engine.Worker, a *engine.Args) {
+			defer ready()
 			switch {
 			case err != nil:
 				ep.stopped = true
@@ -459,7 +463,9 @@ func serverStart(c *engine.Call) int {
 				a.Error(err)
 			case s.stopped: // server:stop() came first
 				ep.stopped = true
-				sh.leave(ep)
+				if st.left(ep) {
+					sh.leave(ep)
+				}
 				a.Error(errStoppedEarly)
 			default:
 				s.sh = sh
@@ -486,7 +492,9 @@ func (s *server) stop(w *engine.Worker) {
 		return
 	}
 	s.ep.stopped = true
-	s.sh.leave(s.ep)
+	if s.ep.st.left(s.ep) {
+		s.sh.leave(s.ep)
+	}
 	w.Unhold()
 	w.Unref(s.handler) // tasks already queued check ep.stopped before they use it
 }

@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -16,27 +17,63 @@ import (
 	"github.com/drlee/drlee/internal/accepterr"
 )
 
-// netState is an engine's network: its open connections and its servers. Its OnClose,
-// once every worker has ended, closes what is left, so that every goroutine of the module
-// ends before Run waits for them: dials in progress (ctx), accept and receive loops
-// (their sockets), lanes (their connections).
+// netState is an engine's network: its open connections and its workers' shares of the
+// shared sockets. Its OnClose, once every worker has ended, closes what is left, so that
+// every goroutine of the module ends before Run waits for them: dials in progress (ctx),
+// lanes (their connections); and the endpoints no worker stopped leave their sockets.
 type netState struct {
 	e      *engine.Engine
+	ss     *sockets
 	ctx    context.Context // cancelled at the engine's close: dials and handshakes give up
 	cancel context.CancelFunc
 
-	mu      sync.Mutex // protects the fields below
-	closed  bool
-	conns   map[*conn]struct{}
-	servers map[string]*shared // by kind and address
+	mu     sync.Mutex // protects the fields below
+	closed bool
+	conns  map[*conn]struct{}
+	eps    map[*endpoint]*shared // joined and not left
 }
 
 var states = engine.NewEngineLocal(func(e *engine.Engine) *netState {
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &netState{e: e, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{}, servers: map[string]*shared{}}
+	st := &netState{
+		e: e, ss: socketSets.Get(e.Process()), ctx: ctx, cancel: cancel,
+		conns: map[*conn]struct{}{}, eps: map[*endpoint]*shared{},
+	}
 	e.OnClose(st.close)
 	return st
 })
+
+// sockets are a process's shared sockets, by kind and address. They are the process's
+// (engine.Process), not an engine's, so that on a reload the workers of the new generation
+// join the sockets the old one's still serve, which the old ones leave as they drain: a
+// socket never closes while a generation takes over. Their goroutines (accept and receive
+// loops, the UDP send lane) are the process's too; its close closes what is left.
+type sockets struct {
+	p       *engine.Process
+	mu      sync.Mutex // protects the fields below
+	closed  bool
+	servers map[string]*shared // by kind and address
+}
+
+var socketSets = engine.NewProcessLocal(func(p *engine.Process) *sockets {
+	ss := &sockets{p: p, servers: map[string]*shared{}}
+	p.OnClose(ss.close)
+	return ss
+})
+
+// close closes the sockets no generation's worker left (a forced shutdown).
+func (ss *sockets) close() {
+	ss.mu.Lock()
+	ss.closed = true
+	servers := make([]*shared, 0, len(ss.servers))
+	for _, sh := range ss.servers {
+		servers = append(servers, sh)
+	}
+	ss.mu.Unlock()
+	for _, sh := range servers {
+		sh.close()
+	}
+}
 
 // track adds a connection; false once the engine has closed (the caller terminates it).
 func (st *netState) track(cn *conn) bool {
@@ -55,23 +92,22 @@ func (st *netState) forget(cn *conn) {
 	st.mu.Unlock()
 }
 
-// close ends everything still open: the servers no worker stopped and the connections no
-// script closed (those of a task the worker never ran included).
+// close ends everything still open: the endpoints no worker stopped leave their sockets
+// (the last to leave closes one), and the connections no script closed are terminated
+// (those of a task the worker never ran included).
 func (st *netState) close() {
 	st.cancel()
 	st.mu.Lock()
 	st.closed = true
-	servers := make([]*shared, 0, len(st.servers))
-	for _, sh := range st.servers {
-		servers = append(servers, sh)
-	}
+	eps := st.eps
+	st.eps = nil
 	conns := make([]*conn, 0, len(st.conns))
 	for cn := range st.conns {
 		conns = append(conns, cn)
 	}
 	st.mu.Unlock()
-	for _, sh := range servers {
-		sh.close()
+	for ep, sh := range eps {
+		sh.leave(ep)
 	}
 	for _, cn := range conns {
 		cn.terminateFor(errClosed)
@@ -87,8 +123,8 @@ var errEngineClosed = engine.NewError("ECLOSED", "network: the engine has closed
 // Its goroutines are the engine's and end when it closes: when the last worker leaves, or at
 // the engine's close.
 type shared struct {
-	st         *netState
-	keys       []string // in st.servers: kind and address asked for, and kind and address bound
+	ss         *sockets
+	keys       []string // in ss.servers: kind and address asked for, and kind and address bound
 	kind, addr string
 	bound      string // the address listened on (the port chosen for port 0)
 
@@ -98,9 +134,10 @@ type shared struct {
 	closed   atomic.Bool
 	stopping chan struct{} // closed with it: an accept loop pausing after a failure returns
 
-	mu  sync.Mutex                  // serialises updates of eps
-	eps atomic.Pointer[[]*endpoint] // copy on write: read for every connection without a lock
-	rr  atomic.Uint32               // where the scan for a worker starts, so that ties rotate
+	mu     sync.Mutex                  // serialises updates of eps, protects staged
+	eps    atomic.Pointer[[]*endpoint] // copy on write: read for every connection without a lock
+	staged []*endpoint                 // a new generation's, until it has loaded (join)
+	rr     atomic.Uint32               // where the scan for a worker starts, so that ties rotate
 
 	// udp: server:send_to. Sends go out at once when the socket takes them (direct, under
 	// send.mu, from any worker's loop), else wait in the send lane.
@@ -118,6 +155,7 @@ type shared struct {
 // endpoint is one server object's share of a shared socket.
 type endpoint struct {
 	w       *engine.Worker
+	st      *netState // w's engine's: the connections it accepts are tracked there
 	sh      *shared
 	srv     *server
 	handler int32        // registry ref of the Lua handler, in w's state
@@ -125,19 +163,45 @@ type endpoint struct {
 	stopped bool         // loop only: server:stop() ran, or it never joined
 }
 
-// join adds ep to the socket listening for kind on addr, making it when ep is the first.
-// Not on a loop: making it may resolve a name (the I/O pool runs it).
+// join adds ep to the socket listening for kind on addr in the process, making it when ep
+// is the first, and records it as st's (until it leaves: forget). Not on a loop: making it
+// may resolve a name (the I/O pool runs it).
 func (st *netState) join(kind, addr string, ep *endpoint) (*shared, error) {
-	key := kind + " " + addr
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closed {
 		return nil, errEngineClosed
 	}
-	sh := st.servers[key]
+	sh, err := st.ss.join(kind, addr, ep)
+	if err == nil {
+		st.eps[ep] = sh
+	}
+	return sh, err
+}
+
+// left forgets ep, which has left its socket (or is leaving it). False if st's close took it
+// already (and leaves for it).
+func (st *netState) left(ep *endpoint) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.eps[ep]; !ok {
+		return false
+	}
+	delete(st.eps, ep)
+	return true
+}
+
+func (ss *sockets) join(kind, addr string, ep *endpoint) (*shared, error) {
+	key := kind + " " + addr
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return nil, errEngineClosed
+	}
+	sh := ss.servers[key]
 	if sh == nil {
 		var err error
-		if sh, err = st.listen(kind, addr); err != nil {
+		if sh, err = ss.listen(kind, addr); err != nil {
 			return nil, err
 		}
 		first := []*endpoint{ep}
@@ -145,9 +209,9 @@ func (st *netState) join(kind, addr string, ep *endpoint) (*shared, error) {
 		ep.sh = sh
 		var started bool
 		if kind == "udp" {
-			started = st.e.Go("network: receive udp "+sh.bound, sh.receiveLoop)
+			started = ss.p.Go("network: receive udp "+sh.bound, sh.receiveLoop)
 		} else {
-			started = st.e.Go("network: accept "+kind+" "+sh.bound, sh.acceptLoop)
+			started = ss.p.Go("network: accept "+kind+" "+sh.bound, sh.acceptLoop)
 		}
 		if !started {
 			sh.close()
@@ -156,26 +220,63 @@ func (st *netState) join(kind, addr string, ep *endpoint) (*shared, error) {
 		// Under the address bound as well: a server started on the port that port 0 gave
 		// (server.addr) joins this one.
 		sh.keys = []string{key}
-		if bound := kind + " " + sh.bound; bound != key && st.servers[bound] == nil {
+		if bound := kind + " " + sh.bound; bound != key && ss.servers[bound] == nil {
 			sh.keys = append(sh.keys, bound)
 		}
 		for _, k := range sh.keys {
-			st.servers[k] = sh
+			ss.servers[k] = sh
 		}
 		return sh, nil
 	}
 	ep.sh = sh
+	e := ep.w.Engine()
 	sh.mu.Lock()
 	old := *sh.eps.Load()
-	eps := append(append(make([]*endpoint, 0, len(old)+1), old...), ep)
-	sh.eps.Store(&eps)
+	// A new generation's endpoint (a reload) waits until its generation has loaded while
+	// another one serves, so that the switch is at once and a script that fails to load
+	// on one worker gets nothing; the first generation serves from its first endpoint on.
+	stage := false
+	select {
+	case <-e.Ready():
+	default:
+		for _, o := range old {
+			if o.w.Engine() != e {
+				stage = true
+				break
+			}
+		}
+	}
+	if stage {
+		sh.staged = append(sh.staged, ep)
+	} else {
+		eps := append(append(make([]*endpoint, 0, len(old)+1), old...), ep)
+		sh.eps.Store(&eps)
+	}
 	sh.mu.Unlock()
+	if stage {
+		e.OnReady(func() { sh.activate(ep) }) // not under sh.mu: it may run at once
+	}
 	return sh, nil
 }
 
-// listen makes the socket of a new shared server. st.mu held.
-func (st *netState) listen(kind, addr string) (*shared, error) {
-	sh := &shared{st: st, kind: kind, addr: addr, stopping: make(chan struct{})}
+// activate moves ep from the staged endpoints to those that get work, unless it left.
+func (sh *shared) activate(ep *endpoint) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for i, st := range sh.staged {
+		if st == ep {
+			sh.staged = append(sh.staged[:i], sh.staged[i+1:]...)
+			old := *sh.eps.Load()
+			eps := append(append(make([]*endpoint, 0, len(old)+1), old...), ep)
+			sh.eps.Store(&eps)
+			return
+		}
+	}
+}
+
+// listen makes the socket of a new shared server. ss.mu held.
+func (ss *sockets) listen(kind, addr string) (*shared, error) {
+	sh := &shared{ss: ss, kind: kind, addr: addr, stopping: make(chan struct{})}
 	if kind != "udp" {
 		ln, err := net.Listen(kind, addr)
 		if err != nil {
@@ -190,7 +291,7 @@ func (st *netState) listen(kind, addr string) (*shared, error) {
 	}
 	sh.pc = pc.(*net.UDPConn)
 	sh.bound = pc.LocalAddr().String()
-	sh.send = lane{name: "network: send udp " + sh.bound, exec: sh.execSend, goFn: st.e.Go}
+	sh.send = lane{name: "network: send udp " + sh.bound, exec: sh.execSend, goFn: ss.p.Go}
 	sys, err := sh.pc.SyscallConn()
 	if err == nil {
 		_ = sys.Control(func(fd uintptr) {
@@ -210,9 +311,10 @@ func (st *netState) listen(kind, addr string) (*shared, error) {
 }
 
 // leave removes ep; the last endpoint to leave closes the socket (a new server may listen
-// on the address at once). Loop of ep's worker.
+// on the address at once; on a reload the new generation's endpoints join before the old
+// ones leave: it stays open). Loop of ep's worker, or its engine's close.
 func (sh *shared) leave(ep *endpoint) {
-	sh.st.mu.Lock()
+	sh.ss.mu.Lock()
 	sh.mu.Lock()
 	old := *sh.eps.Load()
 	eps := make([]*endpoint, 0, len(old))
@@ -221,17 +323,29 @@ func (sh *shared) leave(ep *endpoint) {
 			eps = append(eps, e)
 		}
 	}
+	staged := sh.staged[:0]
+	for _, e := range sh.staged {
+		if e != ep {
+			staged = append(staged, e)
+		}
+	}
+	sh.staged = staged
+	if len(eps) == 0 && len(staged) > 0 {
+		// The generation that served left before the next one loaded (it ended by
+		// itself): the staged endpoints serve now rather than nobody.
+		eps, sh.staged = append(eps, staged...), nil
+	}
 	sh.eps.Store(&eps)
 	sh.mu.Unlock()
 	last := len(eps) == 0
 	if last {
 		for _, k := range sh.keys {
-			if sh.st.servers[k] == sh {
-				delete(sh.st.servers, k)
+			if sh.ss.servers[k] == sh {
+				delete(sh.ss.servers, k)
 			}
 		}
 	}
-	sh.st.mu.Unlock()
+	sh.ss.mu.Unlock()
 	if last {
 		sh.close()
 	}
@@ -289,12 +403,12 @@ const (
 	maxAcceptPause = time.Second
 )
 
-// acceptLoop accepts connections until the socket closes, on a goroutine of the engine. An
-// accept that fails for want of file descriptors or buffers is retried after a pause (5 ms,
-// doubling up to 1 s), with the start and the end of the burst logged once each; one that
-// fails for good ends the engine (Abort), so that a server never stays up deaf.
+// acceptLoop accepts connections until the socket closes, on a goroutine of the process.
+// An accept that fails for want of file descriptors or buffers is retried after a pause
+// (5 ms, doubling up to 1 s), with the start and the end of the burst logged once each; one
+// that fails for good ends the engines (Abort), so that a server never stays up deaf.
 func (sh *shared) acceptLoop() {
-	e := sh.st.e
+	e := sh.ss.p
 	var (
 		failures int
 		first    error
@@ -340,23 +454,43 @@ func (sh *shared) acceptLoop() {
 
 // dispatch hands an accepted connection to a worker.
 func (sh *shared) dispatch(nc net.Conn) {
-	ep := sh.pickLeast()
-	if ep == nil {
-		_ = nc.Close()
-		return
-	}
-	srv := ep.srv
-	cn := newConn(sh.st, sh.kind, nc, nc, false, srv.rt, srv.wt, ep)
-	ep.open.Add(1)
-	if !sh.st.track(cn) {
-		cn.terminate()
-		return
-	}
-	if err := ep.w.Submit(&acceptTask{cn: cn, ep: ep}); err != nil {
+	for tries := 0; ; tries++ {
+		ep := sh.pickLeast()
+		if ep == nil {
+			_ = nc.Close()
+			return
+		}
+		srv := ep.srv
+		cn := newConn(ep.st, sh.kind, nc, nc, false, srv.rt, srv.wt, ep)
+		ep.open.Add(1)
+		if !ep.st.track(cn) { // its engine has closed: another endpoint may take it
+			if nc = cn.handOver(); nc != nil && tries < maxDispatchTries {
+				continue
+			}
+			cn.terminate()
+			return
+		}
+		err := ep.w.Submit(&acceptTask{cn: cn, ep: ep})
+		if err == nil {
+			return
+		}
+		// A worker that ended between the pick and the push (its generation retiring on a
+		// reload) hands the connection to another endpoint; a saturated one sheds it.
+		if errors.Is(err, engine.ErrWorkerStopped) && tries < maxDispatchTries {
+			if nc = cn.handOver(); nc != nil {
+				continue
+			}
+		}
 		cn.terminate() // the worker is saturated (--queue-size) or gone: the client sees a close
 		sh.shed("connections", err)
+		return
 	}
 }
+
+// maxDispatchTries bounds how many endpoints an accepted connection is offered to when the
+// ones picked have ended (a worker that died without leaving stays picked until its
+// engine closes).
+const maxDispatchTries = 4
 
 // shed counts what was refused for load and logs it, at most once a second, at WARN.
 func (sh *shared) shed(what string, err error) {
@@ -367,7 +501,7 @@ func (sh *shared) shed(what string, err error) {
 		return
 	}
 	sh.shedCount.Add(-n)
-	sh.st.e.Log("WARN", "network: %s server on %s: %d %s refused since the last report: %v", sh.kind, sh.bound, n, what, err)
+	sh.ss.p.Log("WARN", "network: %s server on %s: %d %s refused since the last report: %v", sh.kind, sh.bound, n, what, err)
 }
 
 // acceptTask runs the handler for an accepted connection on its worker's loop.
@@ -378,8 +512,13 @@ type acceptTask struct {
 
 func (t *acceptTask) Run(w *engine.Worker) {
 	cn, ep := t.cn, t.ep
-	if ep.stopped { // accepted just before server:stop(): the handler is gone
-		cn.terminate()
+	if ep.stopped {
+		// Accepted just before server:stop() or its worker's shutdown (a reload retiring
+		// its generation): the handler is gone. Another endpoint of the socket takes the
+		// connection (the new generation's, on a reload); with none left it is closed.
+		if nc := cn.handOver(); nc != nil {
+			ep.sh.dispatch(nc)
+		}
 		return
 	}
 	wc := accepted.Get(w)

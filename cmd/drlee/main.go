@@ -13,21 +13,18 @@
 // number of CPUs). drlee exits when every worker has nothing left to do, or on SIGINT or
 // SIGTERM after in-flight work finished (--shutdown-timeout). It exits 1 when the main
 // chunk failed, any Lua error went uncaught, or a script called log.fatal (which shuts
-// down as SIGTERM does).
+// down as SIGTERM does). SIGHUP reloads: the script, read again, runs in new workers that
+// take over the listening sockets while the old ones drain (reload.go).
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
-	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	_ "github.com/drlee/drlee/bindings" // every module
@@ -49,6 +46,7 @@ Usage:
   drlee run [flags] -e 'code' [args...]    run code given on the command line
   drlee run [flags] - [args...]            run the script read from stdin
   drlee run --check script.lua             compile only: exit 1 with the syntax error
+  drlee reload --pid-file PATH             reload a running drlee (as SIGHUP does)
   drlee test [flags] [paths...]            run the *_test.lua files of paths (default .)
   drlee repl [flags] [script.lua]          a Lua prompt on a worker (script loaded first)
   drlee version                            print the versions of drlee, LuaJIT and Go
@@ -71,6 +69,8 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		return runTests(argv[1:], stdout, stderr)
 	case "repl":
 		return runREPL(argv[1:], os.Stdin, stdout, stderr)
+	case "reload":
+		return reloadCmd(argv[1:], stderr)
 	case "version", "--version", "-v":
 		return printVersion(stdout, stderr)
 	case "help", "-h", "--help":
@@ -99,6 +99,7 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.CallbackTimeout, "callback-timeout", time.Minute, "interrupt a Lua callback (not the main chunk) that runs longer, with an error; 0: never")
 	fs.StringVar(&cfg.Node, "node", "", "this node's name (env.node; default: host name, plus the cluster port)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	pidFile := fs.String("pid-file", "", "write the process id to this file (for drlee reload), removed at exit")
 	engine.Flags(fs, &cfg) // every module's flags, bound to its settings in cfg
 	expr := fs.String("e", "", "run this code instead of a script file (the arguments are all the script's)")
 	check := fs.Bool("check", false, "only load and compile the script (or -e, -), in one worker with every module: exit 1 with the syntax error")
@@ -120,31 +121,5 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 
-	e, err := engine.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "drlee: %v\n", err)
-		return 1
-	}
-	if path := os.Getenv("DRLEE_CPUPROFILE"); path != "" {
-		// For profiling the runtime itself (docs/ARCHITECTURE.md, "Measurements"); not a
-		// user feature.
-		if f, err := os.Create(path); err == nil {
-			if pprof.StartCPUProfile(f) == nil {
-				defer pprof.StopCPUProfile()
-			}
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := e.Run(ctx); err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			fmt.Fprintf(stderr, "drlee: %v\n", err)
-		}
-		return 1
-	}
-	if e.Failed() {
-		return 1
-	}
-	return 0
+	return runGenerations(cfg, *pidFile, reloadRefusal(fs), stderr) // reload.go
 }
