@@ -185,7 +185,11 @@ func (s *supervisor) reload() {
 			return
 		}
 		s.loading = s.start(e)
-		s.proc.Log("INFO", "reload: generation %d is loading %s", s.loading.n, s.cfg.Script)
+		what := s.cfg.Script
+		if what == "/dev/null" { // -e or -: the code is in the engine's config, read once
+			what = "the same code (given with -e or on stdin: there is no file to read again)"
+		}
+		s.proc.Log("INFO", "reload: generation %d is loading %s", s.loading.n, what)
 	}
 }
 
