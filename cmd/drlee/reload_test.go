@@ -22,18 +22,28 @@ import (
 // and send it real signals. The response body names the generation of the script ("gen
 // N"), rewritten on disk before each reload, so that the client sees the switch.
 
-// reloadScript is a server whose every response says its generation; /slow answers after
-// a second, to test a request in flight across a reload. extra goes at the end of the main
-// chunk (an error, to test a script that fails after its server started).
+// reloadScript is a server whose every response says its generation; /slow and /stream
+// answer once the file "release" exists next to the script (they say they are waiting with
+// files "slow-in" and "stream-in"), to test requests in flight across a reload. extra goes
+// at the end of the main chunk (an error, to test a script that fails after its server
+// started).
 func reloadScript(gen int, extra string) string {
 	return fmt.Sprintf(`local http = require "http"
 local time = require "time"
+local fs = require "fs"
 local gen = "gen %d"
+local function wait_release(name)
+  assert(fs.writefile(__dirname__ .. "/" .. name .. "-in", gen))
+  for _ = 1, 1000 do
+    if fs.stat(__dirname__ .. "/release") then return end
+    time.sleep(10)
+  end
+end
 http.create_server("127.0.0.1:" .. arg[1], function(req, res)
-  if req.path == "/slow" then time.sleep(1000) end
+  if req.path == "/slow" then wait_release("slow") end
   if req.path == "/stream" then
     res:write(gen .. " streams; ") -- sent before the wait: the response streams
-    time.sleep(800)
+    wait_release("stream")
   end
   res:write(gen)
   res:finish()
@@ -423,12 +433,28 @@ func TestReloadLongRequest(t *testing.T) {
 		code, body, err := s.get("/stream")
 		stream <- answer{code, body, err}
 	}()
-	time.Sleep(300 * time.Millisecond) // the slow request is in the handler
+	dir := filepath.Dir(s.path)
+	for _, name := range []string{"slow-in", "stream-in"} { // both requests in their handlers
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s: the request did not reach its handler\nstderr:\n%s", name, s.stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	s.write(reloadScript(2, ""))
 	s.signal(syscall.SIGHUP)
 	s.waitBody("gen 2", 5*time.Second)
+	time.Sleep(200 * time.Millisecond) // time for generation 1 to end, were it to end too soon
 	if strings.Contains(s.stderr.String(), "generation 1 has ended") {
 		t.Fatalf("generation 1 ended with a request in flight\nstderr:\n%s", s.stderr.String())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	select {
 	case a := <-slow:

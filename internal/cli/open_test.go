@@ -75,18 +75,24 @@ print("res closed", o.open())
 fs.stat(".", function() end)
 print("stat", o.open())
 tm:cancel()
--- A network connection closed, kept in a local: not counted.
+-- Network connections closed, still reachable: not counted.
 local network = require "network"
-local srv = network.create_server("tcp", "127.0.0.1:0", function(conn) conn:close() end)
+local accepted
+local srv = network.create_server("tcp", "127.0.0.1:0", function(conn) accepted = conn end)
 assert(srv:start())
 local c = assert(network.dial("tcp", srv.addr))
+for _ = 1, 200 do
+  if accepted then break end
+  time.sleep(10)
+end
 local before = o.conns()
 assert(c:close())
+assert(accepted:close())
 print("conn", before, o.conns())
 srv:stop()
 `)
 	res.MustSucceed(t)
 	res.Contains(t, "start\t0 0 0 0 0 0\n", "ticker\t0 0 1 0 1 0\n", "stopped\t0 0 0 0 0 0\n",
 		"collected\t0 0 0 0 0 0\n", "held\t0 1 0 0 0 0\n", "timer\t1 0 1 0 0 0\n", "file\t1 0 1 1 0 0\n",
-		"closed\t1 0 1 0 0 0\n", "res\t1 0 1 0 0 1\n", "res closed\t1 0 1 0 0 0\n", "stat\t2 0 1 0 0 0\n", "conn\t1\t0\n")
+		"closed\t1 0 1 0 0 0\n", "res\t1 0 1 0 0 1\n", "res closed\t1 0 1 0 0 0\n", "stat\t2 0 1 0 0 0\n", "conn\t2\t0\n")
 }
