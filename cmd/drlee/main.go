@@ -84,6 +84,8 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Node, "node", "", "this node's name (env.node; default: host name, plus the cluster port)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	engine.Flags(fs, &cfg) // every module's flags, bound to its settings in cfg
+	var obs observeFlags
+	obs.register(fs) // --access-log, --metrics (observe.go)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: drlee run [flags] script.lua [args...]")
 		fs.PrintDefaults()
@@ -107,6 +109,11 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "drlee: %v\n", err)
 		return 1
 	}
+	if err := obs.start(e, stdout); err != nil {
+		fmt.Fprintf(stderr, "drlee: %v\n", err)
+		return 1
+	}
+	defer obs.close(stderr)
 	if path := os.Getenv("DRLEE_CPUPROFILE"); path != "" {
 		// For profiling the runtime itself (docs/ARCHITECTURE.md, "Measurements"); not a
 		// user feature.
