@@ -172,7 +172,7 @@ func declare(c *engine.Call) int {
 	if len(help) > maxHelpLen {
 		return fail(c, "%s: help is longer than %d bytes", what, maxHelpLen)
 	}
-	nb := int(c.CheckIntRange(4, 0, maxBuckets))
+	nb := int(c.CheckIntRange(4, 0, 1<<20))
 	nl := int(c.CheckIntRange(5, 0, 1<<20))
 	if nl > maxLabels {
 		return fail(c, "%s: %d labels, at most %d", what, nl, maxLabels)
