@@ -227,7 +227,7 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 			var n int
 			n, err = rs.conn.Write(chunks[0].data)
 			total += int64(n)
-			if err == nil {
+			if err == nil && rs.ep.obs != nil {
 				rs.streamed.Add(int64(chunks[0].payload))
 			}
 			if err == nil && len(chunks) > 1 {
@@ -253,7 +253,9 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 				var n int
 				n, err = w.Write(data)
 				total += int64(n)
-				rs.streamed.Add(int64(n))
+				if rs.ep.obs != nil {
+					rs.streamed.Add(int64(n))
+				}
 				s.out = s.out || err == nil
 			}
 		}
