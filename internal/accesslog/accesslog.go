@@ -96,6 +96,7 @@ type Log struct {
 	reopen  chan struct{}
 	stop    chan struct{}
 	stopped atomic.Bool
+	closed  atomic.Bool // Close ran: a line now would never be written, and is dropped
 	logf    func(level, format string, args ...any)
 }
 
@@ -152,6 +153,10 @@ func (l *Log) Append(e *Entry) {
 	w := e.Worker
 	if w < 0 || w >= len(l.shards) {
 		w = 0
+	}
+	if l.closed.Load() {
+		l.dropped.Add(1)
+		return
 	}
 	s := &l.shards[w]
 	s.mu.Lock()
@@ -291,6 +296,7 @@ func (l *Log) flush() {
 // Run returned): no request can end any more.
 func (l *Log) Close() error {
 	l.Stop()
+	l.closed.Store(true)
 	l.flush()
 	l.outMu.Lock()
 	defer l.outMu.Unlock()

@@ -178,7 +178,10 @@ func TestWriterAndReopen(t *testing.T) {
 	if n := countLines(t, path); n != 3 {
 		t.Errorf("new file: %d lines", n)
 	}
-	l.Append(entry(1)) // after Close: discarded, no panic
+	l.Append(entry(1)) // after Close: dropped (counted), no panic
+	if l.Dropped() != 1 {
+		t.Errorf("%d dropped after Close, want 1", l.Dropped())
+	}
 }
 
 func countLines(t *testing.T, path string) int {
