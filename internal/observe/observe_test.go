@@ -35,7 +35,7 @@ if env.worker_id == 1 then
   time.timeout(1, function() jit.off(); while true do end end) -- interrupted (the JIT off: a compiled loop would not look)
   time.timeout(1, function() error("uncaught") end)
 end
-time.sleep(400) -- the test scrapes meanwhile
+time.sleep(1500) -- the test scrapes meanwhile
 `, drleetest.Options{
 		Workers: 2, PoolSize: 7, CallbackTimeout: 100 * time.Millisecond,
 		Started: func(e *engine.Engine) {
@@ -49,7 +49,8 @@ time.sleep(400) -- the test scrapes meanwhile
 			}
 			go func() {
 				defer close(scrapedDone)
-				time.Sleep(300 * time.Millisecond)
+				// After the interruption (at 100 ms), well before the script ends.
+				time.Sleep(500 * time.Millisecond)
 				resp, err := http.Get("http://" + addr.String() + "/metrics")
 				if err != nil {
 					t.Error(err)
