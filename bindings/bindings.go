@@ -12,6 +12,7 @@ import (
 	_ "github.com/drlee/drlee/bindings/http"      // require "http"
 	_ "github.com/drlee/drlee/bindings/json"      // require "json", globals json_encode, json_decode
 	_ "github.com/drlee/drlee/bindings/kv"        // require "kv"
+	_ "github.com/drlee/drlee/bindings/metrics"   // require "metrics"
 	_ "github.com/drlee/drlee/bindings/network"   // require "network"
 	_ "github.com/drlee/drlee/bindings/redis"     // require "redis"
 	_ "github.com/drlee/drlee/bindings/rpc"       // require "rpc"

@@ -64,6 +64,7 @@ func (e *Engine) watch(w *Worker, s *watchState, now time.Time, limit time.Durat
 	case !s.interrupted && ran >= limit:
 		s.interrupted = true
 		if g.Interrupt(seq, msg) {
+			w.counters.interrupted.Add(1)
 			w.Logf("WARN", "interrupting a callback that has run for %s (callback timeout %s)", ran.Round(time.Millisecond), limit)
 		}
 	case s.interrupted && !s.reported && ran >= 2*limit:
@@ -77,6 +78,7 @@ func (e *Engine) interruptAll(why string) {
 	for _, w := range e.workers {
 		if g := w.guard.Load(); g != nil {
 			if seq, running := g.Sample(); running && g.Interrupt(seq, "callback interrupted: "+why) {
+				w.counters.interrupted.Add(1)
 				w.Logf("WARN", "interrupting a callback still running at the %s", why)
 			}
 		}

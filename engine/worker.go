@@ -49,6 +49,7 @@ type Worker struct {
 	scratch    []byte // see Scratch
 	terminated bool
 	uncaught   atomic.Int64              // Lua errors reported by this worker
+	counters   workerCounters            // the rest of Stats (stats.go)
 	guard      atomic.Pointer[lua.Guard] // set once the state exists; read by the watchdog
 
 	// letProducersIn's back-off: yields that found no new task in a row, and wake-ups

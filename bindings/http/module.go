@@ -209,7 +209,7 @@ func serverStart(c *engine.Call) int {
 		c.Raise("server already started")
 	}
 	op := w.ReserveCall(c, 2)
-	s.ep = &workerEP{w: w, handler: s.handler, server: s, resps: respPools.Get(w)}
+	s.ep = &workerEP{w: w, handler: s.handler, server: s, resps: respPools.Get(w), obs: obsOf(w.Engine()).forWorker(w)}
 	w.Engine().OnClose(s.ep.abandonStreams)
 	sh, err := join(s.addr, s.ep)
 	if err != nil {

@@ -50,6 +50,7 @@ type sharedServer struct {
 	shed     *shedStats                  // 503s, counted and logged (overload.go)
 	p        *engine.Process             // of the engines whose workers serve it
 	name     string                      // the address listened on, for goroutine names and the log
+	obs      *httpObs                    // the engine's access log and metrics (accesslog.go)
 
 	serveDone    chan struct{} // closed once serve has returned
 	shutdownDone chan struct{} // closed once the graceful shutdown has returned
@@ -61,7 +62,8 @@ type workerEP struct {
 	handler  int32        // registry ref of the Lua handler, in w's state
 	inflight atomic.Int32 // requests handed to w and not answered yet
 	server   *server
-	resps    *respPool // w's response buffers (loop only)
+	resps    *respPool  // w's response buffers (loop only)
+	obs      *workerObs // w's access log and counters; nil when both are off (accesslog.go)
 
 	streamsMu sync.Mutex
 	streams   map[*request]struct{} // responses being streamed
@@ -120,6 +122,7 @@ func join(addr string, ep *workerEP) (*sharedServer, error) {
 		s = &sharedServer{
 			addr: addr, ln: dl, opts: opts, shed: newShedStats(p, e.Config().QueueSize, addr), p: p, set: set,
 			name: name, serveDone: make(chan struct{}), shutdownDone: make(chan struct{}),
+			obs: obsOf(e),
 		}
 		p.OnClose(s.shed.close) // the 503s of the last second are logged before Run returns
 		p.OnClose(s.end)
@@ -358,11 +361,19 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 	ep := s.pick()
 	if ep == nil {
 		s.shed.shed(ctx, shedNoWorker)
+		if s.obs.on() {
+			s.obs.none.shedEnd(ctx, shedNoWorker)
+		}
 		return
+	}
+	var start time.Time
+	if ep.obs != nil {
+		start = ep.obs.begin()
 	}
 	rs := acquireRequest()
 	rs.ctx = ctx
 	rs.ep = ep
+	rs.start = start
 	// The handler timeout is enforced here, not on the loop, so that it holds even while
 	// the worker is blocked (a busy handler). It is a watch on the connection, checked by
 	// the listener's sweeper: arming it is three atomic stores, where a runtime timer
@@ -388,6 +399,10 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 		rs.release() // the loop never saw it
 		rs.release()
 		s.shed.shed(ctx, reasonOf(err))
+		if ep.obs != nil {
+			ep.obs.shedCount(reasonOf(err))
+			ep.obs.end(ctx, start)
+		}
 		return
 	}
 	<-rs.done
@@ -395,11 +410,14 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 		rs.expired.Store(true) // expire may still be running: rs must not be recycled
 	}
 	rs.mu.Lock()
-	timedOut := rs.timedOut
+	timedOut, streams := rs.timedOut, rs.streams
 	rs.mu.Unlock()
 	ep.inflight.Add(-1)
 	if timedOut {
 		ctx.Error("Gateway Timeout", fasthttp.StatusGatewayTimeout)
+		if ep.obs != nil {
+			ep.obs.end(ctx, start)
+		}
 		// The loop releases the request's objects when it next looks at it; the task
 		// carries this goroutine's reference, so rs is not recycled before it runs.
 		if ep.w.Post(engine.TaskFunc(rs.abandon)) != nil {
@@ -408,6 +426,9 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	rs.serveFile(ctx) // res:send_file, http.static: opened and set up here (sendfile.go)
+	if ep.obs != nil && !streams {
+		ep.obs.end(ctx, start) // a stream's line comes at its end (responseStream.end)
+	}
 	rs.release()
 }
 
@@ -457,8 +478,16 @@ type request struct {
 	ep       *workerEP
 	done     chan struct{} // capacity 1: the worker answered, started streaming, or expire ran
 	timedOut bool          // set by expire, under mu
-	gone     error         // why the response can no longer be written (stateAbandoned), under mu
-	expired  atomic.Bool   // the watch fired: expire may still hold rs, so it is not pooled
+	streams  bool          // set by startStreaming, under mu: the stream's end logs it
+
+	// The access log and metrics (accesslog.go), when on: when handle got the request,
+	// a stream's line, and the body bytes a stream sent (the loop's direct writes and the
+	// connection goroutine's).
+	start    time.Time
+	sobs     streamObs
+	streamed atomic.Int64
+	gone     error       // why the response can no longer be written (stateAbandoned), under mu
+	expired  atomic.Bool // the watch fired: expire may still hold rs, so it is not pooled
 
 	// Owned by the loop.
 	cbuf         respBuffer // the worker's buffer for res's fast methods, while the loop holds rs
@@ -524,7 +553,7 @@ func init() {
 func acquireRequest() *request {
 	rs := requestPool.Get().(*request)
 	rs.state = statePending
-	rs.timedOut, rs.gone = false, nil
+	rs.timedOut, rs.gone, rs.streams = false, nil, false
 	rs.refs.Store(2) // the connection goroutine and the loop
 	rs.bodyPos = 0
 	rs.written, rs.tickPending, rs.turnPending, rs.finished = false, false, false, false
@@ -599,6 +628,9 @@ func (rs *request) fail(w *engine.Worker) {
 		return
 	}
 	rs.failed = true
+	if o := rs.ep.obs; o != nil && o.stats != nil {
+		o.stats.raised.Add(1)
+	}
 	rs.mu.Lock()
 	if rs.state == statePending {
 		rs.ctx.Response.Reset()
@@ -732,6 +764,8 @@ func (rs *request) startStreaming() {
 	// Its own object, not a field of rs: fasthttp may still call Close on it after end
 	// released rs to the pool for another request.
 	ctx.Response.SetBodyStream(&responseStream{rs: rs, out: headersOut}, -1)
+	rs.streamStarts(ctx)
+	rs.streams = true
 	rs.state = stateStreaming
 	rs.ctx = nil
 	rs.mu.Unlock()

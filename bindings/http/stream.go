@@ -31,6 +31,9 @@ type chunk struct {
 	final bool
 	cut   bool // final, because a raise ended the response: the stream fails instead
 	raw   bool // data is the framed rest of a direct write: written to the connection as it is
+	// payload: of a raw chunk, the bytes of what Lua wrote in it (the rest is framing), for
+	// the access log's byte count
+	payload int
 }
 
 const (
@@ -55,7 +58,7 @@ func (rs *request) queueWrite(data []byte, op *engine.Op) bool {
 			}
 			return true
 		}
-		rest := rs.writeDirectLocked(data)
+		rest, left := rs.writeDirectLocked(data)
 		if rest == nil {
 			rs.mu.Unlock()
 			if op != nil {
@@ -65,7 +68,7 @@ func (rs *request) queueWrite(data []byte, op *engine.Op) bool {
 		}
 		// The socket took part of it, or failed: the connection goroutine writes the rest,
 		// waiting for the client as a blocking write does, or fails as a chunk fails.
-		rs.chunks = append(rs.chunks, chunk{data: rest, op: op, raw: true})
+		rs.chunks = append(rs.chunks, chunk{data: rest, op: op, raw: true, payload: left})
 		rs.mu.Unlock()
 		rs.cond.Signal()
 		return true
@@ -80,14 +83,15 @@ func (rs *request) queueWrite(data []byte, op *engine.Op) bool {
 // chunk, while the connection goroutine is parked with nothing of the response in its
 // buffer (rs.parked) and nothing is queued before it. It does not wait: what the socket
 // does not take now comes back as rest (a copy) for the connection goroutine to write as it
-// is (a raw chunk); nil when all of it went out. Skipping the hand-off to the connection
+// is (a raw chunk); nil when all of it went out. left is how much of data is in rest (the
+// access log counts data, not framing). Skipping the hand-off to the connection
 // goroutine and back, twice per chunk, is most of what a streamed chunk costs otherwise.
 //
 // A write that fails (the client left) also comes back whole: the connection goroutine's
 // write of it fails the same way, and the stream then ends as any failed chunk ends it,
 // the write's callback queued before the stream's end (streamEnded), so that the callback
 // still finds the request readable. rs.mu held.
-func (rs *request) writeDirectLocked(data []byte) (rest []byte) {
+func (rs *request) writeDirectLocked(data []byte) (rest []byte, left int) {
 	h := appendHex(rs.chunkHead[:0], len(data)) // the size in hex, CRLF
 	h = append(h, '\r', '\n')
 	n, err := rs.conn.TryWrite(h, data, crlf)
@@ -95,8 +99,12 @@ func (rs *request) writeDirectLocked(data []byte) (rest []byte) {
 		n = 0
 	}
 	total := len(h) + len(data) + len(crlf)
+	sent := min(max(n-len(h), 0), len(data))
+	if rs.ep.obs != nil {
+		rs.streamed.Add(int64(sent))
+	}
 	if n == total {
-		return nil
+		return nil, 0
 	}
 	partialDirectWrites.Add(1)
 	rest = rs.bufLocked(total - n)
@@ -108,7 +116,7 @@ func (rs *request) writeDirectLocked(data []byte) (rest []byte) {
 		rest = append(rest, b[n:]...)
 		n = 0
 	}
-	return rest
+	return rest, len(data) - sent
 }
 
 var crlf = []byte("\r\n")
@@ -219,6 +227,9 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 			var n int
 			n, err = rs.conn.Write(chunks[0].data)
 			total += int64(n)
+			if err == nil && rs.ep.obs != nil {
+				rs.streamed.Add(int64(chunks[0].payload))
+			}
 			if err == nil && len(chunks) > 1 {
 				rs.completeChunks(chunks[:1], nil)
 				chunks = chunks[1:]
@@ -242,6 +253,9 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 				var n int
 				n, err = w.Write(data)
 				total += int64(n)
+				if rs.ep.obs != nil {
+					rs.streamed.Add(int64(n))
+				}
 				s.out = s.out || err == nil
 			}
 		}
@@ -288,6 +302,7 @@ func (s *responseStream) end(err error) {
 	}
 	s.rs = nil
 	rs.abandonStream(err)
+	rs.streamEnds() // its access log line and count (accesslog.go)
 	ep := rs.ep
 	ep.streamsMu.Lock()
 	delete(ep.streams, rs)

@@ -103,6 +103,8 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	engine.Flags(fs, &cfg) // every module's flags, bound to its settings in cfg
 	expr := fs.String("e", "", "run this code instead of a script file (the arguments are all the script's)")
 	check := fs.Bool("check", false, "only load and compile the script (or -e, -), in one worker with every module: exit 1 with the syntax error")
+	var obs observeFlags
+	obs.register(fs) // --access-log, --metrics (observe.go)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: drlee run [flags] script.lua|-e code|- [args...]")
 		fs.PrintDefaults()
@@ -121,5 +123,5 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 
-	return runGenerations(cfg, *pidFile, reloadRefusal(fs), stderr) // reload.go
+	return runGenerations(cfg, *pidFile, reloadRefusal(fs), &obs, stdout, stderr) // reload.go
 }

@@ -44,6 +44,7 @@ type generation struct {
 type supervisor struct {
 	cfg    engine.Config
 	proc   *engine.Process
+	obs    *observeFlags // the access log and metrics, shared by the generations
 	stderr io.Writer
 	ended  chan *generation // each generation, once its Run returned
 
@@ -62,7 +63,7 @@ type supervisor struct {
 // runGenerations is `drlee run` once the flags are parsed: it runs the script in a first
 // generation, reloads on SIGHUP, and shuts down on SIGINT or SIGTERM. It returns the exit
 // code.
-func runGenerations(cfg engine.Config, pidFile, refusal string, stderr io.Writer) int {
+func runGenerations(cfg engine.Config, pidFile, refusal string, obs *observeFlags, stdout, stderr io.Writer) int {
 	s := &supervisor{cfg: cfg, proc: engine.NewProcess(), stderr: stderr, ended: make(chan *generation), refusal: refusal,
 		discarded: map[*generation]bool{}}
 	s.cfg.Process = s.proc
@@ -71,6 +72,16 @@ func runGenerations(cfg engine.Config, pidFile, refusal string, stderr io.Writer
 		fmt.Fprintf(stderr, "drlee: %v\n", err)
 		return 1
 	}
+	// The access log and the metrics listener are the process's: they outlive generations.
+	if err := obs.start(s.proc, e.Config().Workers, stdout); err != nil {
+		fmt.Fprintf(stderr, "drlee: %v\n", err)
+		s.proc.Close()
+		return 1
+	}
+	defer obs.close(stderr) // after s.proc.Close: the writer has stopped, the last lines go out
+	s.obs = obs
+	obs.attach(e)
+	obs.serve(e)
 	// Before the pid file exists: a `drlee reload` that reads it must find SIGHUP caught,
 	// not the default action, which ends the process.
 	sigs := make(chan os.Signal, 8)
@@ -184,6 +195,7 @@ func (s *supervisor) reload() {
 			s.proc.Log("ERROR", "reload: %v: generation %d keeps serving", err, s.cur.n)
 			return
 		}
+		s.obs.attach(e)
 		s.loading = s.start(e)
 		what := s.cfg.Script
 		if what == "/dev/null" { // -e or -: the code is in the engine's config, read once
@@ -213,6 +225,7 @@ func (s *supervisor) switchOver() {
 	old := s.cur
 	s.cur, s.loading = s.loading, nil
 	s.proc.Log("INFO", "reload: generation %d serves; generation %d drains", s.cur.n, old.n)
+	s.obs.serve(s.cur.e) // /metrics shows the serving generation's numbers (counters restart)
 	old.e.Shutdown()
 	s.next()
 }
