@@ -1,6 +1,11 @@
 # Dr.LEE: bin/drlee (LuaJIT linked statically) on Debian bookworm, running as a non-root user.
 #   docker build -t drlee .   (or make docker)
 #   docker run --rm -p 8080:8080 drlee
+#   docker run -p 8080:8080 -p 9100:9100 -v "$PWD/app:/srv/app" drlee \
+#       run --metrics 0.0.0.0:9100 --access-log - /srv/app/app.lua
+# docker stop sends SIGTERM (drlee drains; give --stop-timeout more than --shutdown-timeout);
+# docker kill -s HUP reloads the script without dropping a connection (README, "Running it
+# in production"). Flags may also come as DRLEE_* variables (-e DRLEE_WORKERS=4).
 
 FROM golang:1.26-bookworm AS builder
 RUN apt-get update \
@@ -22,6 +27,7 @@ COPY --from=builder /src/bin/drlee /usr/local/bin/drlee
 COPY examples/ /srv/examples/
 USER drlee
 WORKDIR /srv
-EXPOSE 8080
+EXPOSE 8080 9100
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/drlee"]
 CMD ["run", "/srv/examples/hello.lua"]

@@ -250,6 +250,11 @@ func reloadRefusal(fs *flag.FlagSet) string {
 	if f := fs.Lookup("cluster"); f != nil && f.Value.String() != "" {
 		return "--cluster (the embedded NATS server) holds its port for one generation only: restart the node instead, or use --nats"
 	}
+	// The embedded server's JetStream locks its store: a second generation's could not open
+	// it while the serving one holds it, and its kv buckets would fail.
+	if f := fs.Lookup("data-dir"); f != nil && f.Value.String() != "" {
+		return "--data-dir (the embedded JetStream store) is held by one generation only: restart instead, or use --nats"
+	}
 	return ""
 }
 

@@ -669,3 +669,17 @@ func TestReloadRefusedWithCluster(t *testing.T) {
 	}
 	s.stop()
 }
+
+// With --data-dir, the embedded JetStream store is locked by the serving generation's
+// node: SIGHUP is refused too.
+func TestReloadRefusedWithDataDir(t *testing.T) {
+	t.Parallel()
+	s := startScript(t, reloadScript(1, ""), "gen 1", "-w", "1", "--data-dir", t.TempDir())
+	s.write(reloadScript(2, ""))
+	s.signal(syscall.SIGHUP)
+	s.waitLog("reload: SIGHUP ignored: --data-dir", 5*time.Second)
+	if code, body, err := s.get("/"); err != nil || code != 200 || body != "gen 1" {
+		t.Fatalf("after a refused reload: %d %q %v", code, body, err)
+	}
+	s.stop()
+}
