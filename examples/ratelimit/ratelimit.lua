@@ -37,7 +37,9 @@
 -- bucket cannot be reached at all (an error other than a conflict, or its timeout), the
 -- request is admitted uncounted: fail open, so that a kv outage does not take the service
 -- down; the per-node window still bounds every client's rate meanwhile, and the error is
--- logged. A service that sells its quota would rather fail closed: return the 503 there too.
+-- logged. For a second after such a failure the node does not ask the bucket again (it
+-- admits uncounted at once), so that an outage costs a request its 2 s timeout only once
+-- a second, not each time. A service that sells its quota would rather fail closed: return the 503 there too.
 --
 -- Windows start at multiples of their length in Unix time, so every node agrees on them
 -- as long as the nodes' clocks do.
@@ -137,6 +139,10 @@ local function spend(id, qstart)
     counts:incr(left_key, 1, 0, ttl)
     return "exceeded"
   end
+  if counts:get("kv-down") then
+    counts:incr(left_key, 1, 0, ttl)
+    return "ok"
+  end
   local n, err = take_lease("quota." .. qstart .. "." .. kv_safe(id))
   if n and n > 0 then
     counts:incr(left_key, n, 0, ttl) -- our unit is already taken out of the n
@@ -152,7 +158,10 @@ local function spend(id, qstart)
     return "exceeded"
   end
   if err_code(err) == "ECONFLICT" then return "busy" end
-  log.error("ratelimit: quota not counted (failing open): " .. err)
+  -- The bucket is unreachable: admit uncounted, and for the next second do not ask it
+  -- again, so that an outage does not make every request wait for its timeout.
+  log.error("ratelimit: quota not counted (failing open for 1 s): " .. err)
+  counts:set("kv-down", true, 1)
   return "ok"
 end
 

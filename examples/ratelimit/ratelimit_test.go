@@ -122,6 +122,21 @@ func TestRateLimit(t *testing.T) {
 	windowStart(window, first) // the next window: a new budget
 	burst(a, "127.0.0.1 next window")
 
+	// A malformed API key is refused before anything is counted.
+	for _, key := range []string{"", strings.Repeat("k", 129), "a b", "a.b", "ключ"} {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("X-API-Key", key)
+		resp, err := a.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || string(body) != "bad X-API-Key\n" {
+			t.Errorf("X-API-Key %q: %d %q, want 400", key, resp.StatusCode, body)
+		}
+	}
+
 	a.CloseIdleConnections()
 	b.CloseIdleConnections()
 	cancel()
@@ -132,6 +147,28 @@ func TestRateLimit(t *testing.T) {
 		t.Fatal("ratelimit.lua did not end after shutdown")
 	}
 	res.MustSucceed(t)
+}
+
+// TestBadArguments: each argument out of its range stops the script with a message that
+// names it, before it listens or binds anything.
+func TestBadArguments(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"0"}, "PORT (argument 1) must be a whole number from 1 to 65535, not \"0\""},
+		{[]string{"8080", "ten"}, "LIMIT (argument 2) must be a whole number from 1 to"},
+		{[]string{"8080", "10", "1.5"}, "WINDOW (argument 3) must be a whole number from 1 to"},
+		{[]string{"8080", "10", "60", "-1"}, "QUOTA (argument 4) must be a whole number from 1 to"},
+		{[]string{"8080", "10", "60", "100", "nan"}, "QUOTA_WINDOW (argument 5) must be a whole number from 1 to"},
+		{[]string{"8080", "10", "60", "100", "86400", "101"}, "LEASE (argument 6) must be a whole number from 1 to 100, not \"101\""},
+	} {
+		res := drleetest.RunFile(t, "ratelimit.lua", drleetest.Options{Args: c.args, Timeout: 10 * time.Second})
+		res.MustFail(t)
+		if !strings.Contains(res.Stderr, c.want) && (res.Err == nil || !strings.Contains(res.Err.Error(), c.want)) {
+			t.Errorf("args %v: err %v, stderr %q; want %q", c.args, res.Err, res.Stderr, c.want)
+		}
+	}
 }
 
 // node is one drlee process running ratelimit.lua in a cluster.
@@ -348,19 +385,38 @@ func TestClusterQuota(t *testing.T) {
 	})
 
 	for _, n := range nodes {
-		_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	for _, n := range nodes {
-		select {
-		case <-n.exited:
-		case <-time.After(15 * time.Second):
-			t.Fatalf("node %s did not end after SIGTERM", n.name)
-		}
-		if !n.cmd.ProcessState.Success() {
-			t.Errorf("node %s: %v", n.name, n.cmd.ProcessState)
-		}
 		if strings.Contains(n.stderr.String(), "failing open") {
-			t.Errorf("node %s failed open: the bucket failed", n.name)
+			t.Errorf("node %s failed open while both nodes were up", n.name)
 		}
 	}
+
+	t.Run("a node lost", func(t *testing.T) {
+		// B stops (and must stop cleanly); the cluster of two has no JetStream majority
+		// then: A still serves, counted if the bucket's one replica is on A, else
+		// uncounted and logged (fail open), after the bucket's 2 s timeout at most.
+		_ = b.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-b.exited:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("node %s did not end after SIGTERM", b.name)
+		}
+		if !b.cmd.ProcessState.Success() {
+			t.Errorf("node %s: %v", b.name, b.cmd.ProcessState)
+		}
+		start := time.Now()
+		for i := 1; i <= 3; i++ {
+			if status, body, _ := a.hit(t, c, "delta"); status != 200 || body != "ok "+strconv.Itoa(i)+"/"+strconv.Itoa(limit)+"\n" {
+				t.Fatalf("delta's request %d on A without B: %d %q", i, status, body)
+			}
+		}
+		t.Logf("3 requests on A without B in %v", time.Since(start).Round(time.Millisecond))
+	})
+
+	if strings.Contains(a.stderr.String(), "failing open") {
+		t.Log("without B, A failed open (the bucket's replica was on B)")
+	} else {
+		t.Log("without B, A still counted (the bucket's replica is on A)")
+	}
+	// A is killed by startNode's cleanup: its shutdown without B would wait for a
+	// cluster that is gone.
 }
