@@ -8,8 +8,8 @@
 --     every node shares.
 --
 --   drlee run -w 4 examples/ratelimit/ratelimit.lua [PORT [LIMIT [WINDOW [QUOTA [QUOTA_WINDOW [LEASE]]]]]]
---   drlee run --cluster 127.0.0.1:6222 ratelimit.lua 8080                           # node 1
---   drlee run --cluster 127.0.0.1:6223 --join 127.0.0.1:6222 ratelimit.lua 8081     # node 2
+--   drlee run --cluster 127.0.0.1:6222 examples/ratelimit/ratelimit.lua 8080                       # node 1
+--   drlee run --cluster 127.0.0.1:6223 --join 127.0.0.1:6222 examples/ratelimit/ratelimit.lua 8081  # node 2
 --
 -- (defaults: 8080, 10 requests per 60 seconds, 1000 requests per 86400 seconds, leases of
 -- 10). A client is its X-API-Key header (letters, digits, _ and -, at most 128 bytes) or,
@@ -29,7 +29,7 @@
 --     unspent there until the window ends: at most nodes * LEASE units of the quota, the
 --     price of the batching. LEASE = 1 makes it exact, at a kv round trip per request.
 --   * A node's lease counter lives in memory: a node that restarts (or evicts it, were the
---     shdict full) loses its unspent units, which again can only under-admit.
+--     shdict full) loses its unspent units: under-admission again.
 --
 -- Failures. The compare-and-set is tried at most CAS_TRIES times; when other nodes win
 -- each time, the request is refused with 503 and Retry-After: 1 (the bucket works, it is
@@ -42,7 +42,9 @@
 -- a second, not each time. A service that sells its quota would rather fail closed: return the 503 there too.
 --
 -- Windows start at multiples of their length in Unix time, so every node agrees on them
--- as long as the nodes' clocks do.
+-- as long as the nodes' clocks do. The bucket has one replica: the node that holds it
+-- going down means failing open everywhere until it is back. With three nodes or more,
+-- add replicas = 3 to the bucket's options, and the quota survives a node.
 local http = require "http"
 local kv = require "kv"
 local shdict = require "shdict"
@@ -69,7 +71,7 @@ local CAS_TRIES = 5
 
 -- This node's counters. 4 MiB hold the window, lease and exhausted-flag entries of about
 -- 15,000 clients at once; beyond, the least recently seen clients' entries are evicted
--- first (which can only under-admit, see above).
+-- first (a lease counter's unspent units go with it, see above).
 local counts = shdict.new("ratelimit", {max_bytes = 4 * 1024 * 1024})
 
 -- The cluster's counters: one key per client and quota window, whose value is the units
@@ -123,9 +125,10 @@ local function take_lease(key)
   return nil, "ECONFLICT: ratelimit: the quota counter " .. key .. " changed under each of " .. CAS_TRIES .. " tries"
 end
 
--- spend(id, qstart): "ok" if the client has a unit of its quota, "exceeded", or "busy".
-local function spend(id, qstart)
-  local ttl = qstart + qwindow - os.time()
+-- spend(id, qstart, now): "ok" if the client has a unit of its quota, "exceeded", or
+-- "busy". The entries live until the quota window ends (ttl at least 1: now is in it).
+local function spend(id, qstart, now)
+  local ttl = qstart + qwindow - now
   local left_key = "left|" .. id .. "|" .. qstart
   local gone_key = "gone|" .. id .. "|" .. qstart
   -- Taking a unit first and looking after keeps the counter exact with every worker at
@@ -197,7 +200,7 @@ local server = http.create_server(":" .. port, function(req, res)
   -- 2. The cluster's quota.
   local qstart = now - now % qwindow
   res:set("X-Quota-Limit", tostring(quota))
-  local verdict = spend(id, qstart)
+  local verdict = spend(id, qstart, now)
   if verdict == "exceeded" then return refuse(res, 429, qstart + qwindow - now, "quota exceeded\n") end
   if verdict == "busy" then return refuse(res, 503, 1, "quota busy, try again\n") end
 
