@@ -3,13 +3,7 @@
 -- or a sensible result, never a crash). Moved from bindings/json/testdata.
 local json = require "json"
 
--- raises(t, want, f, ...): f(...) raises an error whose message contains want, as plain
--- text (t:raises takes a Lua pattern; these messages are full of "(", "." and "-").
-local function raises(t, want, f, ...)
-  local n, args = select("#", ...), {...}
-  return t:raises(function() return f(unpack(args, 1, n)) end,
-    (want:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")))
-end
+local raises = require("support").raises
 
 test("the module's fields", function(t)
   t:eq(type(json.encode), "function")

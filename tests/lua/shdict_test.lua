@@ -5,13 +5,7 @@ local shdict = require "shdict"
 local json = require "json"
 local time = require "time"
 
--- raises(t, want, f, ...): f(...) raises an error whose message contains want, as plain
--- text (t:raises takes a Lua pattern; these messages are full of "(", "." and "-").
-local function raises(t, want, f, ...)
-  local n, args = select("#", ...), {...}
-  return t:raises(function() return f(unpack(args, 1, n)) end,
-    (want:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")))
-end
+local raises = require("support").raises
 
 local d = shdict.new("api", {max_bytes = 1024 * 1024})
 local same -- the same dictionary through another object

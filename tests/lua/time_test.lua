@@ -2,13 +2,7 @@
 -- and the await style of timeout, sleep and next_tick. Moved from bindings/time/testdata.
 local time = require "time"
 
--- raises(t, want, f, ...): f(...) raises an error whose message contains want, as plain
--- text (t:raises takes a Lua pattern; these messages are full of "(", "." and "-").
-local function raises(t, want, f, ...)
-  local n, args = select("#", ...), {...}
-  return t:raises(function() return f(unpack(args, 1, n)) end,
-    (want:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")))
-end
+local raises = require("support").raises
 
 local function ms() return time.now().milliunix end
 
