@@ -105,53 +105,6 @@ func TestIOErrors(t *testing.T) {
 	equalLines(t, res, strings.Join(lines, "\n")+"\ndone\n")
 }
 
-func TestArgumentErrors(t *testing.T) {
-	res := drleetest.Run(t, script(t, "args.lua"))
-	res.MustSucceed(t)
-	equalLines(t, res, `open nil	false	bad argument #1 to 'fs.open' (string expected, got nil)
-open table	false	bad argument #1 to 'fs.open' (string expected, got table)
-open flag string	false	bad argument #2 to 'fs.open' (number expected, got string)
-open flag fraction	false	bad argument #2 to 'fs.open' (number has no integer representation)
-open unknown flag	false	bad argument #2 to 'fs.open' (unknown flags 0x4)
-open unknown flags	false	bad argument #2 to 'fs.open' (unknown flags 0x10000)
-open wronly+rdwr	false	bad argument #2 to 'fs.open' (WRITE_ONLY and READ_WRITE together)
-open negative flag	false	bad argument #2 to 'fs.open' (invalid flags -1)
-open mode string	false	bad argument #3 to 'fs.open' (invalid mode "rw" (a number 0 to 4095 (0o7777), or a string of octal digits such as "0644", "644" or "0o644"))
-open bad mode	false	bad argument #3 to 'fs.open' (invalid mode 65536 (a number 0 to 4095 (0o7777), or a string of octal digits such as "0644", "644" or "0o644"))
-open cb number	false	bad argument #4 to 'fs.open' (function expected, got number)
-open cb string	false	bad argument #4 to 'fs.open' (function expected, got string)
-stat nil	false	bad argument #1 to 'fs.stat' (string expected, got no value)
-stat cb	false	bad argument #2 to 'fs.stat' (function expected, got boolean)
-remove nil	false	bad argument #1 to 'fs.remove' (string expected, got nil)
-remove_all nil	false	bad argument #1 to 'fs.remove_all' (string expected, got boolean)
-read_dir nil	false	bad argument #1 to 'fs.read_dir' (string expected, got nil)
-mkdir nil	false	bad argument #1 to 'fs.mkdir' (string expected, got nil)
-mkdir_all nil	false	bad argument #1 to 'fs.mkdir_all' (string expected, got nil)
-readfile nil	false	bad argument #1 to 'fs.readfile' (string expected, got nil)
-colon open nil	false	bad argument #1 to 'fs.open' (string expected, got nil)
-read string	false	bad argument #1 to 'file:read' (number expected, got string)
-read nil	false	bad argument #1 to 'file:read' (number expected, got no value)
-read negative	false	bad argument #1 to 'file:read' (non-negative count expected)
-read cb	false	bad argument #2 to 'file:read' (function expected, got table)
-write nil	false	bad argument #1 to 'file:write' (string expected, got nil)
-write table	false	bad argument #1 to 'file:write' (string expected, got table)
-write cb	false	bad argument #2 to 'file:write' (function expected, got string)
-close cb	false	bad argument #1 to 'file:close' (function expected, got number)
-read on nil	false	calling 'file:read' on bad self (file expected, got nil)
-read on other	false	calling 'file:read' on bad self (file expected, got table)
-read on module	false	calling 'file:read' on bad self (file expected, got table)
-write after close	false	calling 'file:write' on bad self (file is closed)
-closed	nil
-read closed	false	calling 'file:read' on bad self (file is closed)
-write closed	false	calling 'file:write' on bad self (file is closed)
-close closed	false	calling 'file:close' on bad self (file is closed)
-`)
-	// Nothing was created by the calls that raised.
-	if _, err := os.Stat(filepath.Join(res.Dir, "x")); !os.IsNotExist(err) {
-		t.Fatalf("x exists after failed calls: %v", err)
-	}
-}
-
 func orderContent(n int, fill string) string {
 	var b strings.Builder
 	for i := 1; i <= n; i++ {
@@ -365,19 +318,6 @@ func TestAdditions(t *testing.T) {
 	}
 	if info, err := os.Stat(filepath.Join(dir, "chmod.txt")); err != nil || info.Mode() != 0o644 {
 		t.Fatalf("chmod.txt: %v, %v", info.Mode(), err)
-	}
-}
-
-// TestAdditionsArguments runs additions_args.lua: odd values for every new function.
-func TestAdditionsArguments(t *testing.T) {
-	t.Parallel()
-	res := drleetest.Run(t, script(t, "additions_args.lua"), drleetest.Options{
-		Files: map[string]string{"check.lua": checkLua(t)},
-	})
-	res.MustSucceed(t)
-	res.Contains(t, "PASS\n")
-	if _, err := os.Stat(filepath.Join(res.Dir, "x")); !os.IsNotExist(err) {
-		t.Fatalf("x exists after calls that raised: %v", err)
 	}
 }
 

@@ -47,4 +47,16 @@ function support.onces(t)
   return once, done
 end
 
+-- with_dir(t, fn): fn(dir) with dir a new empty directory of the test's own (under
+-- fs.tmpdir()), removed with what is in it when fn returns or fails.
+function support.with_dir(t, fn)
+  local fs = require "fs"
+  local dir = fs.tmpdir() .. "/drlee-luatests-" .. uuid()
+  t:ok(fs.mkdir(dir, "0700"))
+  local ok, err = pcall(fn, dir)
+  local removed, rerr = fs.remove_all(dir)
+  if not ok then error(err, 0) end -- a failed assertion or a raise, as it was
+  t:ok(removed, rerr)
+end
+
 return support
