@@ -261,3 +261,160 @@ test("odd but valid: long paths, numbers as paths and data, modes as strings", f
     nothing_made(t, p, handle)
   end)
 end)
+
+-- errors.lua: I/O failures call back with err (the code, then Go's text), never raise.
+test("I/O failures: cb(err) with the code and the Go error text", function(t)
+  local call = support.call
+  support.with_dir(t, function(dir)
+    local missing = dir .. "/missing/file.txt"
+    local function eq(what, want, fn) t:eq(call(fn), want, what) end
+    eq("stat missing", "ENOENT: stat " .. missing .. ": no such file or directory",
+      function(cb) fs.stat(missing, cb) end)
+    eq("open missing", "ENOENT: open " .. missing .. ": no such file or directory",
+      function(cb) fs.open(missing, cb) end)
+    eq("open missing rw", "ENOENT: open " .. missing .. ": no such file or directory",
+      function(cb) fs.open(missing, F.READ_WRITE, cb) end)
+    eq("readfile missing", "ENOENT: open " .. missing .. ": no such file or directory",
+      function(cb) fs.readfile(missing, cb) end)
+    eq("readfile dir", "EISDIR: read " .. dir .. ": is a directory",
+      function(cb) fs.readfile(dir, cb) end)
+    eq("remove missing", "ENOENT: remove " .. missing .. ": no such file or directory",
+      function(cb) fs.remove(missing, cb) end)
+    eq("read_dir missing", "ENOENT: open " .. missing .. ": no such file or directory",
+      function(cb) fs.read_dir(missing, cb) end)
+    eq("mkdir no parent", "ENOENT: mkdir " .. dir .. "/no/parent: no such file or directory",
+      function(cb) fs.mkdir(dir .. "/no/parent", cb) end)
+    t:eq(call(function(cb) fs.mkdir(dir .. "/d", cb) end), nil, "mkdir d")
+    eq("mkdir existing", "EEXIST: mkdir " .. dir .. "/d: file exists",
+      function(cb) fs.mkdir(dir .. "/d", cb) end)
+    local err, f = call(function(cb) fs.open(dir .. "/d/f", F.CREATE + F.WRITE_ONLY, cb) end)
+    t:eq(err, nil, "create d/f")
+    t:eq(call(function(cb) f:close(cb) end), nil, "close d/f")
+    eq("remove non-empty dir", "ENOTEMPTY: remove " .. dir .. "/d: directory not empty",
+      function(cb) fs.remove(dir .. "/d", cb) end)
+    eq("mkdir_all under a file", "ENOTDIR: mkdir " .. dir .. "/d/f: not a directory",
+      function(cb) fs.mkdir_all(dir .. "/d/f/g", cb) end)
+    eq("excl existing", "EEXIST: open " .. dir .. "/d/f: file exists",
+      function(cb) fs.open(dir .. "/d/f", F.CREATE + F.EXCL + F.WRITE_ONLY, cb) end)
+    -- A handle used against its mode, and a directory, which opens but does not read.
+    for _, c in ipairs({
+      {"write read-only", dir .. "/d/f", F.READ_ONLY, function(h, cb) h:write("x", cb) end,
+        "EBADF: write " .. dir .. "/d/f: bad file descriptor"},
+      {"read write-only", dir .. "/d/f", F.WRITE_ONLY, function(h, cb) h:read(10, cb) end,
+        "EBADF: read " .. dir .. "/d/f: bad file descriptor"},
+      {"read a directory", dir .. "/d", F.READ_ONLY, function(h, cb) h:read(10, cb) end,
+        "EISDIR: read " .. dir .. "/d: is a directory"},
+    }) do
+      local oerr, h = call(function(cb) fs.open(c[2], c[3], cb) end)
+      t:eq(oerr, nil, c[1] .. ": open")
+      eq(c[1], c[5], function(cb) c[4](h, cb) end)
+      t:eq(call(function(cb) h:close(cb) end), nil, c[1] .. ": close")
+    end
+  end)
+end)
+
+-- basic.lua: every fs function's happy path, one step after another, in the callback style.
+test("every fs function's happy path, with callbacks", function(t)
+  local call = support.call
+  t:eq(F, {APPEND = 0x8, CREATE = 0x200, EXCL = 0x800, READ_ONLY = 0x0, READ_WRITE = 0x2,
+    SYNC = 0x80, TRUNC = 0x400, WRITE_ONLY = 0x1}, "fs.flags")
+  support.with_dir(t, function(top)
+    local dir = top .. "/work"
+    local a = dir .. "/a.txt"
+    local function ok(what, fn)
+      local err, v = call(fn)
+      t:eq(err, nil, what)
+      return v
+    end
+    local function stat(p)
+      local st = ok("stat " .. p, function(cb) fs.stat(p, cb) end)
+      return {name = st.name, isdir = st.isdir, mode = string.format("%o", st.mode), size = st.size}
+    end
+    ok("mkdir", function(cb) fs.mkdir(dir, cb) end)
+
+    local f = ok("open", function(cb) fs.open(a, F.CREATE + F.WRITE_ONLY + F.TRUNC, cb) end)
+    t:eq({type(f), tostring(f)}, {"userdata", "file (" .. a .. ")"}, "open")
+    local wrote = {}
+    f:write("hello ", function(err, n) t:eq(err, nil); wrote[#wrote + 1] = n end)
+    f:write("world", function(err, n) t:eq(err, nil); wrote[#wrote + 1] = n end)
+    t:eq(call(function(cb) f:close(cb) end), nil, "close")
+    t:eq(wrote, {6, 5}, "writes, in order, before the close")
+    t:eq(tostring(f), "file (closed)", "after close")
+
+    local before = time.now().milliunix
+    t:eq(stat(a), {name = "a.txt", isdir = false, mode = "644", size = 11}, "stat")
+    local st = ok("stat", function(cb) fs.stat(a, cb) end)
+    t:eq(getmetatable(st.timestamp), time.Timestamp, "timestamp")
+    t:eq(type(st.timestamp.year), "number")
+    t:ok(math.abs(st.timestamp.milliunix - before) < 60000, "timestamp is now")
+    t:ok(#tostring(st.timestamp) > 0)
+    t:eq(ok("readfile", function(cb) fs.readfile(a, cb) end), "hello world", "readfile")
+
+    f = ok("open", function(cb) fs.open(a, cb) end) -- READ_ONLY by default
+    local reads = {}
+    local function rec(name) return function(err, data) reads[#reads + 1] = {name, err, data} end end
+    f:read(5, rec("read"))
+    f:read(100, rec("read"))
+    f:read(100, rec("read at end"))
+    f:read(0, rec("read 0"))
+    t:eq(call(function(cb) f:close(cb) end), nil, "close")
+    t:eq(reads, {{"read", nil, "hello"}, {"read", nil, " world"}, {"read at end", nil, ""}, {"read 0", nil, ""}})
+
+    f = ok("open append", function(cb) fs.open(a, F.APPEND + F.WRITE_ONLY, cb) end)
+    f:write("!", function(err) t:eq(err, nil) end)
+    t:eq(call(function(cb) f:close(cb) end), nil, "close")
+    t:eq(ok("readfile", function(cb) fs.readfile(a, cb) end), "hello world!", "append")
+
+    f = ok("open read_write", function(cb) fs.open(a, F.READ_WRITE, cb) end)
+    local rw
+    f:write("J", function(err) t:eq(err, nil) end)
+    f:read(4, function(err, data) rw = {err, data} end)
+    t:eq(call(function(cb) f:close(cb) end), nil, "close")
+    t:eq(rw, {nil, "ello"}, "read_write")
+    t:eq(ok("readfile", function(cb) fs.readfile(a, cb) end), "Jello world!", "read_write file")
+
+    -- mode applies with CREATE (the umask may clear bits; 0600 survives any usual umask)
+    f = ok("open private", function(cb)
+      fs.open(dir .. "/private", F.CREATE + F.WRITE_ONLY + F.EXCL + F.SYNC, tonumber("600", 8), cb)
+    end)
+    t:eq(call(function(cb) f:close(cb) end), nil, "close")
+    t:eq(stat(dir .. "/private"), {name = "private", isdir = false, mode = "600", size = 0}, "mode")
+
+    f = ok("open trunc", function(cb) fs.open(a, F.WRITE_ONLY + F.TRUNC, cb) end)
+    t:eq(call(function(cb) f:close(cb) end), nil, "close")
+    t:eq(stat(a), {name = "a.txt", isdir = false, mode = "644", size = 0}, "trunc")
+
+    ok("mkdir_all", function(cb) fs.mkdir_all(dir .. "/x/y/z", cb) end)
+    ok("mkdir_all existing: no error", function(cb) fs.mkdir_all(dir .. "/x/y/z", cb) end)
+    local z = stat(dir .. "/x/y/z")
+    t:eq({z.name, z.isdir}, {"z", true}, "mkdir_all")
+
+    f = ok("open colon form", function(cb) fs:open(dir .. "/b.txt", F.CREATE + F.WRITE_ONLY, cb) end)
+    f:write("bb", function(err) t:eq(err, nil) end)
+    t:eq(call(function(cb) f:close(cb) end), nil, "close")
+    local list = ok("read_dir", function(cb) fs.read_dir(dir, cb) end)
+    local got = {}
+    for i, e in ipairs(list) do
+      got[i] = {e.name, e.isdir, e.isdir or e.size, getmetatable(e.timestamp) == time.Timestamp}
+    end
+    t:eq(got, {{"a.txt", false, 0, true}, {"b.txt", false, 2, true}, {"private", false, 0, true},
+      {"x", true, true, true}}, "read_dir")
+    t:eq(ok("readfile b.txt", function(cb) fs.readfile(dir .. "/b.txt", cb) end), "bb", "b.txt")
+
+    ok("remove", function(cb) fs.remove(a, cb) end)
+    local err, gone = call(function(cb) fs.stat(a, cb) end)
+    t:eq({err_code(err), gone}, {"ENOENT", nil}, "removed")
+    ok("remove_all", function(cb) fs.remove_all(dir .. "/x", cb) end)
+    err, gone = call(function(cb) fs.stat(dir .. "/x", cb) end)
+    t:eq({err_code(err), gone}, {"ENOENT", nil}, "removed all")
+
+    -- no callback anywhere, outside a thread that can wait: the operations still happen
+    coroutine.wrap(function()
+      fs.open(dir .. "/touched", F.CREATE + F.WRITE_ONLY)
+      fs.mkdir(dir .. "/nocb")
+    end)()
+    time.sleep(50)
+    t:eq(stat(dir .. "/touched").size, 0, "touched")
+    t:eq(stat(dir .. "/nocb").isdir, true, "nocb")
+  end)
+end)

@@ -47,6 +47,15 @@ function support.onces(t)
   return once, done
 end
 
+-- call(fn): calls fn(cb), waits until cb is called (in the caller's thread: a test's),
+-- and returns what cb got. For the tests of the callback style that read best in order.
+function support.call(fn)
+  local got
+  fn(function(...) got = {n = select("#", ...), ...} end)
+  while not got do time.sleep(1) end
+  return unpack(got, 1, got.n)
+end
+
 -- with_dir(t, fn): fn(dir) with dir a new empty directory of the test's own (under
 -- fs.tmpdir()), removed with what is in it when fn returns or fails.
 function support.with_dir(t, fn)
