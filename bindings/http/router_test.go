@@ -2,7 +2,7 @@ package http_test
 
 // The router (http.router, router.lua) against a real server and a real client:
 // testdata/router.lua in the callback style, testdata/router_await.lua in the await style;
-// testdata/router_odd.lua calls its functions with odd values, and testdata/router_fuzz.lua
+// tests/lua/http_test.lua calls its functions with odd values, and testdata/router_fuzz.lua
 // matches random paths against random route sets and a reference (the fuzz target of the
 // router, which is in Lua: run more of it with DRLEE_ROUTER_FUZZ=rounds).
 //
@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -279,30 +278,6 @@ func TestRouterAwait(t *testing.T) {
 	if strings.Contains(res.Stderr, "WARN") {
 		t.Errorf("warnings in the log:\n%s", res.Stderr)
 	}
-}
-
-func checkHelper(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile("../core/testdata/check.lua")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// The router's functions with odd values: clear errors, never a crash. Run under its own
-// name, so that the errors it checks name router_odd.lua.
-func TestRouterOddValues(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	for name, body := range map[string]string{"router_odd.lua": serverScript(t, "router_odd.lua"), "check.lua": checkHelper(t)} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res := drleetest.RunFile(t, filepath.Join(dir, "router_odd.lua"), drleetest.Options{Dir: dir})
-	res.MustSucceed(t)
-	res.Contains(t, "PASS\n")
 }
 
 // The router against a reference, on random routes and paths: seeds 1 to 4 here, more with

@@ -97,11 +97,3 @@ func TestManyConnections(t *testing.T) {
 	}
 	t.Logf("served by worker: %v", served)
 }
-
-// TestArguments: odd values for every function, under pcall.
-func TestArguments(t *testing.T) {
-	t.Parallel()
-	res := run(t, "args.lua", drleetest.Options{})
-	res.MustSucceed(t)
-	res.Contains(t, "PASS\n")
-}

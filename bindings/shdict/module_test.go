@@ -4,7 +4,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 
@@ -16,16 +15,6 @@ import (
 //go:embed testdata/*.lua
 var testdata embed.FS
 
-// checkLua is the Lua assert helper shared with bindings/core.
-func checkLua(t testing.TB) string {
-	t.Helper()
-	b, err := os.ReadFile("../core/testdata/check.lua")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 func script(t testing.TB, name string) string {
 	t.Helper()
 	b, err := testdata.ReadFile("testdata/" + name)
@@ -33,20 +22,6 @@ func script(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// TestLua runs the Lua tests of every method and of odd values; each prints PASS.
-func TestLua(t *testing.T) {
-	t.Parallel()
-	helper := checkLua(t)
-	for _, name := range []string{"api", "odd_values"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			res := drleetest.Run(t, script(t, name+".lua"), drleetest.Options{Files: map[string]string{"check.lua": helper}})
-			res.MustSucceed(t)
-			res.Contains(t, "PASS\n")
-		})
-	}
 }
 
 // TestWorkersShareOneDict: two workers increment one key 100,000 times in all, at the same

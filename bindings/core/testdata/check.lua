@@ -1,4 +1,5 @@
--- check: the assertions of the Lua tests (shared by bindings/core and bindings/time).
+-- check: the assertions of the Lua test scripts the bindings' Go tests drive (testdata/*.lua);
+-- the pure-Lua tests are in tests/lua, on drlee test's t:eq, t:ok and t:raises.
 --
 --   local check = require "check"
 --   check.eq(got, want, "what")
