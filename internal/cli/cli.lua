@@ -189,6 +189,23 @@ function T:raises(fn, pattern, msg)
   return err
 end
 
+-- t:raises_text(fn, text, msg?): raises, with text anywhere in the error, taken as it is
+-- (no Lua pattern: error messages are full of ( . - that a pattern would read).
+function T:raises_text(fn, text, msg)
+  if type(fn) ~= "function" then
+    error("bad argument #1 to 'raises_text' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  if type(text) ~= "string" then
+    error("bad argument #2 to 'raises_text' (string expected, got " .. type(text) .. ")", 2)
+  end
+  local ok, err = pcall(fn)
+  if ok then failure(self, "expected an error, none was raised", msg) end
+  if not tostring(err):find(text, 1, true) then
+    failure(self, "the error " .. show(tostring(err)) .. " does not contain " .. show(text), msg)
+  end
+  return err
+end
+
 function T:skip(msg)
   skipped(self.id, tostring(msg == nil and "skipped" or msg))
   error(STOP, 0)

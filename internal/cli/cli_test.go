@@ -130,6 +130,7 @@ end)
 test("raises", function(t)
   local err = t:raises(function() error("no such thing") end, "no such")
   t:ok(err:find("no such thing", 1, true))
+  t:raises_text(function() error("bad argument #1 (x.y-z expected)") end, "(x.y-z expected)")
 end)
 
 test("skipped", function(t) t:skip("not here") end)
@@ -168,6 +169,9 @@ end)
 test("raises nothing", function(t)
   t:raises(function() end)
 end)
+test("raises other text", function(t)
+  t:raises_text(function() error("a (b)") end, "(c)")
+end)
 test("runtime error", function(t)
   local cfg
   return cfg.port
@@ -184,9 +188,10 @@ test("still runs", function(t) t:eq(1, 1) end)
 		`    got:  {list = {1, 2, 3}, name = "x"}`,
 		"FAIL f_test.lua: not ok (", "    f_test.lua:6: wanted a value: expected a true value, got nil\n",
 		"FAIL f_test.lua: raises nothing (", "    f_test.lua:9: expected an error, none was raised\n",
-		"FAIL f_test.lua: runtime error (", "    f_test.lua:13: attempt to index local 'cfg' (a nil value)\n",
-		"FAIL f_test.lua: error in a callback (", `    f_test.lua:16: got "a", want "b"`,
-		"1 passed, 5 failed\n")
+		"FAIL f_test.lua: raises other text (", `does not contain "(c)"`,
+		"FAIL f_test.lua: runtime error (", "    f_test.lua:16: attempt to index local 'cfg' (a nil value)\n",
+		"FAIL f_test.lua: error in a callback (", `    f_test.lua:19: got "a", want "b"`,
+		"1 passed, 6 failed\n")
 	r.lacks(t, "still runs") // passed: no line without -v
 	r.lacks(t, "stack traceback")
 
