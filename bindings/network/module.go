@@ -54,9 +54,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drlee/drlee/bindings/internal/luaopts"
 	"github.com/drlee/drlee/bindings/internal/tlsopt"
 	"github.com/drlee/drlee/engine"
-	"github.com/drlee/drlee/packed"
 )
 
 var (
@@ -107,10 +107,6 @@ func init() {
 // defaultDialTimeout bounds a dial (and its TLS handshake) when options.timeout is not given.
 const defaultDialTimeout = 30 * time.Second
 
-// maxSeconds is the longest duration taken as one: longer ones (1e300, math.huge) are no
-// limit, as 0 is.
-const maxSeconds = 100 * 365 * 24 * 3600
-
 // ---- arguments ----
 
 func checkKind(c *engine.Call, i int) string {
@@ -119,7 +115,7 @@ func checkKind(c *engine.Call, i int) string {
 	case "tcp", "udp", "unix":
 		return k
 	}
-	c.ArgError(i, `kind must be "tcp", "udp" or "unix", got `+quoteShort(k))
+	c.ArgError(i, `kind must be "tcp", "udp" or "unix", got `+luaopts.QuoteShort(k))
 	return ""
 }
 
@@ -127,75 +123,14 @@ func checkAddr(c *engine.Call, i int, kind string) string {
 	a := c.CheckString(i)
 	if kind == "unix" {
 		if a == "" || strings.IndexByte(a, 0) >= 0 {
-			c.ArgError(i, "address must be the path of a socket, got "+quoteShort(a))
+			c.ArgError(i, "address must be the path of a socket, got "+luaopts.QuoteShort(a))
 		}
 		return a
 	}
 	if _, _, err := net.SplitHostPort(a); err != nil {
-		c.ArgError(i, "address must be host:port, [ipv6]:port or :port, got "+quoteShort(a))
+		c.ArgError(i, "address must be host:port, [ipv6]:port or :port, got "+luaopts.QuoteShort(a))
 	}
 	return a
-}
-
-// quoteShort quotes s for a message, cut after 60 bytes.
-func quoteShort(s string) string {
-	if len(s) > 60 {
-		return fmt.Sprintf("%q...", s[:60])
-	}
-	return fmt.Sprintf("%q", s)
-}
-
-// options decodes the options table at argument i: nil when it is nil or absent, raising
-// when it is anything but a table of name = value.
-func options(c *engine.Call, i int) map[any]any {
-	switch c.Type(i) {
-	case engine.TypeNil, engine.TypeNone:
-		return nil
-	case engine.TypeTable:
-	default:
-		c.TypeError(i, "table")
-	}
-	v, err := packed.Decode(c.Encode(i))
-	if err != nil {
-		c.ArgError(i, err.Error())
-	}
-	switch t := v.(type) {
-	case map[any]any:
-		return t
-	case []any:
-		if len(t) > 0 {
-			c.ArgError(i, "options must be a table of name = value")
-		}
-	}
-	return nil // {}
-}
-
-func optionName(k any) string {
-	if s, ok := k.(string); ok {
-		return "'" + s + "'"
-	}
-	return fmt.Sprintf("[%v]", k)
-}
-
-// duration reads options.name, a number of seconds: fractions allowed; 0, math.huge or
-// more than maxSeconds: no limit (0); negative, NaN or not a number: an argument error.
-func duration(c *engine.Call, i int, name string, v any) time.Duration {
-	f, ok := v.(float64)
-	if !ok || f != f || f < 0 {
-		c.ArgError(i, "options."+name+" must be a number of seconds, 0 or more (0 or math.huge: no limit)")
-	}
-	if f == 0 || f > maxSeconds {
-		return 0
-	}
-	return max(time.Duration(f*float64(time.Second)), 1)
-}
-
-func boolOption(c *engine.Call, i int, name string, v any) bool {
-	b, ok := v.(bool)
-	if !ok {
-		c.ArgError(i, "options."+name+" must be a boolean")
-	}
-	return b
 }
 
 // dialOpts are network.dial's options.
@@ -206,18 +141,18 @@ type dialOpts struct {
 
 func parseDialOptions(c *engine.Call, i int, kind, addr string) dialOpts {
 	o := dialOpts{timeout: defaultDialTimeout}
-	for k, v := range options(c, i) {
+	for k, v := range luaopts.Table(c, i) {
 		switch k {
 		case "timeout":
-			o.timeout = duration(c, i, "timeout", v)
+			o.timeout = luaopts.Seconds(c, i, "timeout", v)
 		case "read_timeout":
-			o.rt = duration(c, i, "read_timeout", v)
+			o.rt = luaopts.Seconds(c, i, "read_timeout", v)
 		case "write_timeout":
-			o.wt = duration(c, i, "write_timeout", v)
+			o.wt = luaopts.Seconds(c, i, "write_timeout", v)
 		case "tls":
 			o.tls = parseTLS(c, i, kind, addr, v)
 		default:
-			c.ArgError(i, "unknown option "+optionName(k)+" (timeout, read_timeout, write_timeout, tls)")
+			c.ArgError(i, "unknown option "+luaopts.Name(k)+" (timeout, read_timeout, write_timeout, tls)")
 		}
 	}
 	return o
@@ -402,14 +337,14 @@ func createServer(c *engine.Call) int {
 	}
 	if c.Type(3) != engine.TypeFunction {
 		hArg = 4
-		for k, v := range options(c, 3) {
+		for k, v := range luaopts.Table(c, 3) {
 			switch k {
 			case "read_timeout":
-				s.rt = duration(c, 3, "read_timeout", v)
+				s.rt = luaopts.Seconds(c, 3, "read_timeout", v)
 			case "write_timeout":
-				s.wt = duration(c, 3, "write_timeout", v)
+				s.wt = luaopts.Seconds(c, 3, "write_timeout", v)
 			default:
-				c.ArgError(3, "unknown option "+optionName(k)+" (read_timeout, write_timeout)")
+				c.ArgError(3, "unknown option "+luaopts.Name(k)+" (read_timeout, write_timeout)")
 			}
 		}
 		if kind == "udp" && (s.rt > 0 || s.wt > 0) {
@@ -560,7 +495,7 @@ func serverSendTo(c *engine.Call) int {
 	if perr != nil {
 		var err error
 		if host, port, err = net.SplitHostPort(addr); err != nil {
-			c.ArgError(2, "address must be ip:port or host:port, got "+quoteShort(addr))
+			c.ArgError(2, "address must be ip:port or host:port, got "+luaopts.QuoteShort(addr))
 		}
 	}
 	data := c.CheckBytes(3)

@@ -68,6 +68,7 @@ import (
 
 	ws "github.com/fasthttp/websocket"
 
+	"github.com/drlee/drlee/bindings/internal/luaopts"
 	"github.com/drlee/drlee/bindings/internal/tlsopt"
 	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/packed"
@@ -117,8 +118,6 @@ const (
 	defaultMaxMessage   = 16 << 20
 	maxMaxMessage       = 1 << 30
 	maxReason           = 123 // a close frame's payload is at most 125 bytes, 2 of them the code
-	// maxSeconds is the longest duration taken as one: longer ones are no limit, as 0 is.
-	maxSeconds = 100 * 365 * 24 * 3600
 )
 
 // ---- the engine's state ----
@@ -212,68 +211,17 @@ func adopt(w *engine.Worker, out *packed.Writer, cn *conn) {
 	w.NewObject(out, connClass, cn)
 }
 
-// ---- arguments ----
-
-func quoteShort(s string) string {
-	if len(s) > 60 {
-		return fmt.Sprintf("%q...", s[:60])
-	}
-	return fmt.Sprintf("%q", s)
-}
-
-// options decodes the options table at argument i: nil when it is nil or absent.
-func options(c *engine.Call, i int) map[any]any {
-	switch c.Type(i) {
-	case engine.TypeNil, engine.TypeNone:
-		return nil
-	case engine.TypeTable:
-	default:
-		c.TypeError(i, "table")
-	}
-	v, err := packed.Decode(c.Encode(i))
-	if err != nil {
-		c.ArgError(i, err.Error())
-	}
-	switch t := v.(type) {
-	case map[any]any:
-		return t
-	case []any:
-		if len(t) > 0 {
-			c.ArgError(i, "options must be a table of name = value")
-		}
-	}
-	return nil
-}
-
-func optionName(k any) string {
-	if s, ok := k.(string); ok {
-		return "'" + s + "'"
-	}
-	return fmt.Sprintf("[%v]", k)
-}
-
-func duration(c *engine.Call, i int, name string, v any) time.Duration {
-	f, ok := v.(float64)
-	if !ok || f != f || f < 0 {
-		c.ArgError(i, "options."+name+" must be a number of seconds, 0 or more (0 or math.huge: no limit)")
-	}
-	if f == 0 || f > maxSeconds {
-		return 0
-	}
-	return max(time.Duration(f*float64(time.Second)), 1)
-}
-
 // connOption reads one of the options every connection has; false if name is not one.
 func connOption(c *engine.Call, i int, o *connOpts, k, v any) bool {
 	switch k {
 	case "read_timeout":
-		o.rt = duration(c, i, "read_timeout", v)
+		o.rt = luaopts.Seconds(c, i, "read_timeout", v)
 	case "write_timeout":
-		o.wt = duration(c, i, "write_timeout", v)
+		o.wt = luaopts.Seconds(c, i, "write_timeout", v)
 	case "close_timeout":
-		o.closeTimeout = duration(c, i, "close_timeout", v)
+		o.closeTimeout = luaopts.Seconds(c, i, "close_timeout", v)
 		if o.closeTimeout == 0 {
-			o.closeTimeout = maxSeconds * time.Second
+			o.closeTimeout = luaopts.MaxSeconds * time.Second
 		}
 	case "max_message":
 		f, ok := v.(float64)
@@ -318,19 +266,19 @@ func validHeaderName(s string) bool {
 
 func parseDialOptions(c *engine.Call, i int, u *url.URL) dialOpts {
 	o := dialOpts{conn: defaultConnOpts, timeout: defaultDialTimeout}
-	for k, v := range options(c, i) {
+	for k, v := range luaopts.Table(c, i) {
 		if connOption(c, i, &o.conn, k, v) {
 			continue
 		}
 		switch k {
 		case "timeout":
-			o.timeout = duration(c, i, "timeout", v)
+			o.timeout = luaopts.Seconds(c, i, "timeout", v)
 		case "headers":
 			o.headers = parseHeaders(c, i, v)
 		case "tls":
 			o.tls = parseTLS(c, i, u, v)
 		default:
-			c.ArgError(i, "unknown option "+optionName(k)+" (timeout, headers, tls, "+connOptionNames+")")
+			c.ArgError(i, "unknown option "+luaopts.Name(k)+" (timeout, headers, tls, "+connOptionNames+")")
 		}
 	}
 	return o
@@ -348,7 +296,7 @@ func parseHeaders(c *engine.Call, i int, v any) http.Header {
 	for k, v := range m {
 		name, ok := k.(string)
 		if !ok || !validHeaderName(name) {
-			c.ArgError(i, "options.headers: "+optionName(k)+" is not a header name")
+			c.ArgError(i, "options.headers: "+luaopts.Name(k)+" is not a header name")
 		}
 		value, ok := v.(string)
 		if !ok || strings.ContainsAny(value, "\r\n\x00") {
@@ -383,11 +331,11 @@ func checkURL(c *engine.Call, i int) *url.URL {
 	s := c.CheckString(i)
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || u.User != nil {
-		c.ArgError(i, "url must be ws://host[:port]/path or wss://..., got "+quoteShort(s))
+		c.ArgError(i, "url must be ws://host[:port]/path or wss://..., got "+luaopts.QuoteShort(s))
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			c.ArgError(i, "url has a bad port: "+quoteShort(s))
+			c.ArgError(i, "url has a bad port: "+luaopts.QuoteShort(s))
 		}
 	}
 	return u
@@ -524,7 +472,7 @@ func connWrite(c *engine.Call) int {
 		case "binary":
 			binary = true
 		default:
-			c.ArgError(3, `type must be "text" or "binary", got `+quoteShort(t))
+			c.ArgError(3, `type must be "text" or "binary", got `+luaopts.QuoteShort(t))
 		}
 	default:
 		c.TypeError(3, `"text" or "binary"`)

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/drlee/drlee/bindings/http"
+	"github.com/drlee/drlee/bindings/internal/luaopts"
 	"github.com/drlee/drlee/engine"
 )
 
@@ -35,7 +36,7 @@ func createServer(c *engine.Call) int {
 	w := engine.WorkerOf(c)
 	addr := c.CheckString(1)
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		c.ArgError(1, "address must be host:port, [ipv6]:port or :port, got "+quoteShort(addr))
+		c.ArgError(1, "address must be host:port, [ipv6]:port or :port, got "+luaopts.QuoteShort(addr))
 	}
 	s := &server{addr: addr, o: defaultConnOpts}
 	hArg := 2
@@ -44,9 +45,9 @@ func createServer(c *engine.Call) int {
 	}
 	if c.Type(2) != engine.TypeFunction {
 		hArg = 3
-		for k, v := range options(c, 2) {
+		for k, v := range luaopts.Table(c, 2) {
 			if !connOption(c, 2, &s.o, k, v) {
-				c.ArgError(2, "unknown option "+optionName(k)+" ("+connOptionNames+")")
+				c.ArgError(2, "unknown option "+luaopts.Name(k)+" ("+connOptionNames+")")
 			}
 		}
 	}
@@ -455,9 +456,9 @@ func upgrade(c *engine.Call) int {
 	if c.Type(3) == engine.TypeFunction {
 		cbArg = 3
 	} else {
-		for k, v := range options(c, 3) {
+		for k, v := range luaopts.Table(c, 3) {
 			if !connOption(c, 3, &o, k, v) {
-				c.ArgError(3, "unknown option "+optionName(k)+" ("+connOptionNames+")")
+				c.ArgError(3, "unknown option "+luaopts.Name(k)+" ("+connOptionNames+")")
 			}
 		}
 	}
