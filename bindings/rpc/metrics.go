@@ -64,9 +64,9 @@ var (
 type nameStats struct {
 	_             [64]byte
 	calls         [kinds]atomic.Uint64
-	errors        []atomic.Uint64                      // by codeIndex
+	errors        []atomic.Uint64                     // by codeIndex
 	latency       [len(callBuckets) + 1]atomic.Uint64 // callBuckets, then +Inf; not cumulative
-	latSum        atomic.Uint64                        // nanoseconds
+	latSum        atomic.Uint64                       // nanoseconds
 	handled       atomic.Uint64
 	handlerErrors atomic.Uint64
 	_             [64]byte
