@@ -200,6 +200,7 @@ type handler struct {
 	name       string
 	fn         int32 // registry ref of the Lua handler
 	unregister func()
+	stats      *nameStats // the worker's counters for name (metrics.go); nil: not counted
 }
 
 // rpc.register(name, handler)
@@ -214,6 +215,9 @@ func register(c *engine.Call) int {
 	}
 	node := nodeOf(c)
 	h := &handler{name: name, fn: c.RefArg(2)}
+	if m := metricsOf(w); m != nil {
+		h.stats = m.stats(name)
+	}
 	unregister, err := node.Register(name, w.ID, func(req *cluster.Request) {
 		// NATS delivery never blocks on a worker: a full queue sends the call elsewhere.
 		if w.Submit(&delivery{h: h, req: req}) != nil {
@@ -250,19 +254,23 @@ type delivery struct {
 
 type replyState struct {
 	req    *cluster.Request
+	stats  *nameStats // nil: not counted
 	logged bool
 }
 
 // Run calls the Lua handler with (message, reply).
 func (d *delivery) Run(w *engine.Worker) {
 	// The message came from the network: C trusts what it decodes, so check it first.
+	if d.h.stats != nil {
+		d.h.stats.handled.Add(1)
+	}
 	if err := packed.ValidateOne(d.req.Payload); err != nil {
 		d.req.Reply(nil, engine.ErrorString(errMalformedMessage))
 		return
 	}
 	args := w.NewArgs()
 	args.Raw(d.req.Payload)
-	rs := &replyState{req: d.req}
+	rs := &replyState{req: d.req, stats: d.h.stats}
 	w.NewObject(&args.Writer, replyClass, rs)
 	// The handler runs in a scope the delivery owns: a raise in it, or in a callback of
 	// what it started, before or after an await, answers the caller at once.
@@ -274,7 +282,9 @@ func (d *delivery) Run(w *engine.Worker) {
 // answered already.
 func (d *delivery) ScopeFailed(w *engine.Worker, _ *engine.Scope, err error) {
 	w.Logf("ERROR", "rpc: handler for '%s': %s", d.h.name, err.Error())
-	d.req.Reply(nil, "EHANDLER: rpc: handler for '"+d.h.name+"' failed: "+firstLine(err.Error()))
+	if d.req.Reply(nil, "EHANDLER: rpc: handler for '"+d.h.name+"' failed: "+firstLine(err.Error())) && d.h.stats != nil {
+		d.h.stats.handlerErrors.Add(1)
+	}
 }
 
 // ScopeIdle: nothing of the handler is left to run. A reply not sent yet may still come
@@ -284,7 +294,9 @@ func (d *delivery) ScopeIdle(*engine.Worker, *engine.Scope) {}
 // Panicked answers the caller after a Go panic in Run (a bug; the loop reports it), so that
 // it does not wait for its timeout. A reply already sent stays the only one.
 func (d *delivery) Panicked(w *engine.Worker) {
-	d.req.Reply(nil, "EINTERNAL: rpc: handler for '"+d.h.name+"' failed: "+engine.ErrInternal.Error())
+	if d.req.Reply(nil, "EINTERNAL: rpc: handler for '"+d.h.name+"' failed: "+engine.ErrInternal.Error()) && d.h.stats != nil {
+		d.h.stats.handlerErrors.Add(1)
+	}
 }
 
 func firstLine(s string) string {
@@ -318,7 +330,11 @@ func replyCall(c *engine.Call) int {
 	// Reply reports false for a second reply; a reply after the caller's deadline is
 	// delivered to nobody, and is worth the same warning.
 	late := time.Now().After(rs.req.Deadline)
-	if (!rs.req.Reply(result, errMsg) || late) && !rs.logged {
+	first := rs.req.Reply(result, errMsg)
+	if first && errMsg != "" && rs.stats != nil {
+		rs.stats.handlerErrors.Add(1)
+	}
+	if (!first || late) && !rs.logged {
 		rs.logged = true
 		w.Logf("WARN", "rpc: reply to '%s' ignored: it was already answered or its caller gave up", rs.req.Name)
 	}
@@ -384,18 +400,37 @@ func call(c *engine.Call) int {
 	name, payload, timeout, cbArg := callArgs(c)
 	node := nodeOf(c)
 	op := w.ReserveCall(c, cbArg)
+	m := metricsOf(w)
+	var start time.Time
+	if m != nil {
+		start = time.Now()
+	}
 	node.Call(name, payload, timeout, func(result []byte, errMsg string, err error) {
 		op.Complete(func(w *engine.Worker, a *engine.Args) {
+			// Counted on the caller's loop (the owner of m), when the result is handed over.
 			switch {
 			case err != nil:
-				a.Error(callError(name, err))
+				err = callError(name, err)
+				if m != nil {
+					m.callDone(name, kindCall, start, engine.ErrorCode(err))
+				}
+				a.Error(err)
 			case errMsg != "":
 				// The handler's reply(err), as it gave it (its code, if any, is its
 				// own), or a text the handler's node made with its code.
+				if m != nil {
+					m.callDone(name, kindCall, start, engine.ParseErrorCode(errMsg))
+				}
 				a.Error(engine.ScriptError(errMsg))
 			case len(result) > 0 && packed.ValidateOne(result) != nil:
+				if m != nil {
+					m.callDone(name, kindCall, start, engine.ErrorCode(errMalformedResult))
+				}
 				a.Error(errMalformedResult)
 			default:
+				if m != nil {
+					m.callDone(name, kindCall, start, "")
+				}
 				a.Nil()
 				if len(result) == 0 {
 					a.Nil()
@@ -427,8 +462,16 @@ func broadcast(c *engine.Call) int {
 	name, payload, timeout, cbArg := callArgs(c)
 	node := nodeOf(c)
 	op := w.ReserveCall(c, cbArg)
+	m := metricsOf(w)
+	var start time.Time
+	if m != nil {
+		start = time.Now()
+	}
 	node.Broadcast(name, payload, timeout, func(replies []cluster.Reply, err error) {
 		op.Complete(func(w *engine.Worker, a *engine.Args) {
+			if m != nil {
+				m.callDone(name, kindBroadcast, start, engine.ErrorCode(err))
+			}
 			a.Error(err)
 			if err != nil {
 				return
