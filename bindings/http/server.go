@@ -358,13 +358,30 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 			ctx.SetConnectionClose()
 		}
 	}()
+	// A worker picked may stop before it takes the request (a reload's old generation
+	// draining, a worker that ended): the request then goes to another, a few times, rather
+	// than answer 503 while workers that serve exist.
+	for tries := 1; ; tries++ {
+		if s.offer(ctx, tries < maxPicks) {
+			return
+		}
+	}
+}
+
+// maxPicks is how many workers a request is offered to when the ones picked have stopped.
+const maxPicks = 4
+
+// offer hands ctx to a worker picked and answers once it is done, as handle says. When
+// retry is set and that worker has stopped before it took the request, it returns false
+// with ctx untouched, for handle to pick again; else true.
+func (s *sharedServer) offer(ctx *fasthttp.RequestCtx, retry bool) bool {
 	ep := s.pick()
 	if ep == nil {
 		s.shed.shed(ctx, shedNoWorker)
 		if s.obs.on() {
 			s.obs.none.shedEnd(ctx, shedNoWorker)
 		}
-		return
+		return true
 	}
 	var start time.Time
 	if ep.obs != nil {
@@ -390,20 +407,28 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 	ep.inflight.Add(1)
 	if err := ep.w.Submit(rs); err != nil {
 		ep.inflight.Add(-1)
-		if watched && !c.Disarm(tok) {
+		disarmed := !watched || c.Disarm(tok)
+		if !disarmed {
 			rs.expired.Store(true) // expire may be running: rs must not be recycled
+			retry = false          // and the handler timeout has passed: answer now
 		}
 		rs.mu.Lock()
 		rs.ctx = nil
 		rs.mu.Unlock()
 		rs.release() // the loop never saw it
 		rs.release()
+		if retry && reasonOf(err) == shedWorkerStopped {
+			if ep.obs != nil && ep.obs.stats != nil {
+				ep.obs.stats.inflight.Add(-1) // begin's, for a request this worker never had
+			}
+			return false
+		}
 		s.shed.shed(ctx, reasonOf(err))
 		if ep.obs != nil {
 			ep.obs.shedCount(reasonOf(err))
 			ep.obs.end(ctx, start)
 		}
-		return
+		return true
 	}
 	<-rs.done
 	if watched && !c.Disarm(tok) {
@@ -423,13 +448,14 @@ func (s *sharedServer) handle(ctx *fasthttp.RequestCtx) {
 		if ep.w.Post(engine.TaskFunc(rs.abandon)) != nil {
 			rs.release() // the worker has ended: nothing will run the task
 		}
-		return
+		return true
 	}
 	rs.serveFile(ctx) // res:send_file, http.static: opened and set up here (sendfile.go)
 	if ep.obs != nil && !streams {
 		ep.obs.end(ctx, start) // a stream's line comes at its end (responseStream.end)
 	}
 	rs.release()
+	return true
 }
 
 // expire runs on the sweeper's goroutine when the handler timeout passes: the connection
