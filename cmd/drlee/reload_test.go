@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // The reload tests run the real binary with an HTTP script, drive it with a real client
@@ -85,12 +87,7 @@ type server struct {
 // freePort is a TCP port that was free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return strconv.Itoa(drleetest.FreePort(t))
 }
 
 // startServer runs drlee on reloadScript(1) with workers workers and waits until it answers.

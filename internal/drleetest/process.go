@@ -2,10 +2,14 @@ package drleetest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -38,15 +42,54 @@ func BuildDrlee(out string) error {
 	return nil
 }
 
-// FreePort returns a 127.0.0.1 port that was free a moment ago.
+// FreePort returns a 127.0.0.1 port that was free a moment ago, for a process the test
+// starts to listen on. It is taken below the kernel's ephemeral range (where a port from
+// :0 comes from, and where every outgoing connection of the machine takes its local port:
+// one of those could take it before the process binds it), at random, never twice in one
+// test binary.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	low := ephemeralLow()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 200 {
+		p := 10000 + rand.IntN(low-10000)
+		if portsGiven[p] {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		portsGiven[p] = true
+		return p
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's default when it
+// cannot be read).
+func ephemeralLow() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				low = n
+			}
+		}
+	}
+	return low
 }
 
 // MainWithDrlee is a TestMain for packages that run drlee as processes: it builds the
