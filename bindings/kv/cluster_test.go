@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/drlee/drlee/internal/drleetest"
 )
 
 // TestThreeNodes: a value put on one node is read on the others; compare-and-set races
@@ -77,7 +79,7 @@ func TestThreeNodes(t *testing.T) {
 		var logs [][]string
 		for i, n := range nodes {
 			var log []string
-			eventually(t, 10*time.Second, n.name+" sees every change", func() string {
+			drleetest.Eventually(t, 10*time.Second, n.name+" sees every change", func() string {
 				log = n.must("watchlog", "", "id", strconv.Itoa(ids[i])).Log
 				if len(log) < 2*each {
 					return fmt.Sprintf("%d changes of %d: %v", len(log), 2*each, log)
@@ -213,7 +215,7 @@ func TestReplicasSurviveKill(t *testing.T) {
 	for _, n := range []*node{b, c} {
 		for i := 0; i < count; i++ {
 			key := "k" + strconv.Itoa(i)
-			eventually(t, 20*time.Second, n.name+" reads "+key+" after nodeA was killed", func() string {
+			drleetest.Eventually(t, 20*time.Second, n.name+" reads "+key+" after nodeA was killed", func() string {
 				got := n.do("get", "", "b", "durable", "key", key)
 				switch {
 				case got.Err != "":
@@ -229,7 +231,7 @@ func TestReplicasSurviveKill(t *testing.T) {
 		}
 	}
 	// Two of three are a majority: writes go on.
-	eventually(t, 20*time.Second, "nodeB writes with nodeA down", func() string {
+	drleetest.Eventually(t, 20*time.Second, "nodeB writes with nodeA down", func() string {
 		return b.do("put", "after", "b", "durable", "key", "after").Err
 	})
 	if got := c.must("get", "", "b", "durable", "key", "after"); got.Value != "after" {
@@ -238,7 +240,7 @@ func TestReplicasSurviveKill(t *testing.T) {
 
 	// nodeA again, on its address and --data-dir, joining nodeB.
 	a = startNode(t, nodeOpts{name: "nodeA", clusterAddr: a.clusterAddr, join: []*node{b}, dataDir: dirA})
-	eventually(t, 30*time.Second, "the restarted nodeA reads what nodeB wrote while it was down", func() string {
+	drleetest.Eventually(t, 30*time.Second, "the restarted nodeA reads what nodeB wrote while it was down", func() string {
 		got := a.do("get", "", "b", "durable", "key", "after")
 		if got.Err != "" {
 			return got.Err

@@ -192,23 +192,6 @@ func (n *node) must(route, body string, kv ...string) answer {
 	return a
 }
 
-// eventually retries f every 100 ms until it returns "" or d passed, then fails the test
-// with f's last complaint.
-func eventually(t testing.TB, d time.Duration, what string, f func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		why := f()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not after %v: %s", what, d, why)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // startCluster starts three nodes, B and C joining A, and waits until each has bound
 // bucket (with replicas): JetStream has its leader then.
 // With dataDirs, the nodes keep their data in them (--data-dir).

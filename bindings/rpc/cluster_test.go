@@ -59,7 +59,7 @@ func TestThreeNodes(t *testing.T) {
 		want := wantHandlers(nodes, 2)
 		for _, from := range nodes {
 			var last bcastResult
-			eventually(t, 10*time.Second, "broadcast from "+from.name, func() string {
+			drleetest.Eventually(t, 10*time.Second, "broadcast from "+from.name, func() string {
 				last = from.broadcast("who.all", `{"hello":1}`, 2000)
 				if last.Err != "" {
 					return last.Err
@@ -157,7 +157,7 @@ func TestThreeNodes(t *testing.T) {
 			t.Fatalf("call of a handler that replies three times: %+v", r)
 		}
 		line := "reply to 'twice." + b.name + "' ignored"
-		eventually(t, 5*time.Second, "warning on "+b.name, func() string {
+		drleetest.Eventually(t, 5*time.Second, "warning on "+b.name, func() string {
 			if countLines(b.stderr.String(), line) == 0 {
 				return "no warning yet"
 			}
@@ -180,7 +180,7 @@ func TestThreeNodes(t *testing.T) {
 			t.Fatalf("call of a late handler: %+v", r)
 		}
 		line := "reply to 'lazy." + c.name + "' ignored"
-		eventually(t, 5*time.Second, "warning on "+c.name+" for a reply after the caller timed out", func() string {
+		drleetest.Eventually(t, 5*time.Second, "warning on "+c.name+" for a reply after the caller timed out", func() string {
 			if countLines(c.stderr.String(), line) == 0 {
 				return "no warning"
 			}
@@ -204,7 +204,7 @@ func keys(m map[string]int) []string {
 func waitServed(t *testing.T, from *node, name string, nodes ...*node) {
 	t.Helper()
 	want := wantHandlers(nodes, 2)
-	eventually(t, 15*time.Second, name+" served by every node, seen from "+from.name, func() string {
+	drleetest.Eventually(t, 15*time.Second, name+" served by every node, seen from "+from.name, func() string {
 		r := from.broadcast(name, `{"i":0}`, 2000)
 		if got := handlerSet(r.Replies); !sameSet(got, want) {
 			return "replies from " + strings.Join(keys(got), " ")
@@ -368,7 +368,7 @@ func TestExternalNATS(t *testing.T) {
 		}
 	})
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	eventually(t, 10*time.Second, "nats-server listening", func() string {
+	drleetest.Eventually(t, 10*time.Second, "nats-server listening", func() string {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return err.Error()

@@ -234,28 +234,11 @@ func (n *node) broadcast(name, msg string, timeoutMS int) bcastResult {
 	return r
 }
 
-// eventually retries f every 50 ms until it returns "" or d passed, then fails the test
-// with f's last complaint.
-func eventually(t testing.TB, d time.Duration, what string, f func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		why := f()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not after %v: %s", what, d, why)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // reaches waits until from's call to name succeeds and returns who answered.
 func reaches(t testing.TB, from *node, name string) who {
 	t.Helper()
 	var w who
-	eventually(t, 15*time.Second, from.name+" calls "+name, func() string {
+	drleetest.Eventually(t, 15*time.Second, from.name+" calls "+name, func() string {
 		r := from.call(name, "", 2000)
 		if r.Err != "" {
 			return r.Err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // BuildDrlee builds this module's cmd/drlee into out, for tests that run nodes as
@@ -124,4 +125,22 @@ func (w withDrlee) Run() int {
 		return 1
 	}
 	return w.m.Run()
+}
+
+// Eventually retries f every 50 ms until it returns "" or d passed, then fails the test
+// with what and f's last complaint: for a state other processes reach in their own time
+// (a cluster's census, a replica catching up).
+func Eventually(t testing.TB, d time.Duration, what string, f func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		why := f()
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still not after %v: %s", what, d, why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
