@@ -131,6 +131,8 @@ test("raises", function(t)
   local err = t:raises(function() error("no such thing") end, "no such")
   t:ok(err:find("no such thing", 1, true))
   t:raises_text(function() error("bad argument #1 (x.y-z expected)") end, "(x.y-z expected)")
+  t:raises_text(function() t:raises_text(5, "x") end, "bad argument #1 to 'raises_text' (function expected, got number)")
+  t:raises_text(function() t:raises_text(print, nil) end, "bad argument #2 to 'raises_text' (string expected, got nil)")
 end)
 
 test("skipped", function(t) t:skip("not here") end)
@@ -349,6 +351,7 @@ test("odd values", function(t)
       pcall(t.eq, t, odd[i], odd[j], odd[j])
       pcall(t.ok, t, odd[i], odd[j])
       pcall(t.raises, t, odd[i], odd[j])
+      pcall(t.raises_text, t, odd[i], odd[j])
     end
   end
 end)
