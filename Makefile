@@ -34,7 +34,7 @@ FIND_GO = find . \( -name testdata -o -name vendor -o -name '_*' -o -name '.?*' 
 
 export CGO_ENABLED := 1
 
-.PHONY: help deps build test test-short fuzz vet fmt fmt-check example bench bench-quick bench-deps docker clean
+.PHONY: help deps build test test-short fuzz vet fmt fmt-check example bench bench-quick instructions bench-deps docker clean
 
 ## help: list the targets (the default)
 help:
@@ -93,6 +93,10 @@ bench: build
 ## bench-quick: like bench, with -quick
 bench-quick: build
 	$(GO) run -tags $(TAGS) ./bench/cmd/benchrun -quick $(ARGS)
+
+## instructions: instructions per request on one scenario, with callgrind (SCENARIO=hello CONNS=8)
+instructions: build
+	bash bench/instructions.sh $(or $(SCENARIO),hello) $(or $(CONNS),8)
 
 ## bench-deps: install the benchmark tools (wrk, nginx, redis-server, postgresql)
 bench-deps:

@@ -4,6 +4,7 @@
 #   nginx wrk libpcre3 lua5.1   installed with apt (they install cleanly beside
 #   lua-cjson                   libluajit-5.1-dev, which Dr.LEE builds on;
 #                               lua-cjson is the JSON library nginx+Lua uses)
+#   valgrind                    callgrind, for bench/instructions.sh
 #   redis-server postgresql     installed with apt if missing, for the redis-get
 #                               and pg-select scenarios: the harness starts its own
 #                               servers (temp dirs, 127.0.0.1), never the system's,
@@ -32,7 +33,7 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then data+=(postg
 
 $sudo apt-get update
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	nginx wrk libpcre3 lua5.1 lua-cjson "${data[@]}"
+	nginx wrk libpcre3 lua5.1 lua-cjson valgrind "${data[@]}"
 if [ "$had_nginx" = 0 ] && [ -f /run/nginx.pid ]; then
 	# The package's postinst started the system nginx (port 80); the bench does not
 	# need it, so stop the one we just caused.

@@ -56,8 +56,8 @@ type Worker struct {
 	// left to skip before it tries again.
 	yieldMisses, yieldSkips int
 
-	wake   *time.Timer // pokes the loop when its next timer is due (armWake)
-	wakeAt int64       // when wake is armed to fire (w.now() clock); 0: not armed
+	wake   alarm // pokes the loop when its next timer is due (armWake, wake.go)
+	wakeAt int64 // when wake is armed to fire (w.now() clock); 0: not armed
 
 	locals []any // the worker's WorkerLocal values, by index
 
@@ -450,9 +450,8 @@ func (w *Worker) start(script []byte, chunkname string) {
 
 func (w *Worker) loop() {
 	var spare []Task
-	w.wake = time.AfterFunc(time.Hour, w.poke)
-	w.wake.Stop()
-	defer w.wake.Stop()
+	w.wake = newAlarm(w)
+	defer w.wake.stop()
 	e := w.engine
 	shutdownDone := false
 	for !w.terminated {
@@ -534,7 +533,7 @@ func (w *Worker) armWake(d time.Duration) {
 		return
 	}
 	w.wakeAt = at
-	w.wake.Reset(d)
+	w.wake.set(d)
 }
 
 // letProducersIn runs each time the loop wakes up: it yields once, so that the goroutines
