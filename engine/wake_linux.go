@@ -18,7 +18,7 @@ type timerfdAlarm struct {
 	fd   int      // the timerfd, for timerfd_settime; f owns it
 	f    *os.File // read by the goroutine; closed by stop, which ends the goroutine
 	spec unix.ItimerSpec
-	w    *Worker
+	w    *Worker // whose loop it pokes
 	// fallback fires in the timerfd's place should setting it ever fail.
 	fallback *runtimeAlarm
 }
@@ -37,7 +37,7 @@ func newTimerfdAlarm(w *Worker) (*timerfdAlarm, error) {
 	}
 	// Never f.Fd(): it would turn the file blocking, out of the poller.
 	a := &timerfdAlarm{fd: fd, f: os.NewFile(uintptr(fd), "drlee-alarm"), w: w}
-	if !w.engine.Go(fmt.Sprintf("engine: alarm of worker %d", w.ID), func() { a.run(w) }) {
+	if !w.engine.Go(fmt.Sprintf("engine: alarm of worker %d", w.ID), a.run) {
 		_ = a.f.Close()
 		return nil, os.ErrClosed
 	}
@@ -45,13 +45,13 @@ func newTimerfdAlarm(w *Worker) (*timerfdAlarm, error) {
 }
 
 // run pokes the loop at each expiry, until stop closes the file.
-func (a *timerfdAlarm) run(w *Worker) {
+func (a *timerfdAlarm) run() {
 	var expirations [8]byte
 	for {
 		if _, err := a.f.Read(expirations[:]); err != nil {
 			return // closed (stop); a timerfd read fails for nothing else
 		}
-		w.poke()
+		a.w.poke()
 	}
 }
 

@@ -44,11 +44,20 @@ func TestAlarmFiresOnceAtItsTime(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("a set that replaced a later one never fired")
 			}
-			a.set(0) // at once, not never
+			for _, d := range []time.Duration{0, -time.Second} { // at once, not never
+				a.set(d)
+				select {
+				case <-w.q.notify:
+				case <-time.After(5 * time.Second):
+					t.Fatalf("set(%v) never fired", d)
+				}
+			}
+			a.set(100 * 365 * 24 * time.Hour) // the longest a timer waits (time.MaxDelay)
+			a.set(time.Millisecond)
 			select {
 			case <-w.q.notify:
 			case <-time.After(5 * time.Second):
-				t.Fatal("set(0) never fired")
+				t.Fatal("a set that replaced the longest never fired")
 			}
 			a.stop()
 			if stuck := w.engine.owned.wait(time.Now().Add(5 * time.Second)); len(stuck) > 0 {
