@@ -170,10 +170,22 @@ func (w *Worker) raised(sc *Scope, err error) error {
 // file:line of the call). Raises when argument i is neither nil nor a function. Call it
 // after the arguments are checked (a raise after it would leave the Op reserved). Loop only.
 func (w *Worker) ReserveCall(c *Call, i int) *Op {
+	op := new(Op)
+	w.ReserveCallIn(op, c, i)
+	return op
+}
+
+// ReserveCallIn is ReserveCall into an Op that is part of the caller's own record of the
+// operation (a timer's), so that both are one allocation: an Op and a Go allocation per
+// timer cost a timed request more in Go's collector than the allocations themselves.
+// op must be new (zero, never reserved); the caller keeps the record alive until the
+// operation ends, as any Op. Loop only.
+func (w *Worker) ReserveCallIn(op *Op, c *Call, i int) {
 	if t := c.Type(i); t != TypeNil && t != TypeNone {
-		return w.Reserve(c.CheckFunc(i))
+		w.reserveIn(op, c.CheckFunc(i))
+		return
 	}
-	op := w.Reserve(0)
+	w.reserveIn(op, 0)
 	if c.CanAwait() {
 		op.await = true
 		w.scope.awaited()
@@ -184,7 +196,6 @@ func (w *Worker) ReserveCall(c *Call, i int) *Op {
 	} else {
 		op.where = c.Where()
 	}
-	return op
 }
 
 // AwaitedNow is, for a Go function called without a callback in a runtime thread

@@ -29,6 +29,15 @@ type FireFunc func(w *Worker)
 // Fire calls f.
 func (f FireFunc) Fire(w *Worker) { f(w) }
 
+// TimerDone is a Firer that learns when the engine has let go of its one-shot timer: Fire
+// returned (without a panic), the timer's scope was released, and Fire did not start the
+// timer again. From then the timer, and the record that embeds it, may be reused: how the
+// time module keeps spare timers instead of allocating one per time.timeout.
+type TimerDone interface {
+	Firer
+	TimerDone(w *Worker)
+}
+
 type timerHeap []*Timer
 
 func (h timerHeap) Len() int           { return len(h) }
@@ -131,19 +140,24 @@ func (w *Worker) runTimersFrom() (next time.Duration, ok bool) {
 			heap.Pop(&w.timers)
 		}
 		w.fireTimer(t)
+		if d, ok := t.fire.(TimerDone); ok && t.period == 0 && t.pos == 0 {
+			d.TimerDone(w)
+		}
 		w.endTick()
 	}
 	return -1, true
 }
 
 // fireTimer runs t's function in t's scope; a one-shot timer then lets its scope go.
+// The scope is read before the call: a function that starts its own timer again gives it
+// a new scope, which is the new run's to release.
 func (w *Worker) fireTimer(t *Timer) {
-	prev := w.scope
-	w.scope = t.scope
+	prev, sc, oneShot := w.scope, t.scope, t.period == 0
+	w.scope = sc
 	defer func() { // also when fn panics: the scope must not wait for it for ever
 		w.scope = prev
-		if t.period == 0 {
-			t.scope.release(w)
+		if oneShot {
+			sc.release(w)
 		}
 	}()
 	t.fire.Fire(w)

@@ -141,6 +141,58 @@ func TestStartTimerEmbedded(t *testing.T) {
 	}
 }
 
+// doneFiring is a Firer that is told when the engine let go of its timer (TimerDone).
+type doneFiring struct {
+	Timer
+	fired, done int
+	restart     bool // Fire starts the timer again, once
+}
+
+func (f *doneFiring) Fire(w *Worker) {
+	f.fired++
+	if f.restart {
+		f.restart = false
+		if f.done != 0 {
+			panic("TimerDone before Fire returned")
+		}
+		w.StartTimer(&f.Timer, 0, f)
+	}
+}
+
+func (f *doneFiring) TimerDone(*Worker) { f.done++ }
+
+// TestTimerDone: TimerDone comes once per firing, after Fire; not for a stopped timer
+// (the caller knows when it stopped it), and not while Fire started the timer again: then
+// after that run.
+func TestTimerDone(t *testing.T) {
+	t.Parallel()
+	w := &Worker{epoch: time.Now()}
+	f := &doneFiring{}
+	w.StartTimer(&f.Timer, 0, f)
+	w.runTimers()
+	if f.fired != 1 || f.done != 1 {
+		t.Fatalf("fired %d, done %d; want 1 and 1", f.fired, f.done)
+	}
+	w.StartTimer(&f.Timer, 0, f) // reused, as the time module's spare timers are
+	w.runTimers()
+	if f.fired != 2 || f.done != 2 {
+		t.Fatalf("after reuse: fired %d, done %d; want 2 and 2", f.fired, f.done)
+	}
+	s := &doneFiring{}
+	w.StartTimer(&s.Timer, time.Hour, s)
+	s.Stop()
+	w.runTimers()
+	if s.fired != 0 || s.done != 0 {
+		t.Fatalf("stopped: fired %d, done %d; want 0 and 0", s.fired, s.done)
+	}
+	r := &doneFiring{restart: true}
+	w.StartTimer(&r.Timer, 0, r)
+	w.runTimers() // fires twice: the restart is due at once
+	if r.fired != 2 || r.done != 1 || len(w.timers) != 0 {
+		t.Fatalf("restarted: fired %d, done %d, %d timers left; want 2, 1, 0", r.fired, r.done, len(w.timers))
+	}
+}
+
 // BenchmarkStartTimer: a one-shot timer embedded in the caller's struct, started and
 // fired; its twin BenchmarkAfter is the same with a closure (two allocations more).
 func BenchmarkStartTimer(b *testing.B) {

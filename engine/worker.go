@@ -199,10 +199,20 @@ type Op struct {
 // reports an error result as uncaught). The Op owns cb. It belongs to the current scope:
 // the scope waits for it, and its callback runs in it. Loop only.
 func (w *Worker) Reserve(cb int32) *Op {
+	op := new(Op)
+	w.reserveIn(op, cb)
+	return op
+}
+
+// reserveIn is Reserve into a new (zero) Op.
+func (w *Worker) reserveIn(op *Op, cb int32) {
+	if op.w != nil {
+		panic("engine: Op reserved twice")
+	}
 	w.pending++
 	sc := w.scope.child()
 	sc.hold()
-	return &Op{w: w, cb: cb, scope: sc}
+	op.w, op.cb, op.scope = w, cb, sc
 }
 
 // Complete delivers the operation's result: fn runs on the loop and writes the callback's

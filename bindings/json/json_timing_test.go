@@ -3,10 +3,8 @@ package json_test
 import (
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"github.com/drlee/drlee/engine"
 	"github.com/drlee/drlee/internal/drleetest"
 )
 
@@ -17,19 +15,7 @@ import (
 //
 //	go test -tags luajit -run '^$' -bench 'LuaJSON' -count 10 ./bindings/json/
 
-var benchB atomic.Pointer[testing.B]
-
-func init() {
-	// Modules register at init, before any state exists; the functions act on the
-	// benchmark that is running (only one at a time: benchmarks are not parallel).
-	engine.Register(&engine.Module{
-		Name: "jsonbench",
-		Funcs: []engine.Function{
-			{Name: "start", Fn: func(c *engine.Call) int { benchB.Load().ResetTimer(); return 0 }},
-			{Name: "stop", Fn: func(c *engine.Call) int { benchB.Load().StopTimer(); return 0 }},
-		},
-	})
-}
+var benchClock = drleetest.NewBenchClock("jsonbench")
 
 // benchDocs are the documents of engine/value's JSON benchmarks: a small request body
 // like the bench scenario's, and a listing of 100 records.
@@ -68,7 +54,7 @@ func BenchmarkLuaJSON(b *testing.B) {
 	for _, op := range []string{"encode", "decode"} {
 		for _, d := range benchDocs() {
 			b.Run(fmt.Sprintf("op=%s/doc=%s", op, d.name), func(b *testing.B) {
-				benchB.Store(b)
+				benchClock.Set(b)
 				b.ReportAllocs()
 				b.SetBytes(int64(len(d.doc)))
 				res := drleetest.Run(b, benchScript, drleetest.Options{Args: []string{fmt.Sprint(b.N), op, d.doc}})

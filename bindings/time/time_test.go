@@ -60,3 +60,48 @@ print("collected")
 	res.MustSucceed(t)
 	res.Contains(t, "collected")
 }
+
+// TestSpareTimers: a timer whose timeout ended is reused for the next time.timeout (the
+// spare list). A Lua timer object outlives its timer: cancelling it once its timeout fired,
+// or after it was cancelled, must not cancel the timeout that reuses the timer now; and
+// timeouts, waits and cancellations mixed still all fire once, in order.
+func TestSpareTimers(t *testing.T) {
+	t.Parallel()
+	res := drleetest.Run(t, `local time = require "time"
+local fired = {}
+local t1
+t1 = time.timeout(1, function()
+  fired[#fired + 1] = "t1"
+  -- t1 has fired: the next timeout may get its timer
+  local t2 = time.timeout(20, function() fired[#fired + 1] = "t2" end)
+  assert(t1:cancel() == false, "cancel of a fired timer")
+  assert(t1:cancel() == false, "second cancel of a fired timer")
+  -- a cancelled timer's object, then a timeout that reuses its timer
+  local t3 = time.timeout(10000, function() error("cancelled timer fired") end)
+  assert(t3:cancel() == true, "cancel of a waiting timer")
+  local t4 = time.timeout(5, function() fired[#fired + 1] = "t4" end)
+  assert(t3:cancel() == false, "cancel of a cancelled timer")
+  -- a chain of timeouts, each cancelling the stale objects of all before it
+  local stale, n = {}, 0
+  local function step()
+    n = n + 1
+    for _, s in ipairs(stale) do assert(s:cancel() == false, "stale cancel " .. n) end
+    if n < 300 then stale[#stale + 1] = time.timeout(0, step)
+    else fired[#fired + 1] = "chain" end
+  end
+  stale[1] = time.timeout(0, step)
+  assert(t2 and t4)
+end)
+-- waits in a runtime thread take spare timers too
+time.timeout(2, function()
+  for i = 1, 50 do time.sleep(0) end
+  fired[#fired + 1] = "slept"
+end)
+time.timeout(500, function() print(table.concat(fired, ",")) end)
+`)
+	res.MustSucceed(t)
+	res.Contains(t, "t1,")
+	for _, want := range []string{"t2", "t4", "chain", "slept"} {
+		res.Contains(t, want)
+	}
+}
