@@ -5,6 +5,16 @@ package lua
 /*
 #include <stdlib.h>
 #include "clua.h"
+
+// The per-call entries with the state's C pointers as integers: cgo checks each pointer
+// argument of a call for Go pointers (cgocheck), some 65 instructions apiece, three for a
+// request's handler call; these point to C memory, which needs no check.
+static inline int clua_thread_call_u(uintptr_t L, uintptr_t st, uintptr_t co, int fn, int unref, const char *buf, size_t len) {
+	return clua_thread_call((lua_State *)L, (clua_st *)st, (lua_State *)co, fn, unref, buf, len);
+}
+static inline int clua_thread_resume_u(uintptr_t L, uintptr_t co, const char *buf, size_t len, int *lost) {
+	return clua_thread_resume((lua_State *)L, (lua_State *)co, buf, len, lost);
+}
 */
 import "C"
 
@@ -66,7 +76,8 @@ func (s *State) RunIn(t *Thread, fn int32, unref bool, args []byte, guarded bool
 		u = 1
 	}
 	prev := s.enterThread(t, guarded)
-	r := ThreadResult(C.clua_thread_call(s.l, s.cst, t.co, C.int(fn), u, bytesPtr(args), C.size_t(len(args))))
+	r := ThreadResult(C.clua_thread_call_u(cptr(unsafe.Pointer(s.l)), cptr(unsafe.Pointer(s.cst)), cptr(unsafe.Pointer(t.co)),
+		C.int(fn), u, bytesPtr(args), C.size_t(len(args))))
 	s.leaveThread(prev, guarded)
 	return r, s.threadError(t, r)
 }
@@ -77,10 +88,13 @@ func (s *State) RunIn(t *Thread, fn int32, unref bool, args []byte, guarded bool
 func (s *State) Resume(t *Thread, results []byte) (r ThreadResult, lost bool, err error) {
 	var l C.int
 	prev := s.enterThread(t, true)
-	r = ThreadResult(C.clua_thread_resume(s.l, t.co, bytesPtr(results), C.size_t(len(results)), &l))
+	r = ThreadResult(C.clua_thread_resume_u(cptr(unsafe.Pointer(s.l)), cptr(unsafe.Pointer(t.co)), bytesPtr(results), C.size_t(len(results)), &l))
 	s.leaveThread(prev, true)
 	return r, l != 0, s.threadError(t, r)
 }
+
+// cptr is p, which points to C memory, as the integer the _u entries take.
+func cptr(p unsafe.Pointer) C.uintptr_t { return C.uintptr_t(uintptr(p)) }
 
 // Running is the runtime thread running now (the innermost), or nil.
 func (s *State) Running() *Thread { return s.running }

@@ -5,12 +5,14 @@
 //	FuzzCookie     Cookie headers: the value found matches a plain reading
 //	FuzzRange      Range headers: a range is always inside the file
 //	FuzzMultipart  multipart bodies: no panic, and no temporary file left on an error
+//	FuzzIsContentType  header names: isContentType agrees with bytes.EqualFold
 //
 // They call the parsers directly: the server's own fuzz targets (fuzz_test.go) drive it over
 // sockets.
 package http
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -218,6 +220,20 @@ func FuzzMultipart(f *testing.F) {
 		}
 		if left, _ := filepath.Glob(filepath.Join(dir, "drlee-upload-*")); len(left) > 0 {
 			t.Fatalf("files left: %v", left)
+		}
+	})
+}
+
+// FuzzIsContentType: res:set's test for Content-Type (ASCII folding) says what Unicode
+// folding says, for any name.
+func FuzzIsContentType(f *testing.F) {
+	for _, s := range []string{"Content-Type", "content-type", "CONTENT-TYPE", "Content-Typ", "Content-Types",
+		"Content\rType", "Content-Type\x00", "Content\u2010Type", "Content-\u0422ype", "Kontent-Type", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, name []byte) {
+		if got, want := isContentType(name), bytes.EqualFold(name, []byte("Content-Type")); got != want {
+			t.Fatalf("isContentType(%q) = %v, bytes.EqualFold says %v", name, got, want)
 		}
 	})
 }
