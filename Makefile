@@ -94,9 +94,9 @@ bench: build
 bench-quick: build
 	$(GO) run -tags $(TAGS) ./bench/cmd/benchrun -quick $(ARGS)
 
-## instructions: instructions per request on one scenario, with callgrind (SCENARIO=hello CONNS=8)
+## instructions: instructions per request on one scenario, with callgrind (SCENARIO=hello CONNS=8 SERVER=drlee|fasthttp|nginx)
 instructions: build
-	bash bench/instructions.sh $(or $(SCENARIO),hello) $(or $(CONNS),8)
+	SERVER=$(or $(SERVER),drlee) GO=$(GO) bash bench/instructions.sh $(or $(SCENARIO),hello) $(or $(CONNS),8)
 
 ## bench-deps: install the benchmark tools (wrk, nginx, redis-server, postgresql)
 bench-deps:
