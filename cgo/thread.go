@@ -12,8 +12,13 @@ package lua
 static inline int clua_thread_call_u(uintptr_t L, uintptr_t st, uintptr_t co, int fn, int unref, const char *buf, size_t len) {
 	return clua_thread_call((lua_State *)L, (clua_st *)st, (lua_State *)co, fn, unref, buf, len);
 }
-static inline int clua_thread_resume_u(uintptr_t L, uintptr_t co, const char *buf, size_t len, int *lost) {
-	return clua_thread_resume((lua_State *)L, (lua_State *)co, buf, len, lost);
+// The resume's "lost" flag comes back in bit 8 of the result: a Go variable whose address
+// is passed to C escapes to the heap, an allocation per await.
+#define CLUA_RESUME_LOST 0x100
+static inline int clua_thread_resume_u(uintptr_t L, uintptr_t co, const char *buf, size_t len) {
+	int lost = 0;
+	int r = clua_thread_resume((lua_State *)L, (lua_State *)co, buf, len, &lost);
+	return lost ? r | CLUA_RESUME_LOST : r;
 }
 */
 import "C"
@@ -86,11 +91,11 @@ func (s *State) RunIn(t *Thread, fn int32, unref bool, args []byte, guarded bool
 // the call that awaited (MaxResume at most), until it returns, raises or awaits again.
 // lost reports that the values could not be handed over (no memory): t went on with none.
 func (s *State) Resume(t *Thread, results []byte) (r ThreadResult, lost bool, err error) {
-	var l C.int
 	prev := s.enterThread(t, true)
-	r = ThreadResult(C.clua_thread_resume_u(cptr(unsafe.Pointer(s.l)), cptr(unsafe.Pointer(t.co)), bytesPtr(results), C.size_t(len(results)), &l))
+	rl := C.clua_thread_resume_u(cptr(unsafe.Pointer(s.l)), cptr(unsafe.Pointer(t.co)), bytesPtr(results), C.size_t(len(results)))
 	s.leaveThread(prev, true)
-	return r, l != 0, s.threadError(t, r)
+	r, lost = ThreadResult(rl&^C.CLUA_RESUME_LOST), rl&C.CLUA_RESUME_LOST != 0
+	return r, lost, s.threadError(t, r)
 }
 
 // cptr is p, which points to C memory, as the integer the _u entries take.
