@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"container/heap"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -141,6 +143,48 @@ func TestStartTimerEmbedded(t *testing.T) {
 	}
 }
 
+// TestTimerHeapRandom: random pushes, removals from anywhere and changes of the earliest
+// timer's time keep the heap a heap, every timer's pos its index + 1, and pops come in
+// order of when.
+func TestTimerHeapRandom(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	var h timerHeap
+	check := func(step int) {
+		for i, x := range h {
+			if x.pos != i+1 {
+				t.Fatalf("step %d: timer at %d has pos %d", step, i, x.pos)
+			}
+			if i > 0 && h[(i-1)/2].when > x.when {
+				t.Fatalf("step %d: timer at %d is due before its parent", step, i)
+			}
+		}
+	}
+	for step := 0; step < 20000; step++ {
+		switch op := r.IntN(10); {
+		case op < 5 || len(h) == 0:
+			h.push(&Timer{when: r.Int64N(1000)}) // many equal whens
+		case op < 8:
+			i := r.IntN(len(h))
+			if x := h.remove(i); x.pos != 0 {
+				t.Fatalf("step %d: a removed timer keeps pos %d", step, x.pos)
+			}
+		default:
+			h[0].when += r.Int64N(500)
+			h.fix(0)
+		}
+		check(step)
+	}
+	for last := int64(-1); len(h) > 0; {
+		x := h.remove(0)
+		if x.when < last {
+			t.Fatalf("popped %d after %d", x.when, last)
+		}
+		last = x.when
+		check(-1)
+	}
+}
+
 // doneFiring is a Firer that is told when the engine let go of its timer (TimerDone).
 type doneFiring struct {
 	Timer
@@ -213,5 +257,56 @@ func BenchmarkAfter(b *testing.B) {
 		n := 0
 		w.After(0, func(*Worker) { n++ })
 		w.runTimers()
+	}
+}
+
+// BenchmarkTimerHeap64: a push and a pop of the earliest with 64 timers waiting, as on the
+// timer scenario at 64 connections; its twin BenchmarkContainerHeap64 is the same on
+// container/heap, which the worker's heap used before.
+func BenchmarkTimerHeap64(b *testing.B) {
+	var h timerHeap
+	ts := make([]Timer, 64)
+	for i := 0; i < 64; i++ {
+		ts[i].when = int64(i * 7919 % 1000)
+		h.push(&ts[i])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := h.remove(0)
+		t.when += 1000
+		h.push(t)
+	}
+}
+
+// containerHeap is the worker's heap as container/heap drives it: the baseline.
+type containerHeap []*Timer
+
+func (h containerHeap) Len() int           { return len(h) }
+func (h containerHeap) Less(i, j int) bool { return h[i].when < h[j].when }
+func (h containerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].pos = i + 1; h[j].pos = j + 1 }
+func (h *containerHeap) Push(x any)        { t := x.(*Timer); t.pos = len(*h) + 1; *h = append(*h, t) }
+func (h *containerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	t.pos = 0
+	return t
+}
+
+// BenchmarkContainerHeap64: the baseline of BenchmarkTimerHeap64.
+func BenchmarkContainerHeap64(b *testing.B) {
+	var h containerHeap
+	ts := make([]Timer, 64)
+	for i := range ts {
+		ts[i].when = int64(i * 7919 % 1000)
+		heap.Push(&h, &ts[i])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := heap.Pop(&h).(*Timer)
+		t.when += 1000
+		heap.Push(&h, t)
 	}
 }
