@@ -58,7 +58,7 @@ static int fast_tramp(lua_State *L) {
 		case LUA_TSTRING: a.type[i] = DRLEE_T_STRING; a.str[i] = lua_tolstring(L, i + 2, &a.len[i]); break;
 		case LUA_TFUNCTION:
 			a.type[i] = DRLEE_T_OTHER;
-			if (i == a.n - 1 && (soon = clua_soon_push(L, i + 2)) > 0) a.type[i] = DRLEE_T_FUNCTION;
+			if (i == a.n - 1 && (soon = clua_soon_push(L, m->st, i + 2)) > 0) a.type[i] = DRLEE_T_FUNCTION;
 			break;
 		default: a.type[i] = DRLEE_T_OTHER; break;
 		}

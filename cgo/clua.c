@@ -452,7 +452,7 @@ int clua_go(lua_State *L, clua_st *st, int fid) {
 		}
 		lua_pushinteger(L, k);
 		lua_setfield(L, -2, "n");
-		if (clua_soon_push(L, lua_gettop(L)) == 0) return luaL_error(L, "drlee: no soon queue here (a bug)");
+		if (clua_soon_push(L, st, lua_gettop(L)) == 0) return luaL_error(L, "drlee: no soon queue here (a bug)");
 		return 0;
 	}
 	/* CLUA_RAISE: the message is in f.ret; raise it from this C frame, after Go returned. */

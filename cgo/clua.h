@@ -52,6 +52,13 @@ typedef struct {
 	int nkeeps;
 	char *spare;     /* malloc'd; NULL when every buffer is taken (Go then allocates one) */
 	size_t sparecap;
+	/* The runtime thread running now (the innermost), and the registry ref of its soon
+	 * queue: set by clua_thread_call and clua_thread_resume for the duration of the
+	 * lua_resume and restored after it, so that clua_soon_push finds the queue by
+	 * comparing a pointer and reading one registry slot, where a table of queues keyed by
+	 * thread cost a hello-cb request ~230 instructions more. */
+	lua_State *run_co;
+	int run_qref;
 	/* The call a runtime thread's runner takes next (cthread.c): set by clua_thread_call
 	 * for the duration of one lua_resume. */
 	int callfn, callunref;
@@ -82,7 +89,6 @@ typedef struct {
 #define CLUA_REG_GROW (-8)    /* the protected function that grows the stack (clua_encode) */
 #define CLUA_REG_RUNNER (-9)  /* the runtime threads' runner function (cthread.c) */
 #define CLUA_REG_RESUME (-10) /* the protected decode of an await's results (cthread.c) */
-#define CLUA_REG_SOON (-11)   /* runtime thread -> its soon queue, weak keys (cthread.c) */
 #define CLUA_RUNNER_NAME "=[drlee runner]" /* the runner's chunk name: its frames are not the script's */
 /* The array metatable (json.array_mt): a table that has it is packed as an array ('['), and
  * '[' is pushed as a table that has it. Set by clua_init, so every state has it. */
@@ -151,9 +157,9 @@ enum { CLUA_TH_DONE = 1, CLUA_TH_FAILED, CLUA_TH_AWAIT, CLUA_TH_DEAD };
 #define CLUA_MAXRESUME 8 /* values a resume hands over (an await's results) */
 int clua_thread_setup(lua_State *L, clua_st *st);
 int clua_thread_resume_body(lua_State *L);
-int clua_thread_new(lua_State *L, lua_State **co);
-int clua_thread_call(lua_State *L, clua_st *st, lua_State *co, int fnref, int unref, const char *buf, size_t len);
-int clua_thread_resume(lua_State *L, lua_State *co, const char *buf, size_t len, int *lost);
+int clua_thread_new(lua_State *L, lua_State **co, int *qref);
+int clua_thread_call(lua_State *L, clua_st *st, lua_State *co, int qref, int fnref, int unref, const char *buf, size_t len);
+int clua_thread_resume(lua_State *L, clua_st *st, lua_State *co, int qref, const char *buf, size_t len, int *lost);
 int clua_ref_arg(lua_State *L, int idx);
 void clua_unref(lua_State *L, int ref);
 int clua_set_global(lua_State *L, const char *name, const char *buf, size_t len);
@@ -180,7 +186,7 @@ int clua_fast_install(lua_State *L, int mtref, const char *name, int op, drlee_f
  * at idx (a function, or a table {fn, args..., n = #args}) and leaves the queue on the
  * stack, returning its slot; 0 (nothing pushed) when L is not a runtime thread. May raise
  * (out of memory). clua_soon_pop takes slot back from the queue at index q. */
-int clua_soon_push(lua_State *L, int idx);
+int clua_soon_push(lua_State *L, clua_st *st, int idx);
 void clua_soon_pop(lua_State *L, int q, int slot);
 
 #endif

@@ -25,15 +25,9 @@ static char done_token, failed_token;
  * stack, and its slot returned; 0 when L is no runtime thread (a coroutine of the
  * script's). Appending may allocate, and so raise (out of memory) or run a finalizer: a
  * fast method appends before it records anything, so that the call then fails as a whole. */
-int clua_soon_push(lua_State *L, int fn) {
-	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_SOON);
-	if (!lua_istable(L, -1)) {
-		lua_pop(L, 1);
-		return 0;
-	}
-	lua_pushthread(L);
-	lua_rawget(L, -2);
-	lua_remove(L, -2);
+int clua_soon_push(lua_State *L, clua_st *st, int fn) {
+	if (L != st->run_co || st->run_qref <= 0) return 0;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->run_qref);
 	if (!lua_istable(L, -1)) {
 		lua_pop(L, 1);
 		return 0;
@@ -88,7 +82,7 @@ static int th_take(lua_State *L) {
  * it started has ended) keeps them alive for free, where a registry ref would cost every
  * request two table updates. */
 /*
- * The thread's soon queue q (CLUA_REG_SOON) holds callbacks whose outcome was known when
+ * The thread's soon queue q (its registry ref: clua_thread_new) holds callbacks whose outcome was known when
  * their call was made: taken by a fast method (DRLEE_FAST_SOON: a buffered res:write's),
  * or by a Go function with its results (CLUA_SOON: {fn, results..., n = #results}: a
  * req:read of a body in memory). The runner calls them, in order,
@@ -138,12 +132,6 @@ int clua_thread_setup(lua_State *L, clua_st *st) {
 	lua_pushlightuserdata(L, &failed_token);
 	lua_call(L, 7, 1);
 	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_RUNNER);
-	lua_createtable(L, 0, 0); /* the soon queues, by thread: weak keys */
-	lua_createtable(L, 0, 1);
-	lua_pushliteral(L, "k");
-	lua_setfield(L, -2, "__mode");
-	lua_setmetatable(L, -2);
-	lua_rawseti(L, LUA_REGISTRYINDEX, CLUA_REG_SOON);
 	return 0;
 }
 
@@ -166,7 +154,7 @@ static int classify(lua_State *co, int status) {
 
 typedef struct {
 	lua_State *co;
-	int ref;
+	int ref, qref;
 } thread_new;
 
 static int thread_new_body(lua_State *L) {
@@ -174,31 +162,32 @@ static int thread_new_body(lua_State *L) {
 	lua_settop(L, 0);
 	t->co = lua_newthread(L);
 	lua_rawgeti(t->co, LUA_REGISTRYINDEX, CLUA_REG_RUNNER); /* a new thread has room */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, CLUA_REG_SOON);
-	lua_pushvalue(L, -2);
 	lua_createtable(L, 4, 0); /* its soon queue */
 	lua_pushvalue(L, -1);
 	lua_xmove(L, t->co, 1); /* the runner's argument */
-	lua_rawset(L, -3);
-	lua_pop(L, 1);
+	t->qref = luaL_ref(L, LUA_REGISTRYINDEX);
 	t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	return 0;
 }
 
 /* Makes a runtime thread, ready for calls; its registry ref (which keeps it alive), or -1
- * when no memory was left. */
-int clua_thread_new(lua_State *L, lua_State **co) {
-	thread_new t = {NULL, -1};
+ * when no memory was left. *qref is the ref of its soon queue, which the thread's calls
+ * and resumes take, and which goes with the thread (unref both). */
+int clua_thread_new(lua_State *L, lua_State **co, int *qref) {
+	thread_new t = {NULL, -1, -1};
 	if (lua_cpcall(L, thread_new_body, &t) != 0) {
 		lua_pop(L, 1);
+		if (t.qref > 0) luaL_unref(L, LUA_REGISTRYINDEX, t.qref);
 		return -1;
 	}
 	if (lua_resume(t.co, 1) != LUA_YIELD) { /* the runner's first yield: ready */
 		luaL_unref(L, LUA_REGISTRYINDEX, t.ref);
+		luaL_unref(L, LUA_REGISTRYINDEX, t.qref);
 		return -1;
 	}
 	lua_settop(t.co, 0);
 	*co = t.co;
+	*qref = t.qref;
 	return t.ref;
 }
 
@@ -206,13 +195,17 @@ int clua_thread_new(lua_State *L, lua_State **co) {
  * when unref is set) until the call ends (DONE; FAILED with its message and traceback at
  * index 2 of co) or awaits (AWAIT), or the thread dies (DEAD, the message on top of co:
  * the thread cannot be used again). */
-int clua_thread_call(lua_State *L, clua_st *st, lua_State *co, int fnref, int unref, const char *buf, size_t len) {
+int clua_thread_call(lua_State *L, clua_st *st, lua_State *co, int qref, int fnref, int unref, const char *buf, size_t len) {
 	(void)L;
 	st->callfn = fnref;
 	st->callunref = unref;
 	st->callbuf = buf;
 	st->calllen = len;
+	lua_State *prev_co = st->run_co;
+	int prev_qref = st->run_qref;
+	st->run_co = co, st->run_qref = qref;
 	int status = lua_resume(co, 0);
+	st->run_co = prev_co, st->run_qref = prev_qref;
 	st->callfn = 0;
 	st->callbuf = NULL;
 	st->calllen = 0;
@@ -236,7 +229,7 @@ static int resume_decode_body(lua_State *L) {
  * clua_thread_call. *lost is set when the values could not be made (no memory, or a
  * finalizer raised, three times running) or were too many: the thread is then resumed with
  * none. */
-int clua_thread_resume(lua_State *L, lua_State *co, const char *buf, size_t len, int *lost) {
+int clua_thread_resume(lua_State *L, clua_st *st, lua_State *co, int qref, const char *buf, size_t len, int *lost) {
 	resume_req r = {buf, len};
 	int base = lua_gettop(L), n = -1;
 	for (int tries = 0; tries < 3 && n < 0; tries++) {
@@ -255,7 +248,12 @@ int clua_thread_resume(lua_State *L, lua_State *co, const char *buf, size_t len,
 	*lost = n < 0;
 	lua_settop(co, 0);
 	if (n > 0) lua_xmove(L, co, n);
-	return classify(co, lua_resume(co, n > 0 ? n : 0));
+	lua_State *prev_co = st->run_co;
+	int prev_qref = st->run_qref;
+	st->run_co = co, st->run_qref = qref;
+	int status = lua_resume(co, n > 0 ? n : 0);
+	st->run_co = prev_co, st->run_qref = prev_qref;
+	return classify(co, status);
 }
 
 /* The C function behind clua_thread_resume's decode, kept in the registry (a pushed C

@@ -9,15 +9,15 @@ package lua
 // The per-call entries with the state's C pointers as integers: cgo checks each pointer
 // argument of a call for Go pointers (cgocheck), some 65 instructions apiece, three for a
 // request's handler call; these point to C memory, which needs no check.
-static inline int clua_thread_call_u(uintptr_t L, uintptr_t st, uintptr_t co, int fn, int unref, const char *buf, size_t len) {
-	return clua_thread_call((lua_State *)L, (clua_st *)st, (lua_State *)co, fn, unref, buf, len);
+static inline int clua_thread_call_u(uintptr_t L, uintptr_t st, uintptr_t co, int qref, int fn, int unref, const char *buf, size_t len) {
+	return clua_thread_call((lua_State *)L, (clua_st *)st, (lua_State *)co, qref, fn, unref, buf, len);
 }
 // The resume's "lost" flag comes back in bit 8 of the result: a Go variable whose address
 // is passed to C escapes to the heap, an allocation per await.
 #define CLUA_RESUME_LOST 0x100
-static inline int clua_thread_resume_u(uintptr_t L, uintptr_t co, const char *buf, size_t len) {
+static inline int clua_thread_resume_u(uintptr_t L, uintptr_t st, uintptr_t co, int qref, const char *buf, size_t len) {
 	int lost = 0;
-	int r = clua_thread_resume((lua_State *)L, (lua_State *)co, buf, len, &lost);
+	int r = clua_thread_resume((lua_State *)L, (clua_st *)st, (lua_State *)co, qref, buf, len, &lost);
 	return lost ? r | CLUA_RESUME_LOST : r;
 }
 */
@@ -31,8 +31,9 @@ import "unsafe"
 // resumes it with the operation's results (Resume). A thread serves one call at a time and
 // is reused for call after call. Owner goroutine only.
 type Thread struct {
-	co  *C.lua_State
-	ref int32
+	co   *C.lua_State
+	ref  int32
+	qref C.int // its soon queue's registry ref (cthread.c)
 }
 
 // ThreadResult is what running or resuming a thread came to.
@@ -57,18 +58,20 @@ const MaxResume = C.CLUA_MAXRESUME
 // NewThread makes a runtime thread.
 func (s *State) NewThread() (*Thread, error) {
 	var co *C.lua_State
-	ref := C.clua_thread_new(s.l, &co)
+	var qref C.int
+	ref := C.clua_thread_new(s.l, &co, &qref)
 	if ref < 0 {
 		return nil, ErrNoMemory
 	}
-	return &Thread{co: co, ref: int32(ref)}, nil
+	return &Thread{co: co, ref: int32(ref), qref: qref}, nil
 }
 
 // FreeThread releases a thread (a dead one, or one the engine no longer wants): Lua
 // collects it.
 func (s *State) FreeThread(t *Thread) {
 	s.Unref(t.ref)
-	t.co, t.ref = nil, 0
+	s.Unref(int32(t.qref))
+	t.co, t.ref, t.qref = nil, 0, 0
 }
 
 // RunIn calls the function at registry ref fn with the packed arguments in thread t,
@@ -82,7 +85,7 @@ func (s *State) RunIn(t *Thread, fn int32, unref bool, args []byte, guarded bool
 	}
 	prev := s.enterThread(t, guarded)
 	r := ThreadResult(C.clua_thread_call_u(cptr(unsafe.Pointer(s.l)), cptr(unsafe.Pointer(s.cst)), cptr(unsafe.Pointer(t.co)),
-		C.int(fn), u, bytesPtr(args), C.size_t(len(args))))
+		t.qref, C.int(fn), u, bytesPtr(args), C.size_t(len(args))))
 	s.leaveThread(prev, guarded)
 	return r, s.threadError(t, r)
 }
@@ -92,7 +95,8 @@ func (s *State) RunIn(t *Thread, fn int32, unref bool, args []byte, guarded bool
 // lost reports that the values could not be handed over (no memory): t went on with none.
 func (s *State) Resume(t *Thread, results []byte) (r ThreadResult, lost bool, err error) {
 	prev := s.enterThread(t, true)
-	rl := C.clua_thread_resume_u(cptr(unsafe.Pointer(s.l)), cptr(unsafe.Pointer(t.co)), bytesPtr(results), C.size_t(len(results)))
+	rl := C.clua_thread_resume_u(cptr(unsafe.Pointer(s.l)), cptr(unsafe.Pointer(s.cst)), cptr(unsafe.Pointer(t.co)), t.qref,
+		bytesPtr(results), C.size_t(len(results)))
 	s.leaveThread(prev, true)
 	r, lost = ThreadResult(rl&^C.CLUA_RESUME_LOST), rl&C.CLUA_RESUME_LOST != 0
 	return r, lost, s.threadError(t, r)
