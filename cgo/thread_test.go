@@ -70,6 +70,44 @@ end))`)
 	}
 }
 
+// TestThreadResumeLost: a resume with more values than MaxResume reports them lost (the
+// flag comes back packed in the C result) and the awaited call returns none; one with
+// MaxResume values loses nothing.
+func TestThreadResumeLost(t *testing.T) {
+	t.Parallel()
+	s, o := newState(t)
+	mustDo(t, s, `
+T.report("ref", T.keep(function()
+  T.report("n", select("#", T.wait()))
+end))`)
+	ref := int32(o.num(t, "ref"))
+	th, err := s.NewThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.FreeThread(th)
+	for _, c := range []struct {
+		n    int
+		lost bool
+		got  float64
+	}{{MaxResume, false, MaxResume}, {MaxResume + 1, true, 0}} {
+		if r, err := s.RunIn(th, ref, false, nil, true); r != ThreadAwait || err != nil {
+			t.Fatalf("run: %v %v", r, err)
+		}
+		vs := make([]any, c.n)
+		for i := range vs {
+			vs[i] = float64(i)
+		}
+		r, lost, err := s.Resume(th, packValues(vs...))
+		if r != ThreadDone || lost != c.lost || err != nil {
+			t.Fatalf("resume with %d values: %v, lost %v, %v; want done, lost %v", c.n, r, lost, err, c.lost)
+		}
+		if got := o.num(t, "n"); got != c.got {
+			t.Fatalf("resume with %d values: the call got %v values, want %v", c.n, got, c.got)
+		}
+	}
+}
+
 // TestThreadErrors: a raise in a thread's call comes back with its traceback (before or
 // after an await), and the thread goes on serving calls; outside a runtime thread, or where
 // a C function is on the way, a call cannot await.

@@ -178,8 +178,9 @@ func (w *Worker) ReserveCall(c *Call, i int) *Op {
 // ReserveCallIn is ReserveCall into an Op that is part of the caller's own record of the
 // operation (a timer's), so that both are one allocation: an Op and a Go allocation per
 // timer cost a timed request more in Go's collector than the allocations themselves.
-// op must be new (zero, never reserved); the caller keeps the record alive until the
-// operation ends, as any Op. Loop only.
+// op must be zero: new, or a record whose operation ended, zeroed for reuse (the time
+// module's spare timers); the caller keeps the record alive until the operation ends, as
+// any Op. Loop only.
 func (w *Worker) ReserveCallIn(op *Op, c *Call, i int) {
 	if t := c.Type(i); t != TypeNil && t != TypeNone {
 		w.reserveIn(op, c.CheckFunc(i))
