@@ -31,6 +31,17 @@ func packValues(vs ...any) []byte {
 	return w.B
 }
 
+// newTestThread is a runtime thread of s, freed when the test ends.
+func newTestThread(t *testing.T, s *State) *Thread {
+	t.Helper()
+	th, err := s.NewThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.FreeThread(th) })
+	return th
+}
+
 // TestThreadAwaitResume: a call in a runtime thread that awaits is suspended, and Resume
 // hands it the results as the awaited call's own; the thread is then free for the next
 // call, call after call.
@@ -44,11 +55,7 @@ T.report("ref", T.keep(function(a, b)
   T.report("got", table.concat({tostring(a), tostring(b), tostring(x), tostring(y), tostring(z)}, ","))
 end))`)
 	ref := int32(o.num(t, "ref"))
-	th, err := s.NewThread()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.FreeThread(th)
+	th := newTestThread(t, s)
 	top := s.Top()
 	for i := 0; i < 1000; i++ {
 		r, err := s.RunIn(th, ref, false, packValues("a", 1.0), true)
@@ -81,11 +88,7 @@ T.report("ref", T.keep(function()
   T.report("n", select("#", T.wait()))
 end))`)
 	ref := int32(o.num(t, "ref"))
-	th, err := s.NewThread()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.FreeThread(th)
+	th := newTestThread(t, s)
 	for _, c := range []struct {
 		n    int
 		lost bool
@@ -216,11 +219,7 @@ T.report("alive", T.keep(function()
   T.report("alive", tostring(seen.arg ~= nil))
 end))`)
 	ref, alive := int32(o.num(t, "ref")), int32(o.num(t, "alive"))
-	th, err := s.NewThread()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.FreeThread(th)
+	th := newTestThread(t, s)
 	for n := 0; n <= 7; n++ {
 		var args []any
 		want := []string{}
