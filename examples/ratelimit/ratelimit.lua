@@ -31,7 +31,8 @@
 --   * A node's lease counter lives in memory: a node that restarts (or evicts it, were the
 --     shdict full) loses its unspent units: under-admission again.
 --
--- Failures. The compare-and-set is tried at most CAS_TRIES times; when other nodes win
+-- Failures. The compare-and-set is tried at most CAS_TRIES times, with a random wait after
+-- each loss (below); when other nodes win
 -- each time, the request is refused with 503 and Retry-After: 1 (the bucket works, it is
 -- only busy: admitting would exceed the quota exactly when the load is highest). When the
 -- bucket cannot be reached at all (an error other than a conflict, or its timeout), the
@@ -48,6 +49,7 @@
 local http = require "http"
 local kv = require "kv"
 local shdict = require "shdict"
+local time = require "time"
 
 -- whole(i, default, min, max, name): the script's argument i as a whole number in
 -- [min, max]; anything else stops the script with a message that says what was wrong.
@@ -68,6 +70,14 @@ local quota = whole(4, 1000, 1, 1e12, "QUOTA")
 local qwindow = whole(5, 86400, 1, 86400 * 366, "QUOTA_WINDOW")
 local lease = whole(6, 10, 1, quota, "LEASE")
 local CAS_TRIES = 5
+
+-- A compare-and-set that lost waits a random 1 to 2^try ms before it reads again, so that
+-- the workers and nodes racing for a lease stop retrying in step (in step, with more
+-- racers than tries, the last one loses every time). Each worker seeds its own sequence:
+-- LuaJIT's starts the same in every state.
+local node_salt = 0
+for c in tostring(env.node):gmatch(".") do node_salt = (node_salt * 31 + c:byte()) % 1000003 end
+math.randomseed(os.time() + env.worker_id * 7919 + node_salt)
 
 -- This node's counters. 4 MiB hold the window, lease and exhausted-flag entries of about
 -- 15,000 clients at once; beyond, the least recently seen clients' entries are evicted
@@ -103,7 +113,7 @@ end
 -- units leased (0 when the quota is used up), or nil, err when the bucket fails or the
 -- compare-and-set lost CAS_TRIES times (err's code ECONFLICT).
 local function take_lease(key)
-  for _ = 1, CAS_TRIES do
+  for try = 1, CAS_TRIES do
     local e, err = quotas:get(key)
     if err then return nil, err end
     local leased = e and tonumber(e.value) or 0
@@ -121,6 +131,7 @@ local function take_lease(key)
     if rev then return n end
     local code = err_code(err)
     if code ~= "ECONFLICT" and code ~= "EEXIST" then return nil, err end
+    if try < CAS_TRIES then time.sleep(math.random(1, 2 ^ try)) end
   end
   return nil, "ECONFLICT: ratelimit: the quota counter " .. key .. " changed under each of " .. CAS_TRIES .. " tries"
 end
