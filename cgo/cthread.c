@@ -191,6 +191,18 @@ int clua_thread_new(lua_State *L, lua_State **co, int *qref) {
 	return t.ref;
 }
 
+/* lua_resume of co with n values, co and its soon queue (qref) being the running runtime
+ * thread for clua_soon_push meanwhile; the one running before (a nested run's outer
+ * thread, or none) is again after. */
+static int resume_running(clua_st *st, lua_State *co, int qref, int n) {
+	lua_State *prev_co = st->run_co;
+	int prev_qref = st->run_qref;
+	st->run_co = co, st->run_qref = qref;
+	int status = lua_resume(co, n);
+	st->run_co = prev_co, st->run_qref = prev_qref;
+	return status;
+}
+
 /* Runs registry[fnref] with the packed arguments on thread co (releasing the ref first
  * when unref is set) until the call ends (DONE; FAILED with its message and traceback at
  * index 2 of co) or awaits (AWAIT), or the thread dies (DEAD, the message on top of co:
@@ -201,11 +213,7 @@ int clua_thread_call(lua_State *L, clua_st *st, lua_State *co, int qref, int fnr
 	st->callunref = unref;
 	st->callbuf = buf;
 	st->calllen = len;
-	lua_State *prev_co = st->run_co;
-	int prev_qref = st->run_qref;
-	st->run_co = co, st->run_qref = qref;
-	int status = lua_resume(co, 0);
-	st->run_co = prev_co, st->run_qref = prev_qref;
+	int status = resume_running(st, co, qref, 0);
 	st->callfn = 0;
 	st->callbuf = NULL;
 	st->calllen = 0;
@@ -248,12 +256,7 @@ int clua_thread_resume(lua_State *L, clua_st *st, lua_State *co, int qref, const
 	*lost = n < 0;
 	lua_settop(co, 0);
 	if (n > 0) lua_xmove(L, co, n);
-	lua_State *prev_co = st->run_co;
-	int prev_qref = st->run_qref;
-	st->run_co = co, st->run_qref = qref;
-	int status = lua_resume(co, n > 0 ? n : 0);
-	st->run_co = prev_co, st->run_qref = prev_qref;
-	return classify(co, status);
+	return classify(co, resume_running(st, co, qref, n > 0 ? n : 0));
 }
 
 /* The C function behind clua_thread_resume's decode, kept in the registry (a pushed C

@@ -237,6 +237,40 @@ func TestTimerDone(t *testing.T) {
 	}
 }
 
+// rescoping restarts its timer from its Fire, once, in scope next.
+type rescoping struct {
+	Timer
+	next  *Scope
+	fired int
+}
+
+func (f *rescoping) Fire(w *Worker) {
+	if f.fired++; f.fired == 1 {
+		w.scope = f.next
+		w.StartTimer(&f.Timer, 0, f)
+	}
+}
+
+// TestTimerRestartedInOtherScope: a one-shot timer holds the scope it was started in until
+// it fires; one that Fire starts again in another scope holds that one, and the first is
+// let go: each scope's count is its own.
+func TestTimerRestartedInOtherScope(t *testing.T) {
+	t.Parallel()
+	first, next := &Scope{pending: 1}, &Scope{pending: 1} // 1: the code running in each
+	w := &Worker{epoch: time.Now(), scope: first}
+	f := &rescoping{next: next}
+	w.StartTimer(&f.Timer, 0, f)
+	w.scope = nil
+	if first.pending != 2 {
+		t.Fatalf("a started timer holds its scope: pending %d, want 2", first.pending)
+	}
+	w.runTimers() // fires twice: the restart is due at once
+	if f.fired != 2 || first.pending != 1 || next.pending != 1 || len(w.timers) != 0 {
+		t.Fatalf("fired %d, scopes' pending %d and %d, %d timers left; want 2, 1, 1, 0",
+			f.fired, first.pending, next.pending, len(w.timers))
+	}
+}
+
 // BenchmarkStartTimer: a one-shot timer embedded in the caller's struct, started and
 // fired; its twin BenchmarkAfter is the same with a closure (two allocations more).
 func BenchmarkStartTimer(b *testing.B) {
