@@ -199,6 +199,42 @@ func (w *Worker) ReserveCallIn(op *Op, c *Call, i int) {
 	}
 }
 
+// ReturnNowCall is ReserveCall(c, i) and then ReturnNow(c, fn), for an outcome known when
+// the call is made (a flush with nothing left to send, on every chunk of a stream). With a
+// callback, the Op is one of the worker's spare ones, back with them once the callback
+// ran: nothing but the engine ever sees it, so nothing can reach it once it is reused,
+// and the call allocates nothing. Loop only, from a Go function.
+func (w *Worker) ReturnNowCall(c *Call, i int, fn Completion) int {
+	if t := c.Type(i); t == TypeNil || t == TypeNone {
+		return w.ReserveCall(c, i).ReturnNow(c, fn)
+	}
+	cb := c.CheckFunc(i)
+	var op *Op
+	if n := len(w.spareOps); n > 0 {
+		op = w.spareOps[n-1]
+		w.spareOps[n-1] = nil
+		w.spareOps = w.spareOps[:n-1]
+	} else {
+		op = new(Op)
+	}
+	w.reserveIn(op, cb)
+	op.spare = true
+	op.CompleteSoon(fn)
+	return 0
+}
+
+// maxSpareOps bounds the Ops a worker keeps for ReturnNowCall: as many as one turn of a
+// busy loop reuses.
+const maxSpareOps = 256
+
+// putSpareOp takes back a spare Op whose callback ran (Op.Run). Loop only.
+func (w *Worker) putSpareOp(op *Op) {
+	*op = Op{}
+	if len(w.spareOps) < maxSpareOps {
+		w.spareOps = append(w.spareOps, op)
+	}
+}
+
 // AwaitedNow is, for a Go function called without a callback in a runtime thread
 // (c.CanAwait), ReserveCall and ReturnNow at once, for a result known when the call is
 // made (a body in memory): the call counts as an await for its scope's style (ScopeIdle),

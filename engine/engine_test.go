@@ -31,6 +31,8 @@ func init() {
 		Funcs: []engine.Function{
 			{Name: "roundtrip", Fn: roundtrip},
 			{Name: "roundtrip_await", Fn: roundtripAwait},
+			{Name: "now", Fn: now},
+			{Name: "now_reserved", Fn: nowReserved},
 			{Name: "fail", Fn: fail},
 			{Name: "panic_work", Fn: panicWork},
 			{Name: "block", Fn: block},
@@ -61,6 +63,20 @@ func roundtripAwait(c *engine.Call) int {
 	return engine.WorkerOf(c).AsyncCall(c, 1, func() engine.Completion {
 		return func(w *engine.Worker, a *engine.Args) { a.Nil() }
 	})
+}
+
+// now(n, cb?): an outcome known at once (ReturnNowCall): cb(nil, n) on the loop's next
+// turn, or n returned at once to an awaiting thread.
+func now(c *engine.Call) int {
+	n := c.CheckNumber(1)
+	return engine.WorkerOf(c).ReturnNowCall(c, 2, func(w *engine.Worker, a *engine.Args) { a.Nil(); a.Number(n) })
+}
+
+// now_reserved(n, cb?): now through ReserveCall and ReturnNow, an Op allocated per call
+// (now's baseline).
+func nowReserved(c *engine.Call) int {
+	n := c.CheckNumber(1)
+	return engine.WorkerOf(c).ReserveCall(c, 2).ReturnNow(c, func(w *engine.Worker, a *engine.Args) { a.Nil(); a.Number(n) })
 }
 
 // fail(msg, cb): cb(msg) from the pool; with no cb, the error is uncaught.

@@ -65,6 +65,7 @@ type Worker struct {
 	freeThreads     []*lua.Thread // free for the next call
 	threads         int           // made and not freed (tests: no leak)
 	suspending      *Op           // the Op a Go function just asked the running thread to await
+	spareOps        []*Op         // Ops whose callbacks ran, for ReturnNowCall (await.go)
 	scope           *Scope        // the scope of the Lua code running now
 	idleReleaseArgs bool          // set by ReleaseArgs during a ScopeIdle (Scope.release)
 	scratchAwait    []byte        // awaitResults' buffer
@@ -193,6 +194,7 @@ type Op struct {
 	th       *lua.Thread // the thread suspended on it
 	thScope  *Scope      // th's scope
 	where    string      // file:line of a call with no callback (for its uncaught error)
+	spare    bool        // one of the worker's spare Ops (ReturnNowCall): back once it ran
 }
 
 // Reserve reserves an operation whose callback is the registry ref cb (0: none; the Op then
@@ -251,6 +253,9 @@ func (op *Op) Run(w *Worker) {
 		op.fn(w, &w.args)
 	}
 	op.deliver(w, &w.args)
+	if op.spare {
+		w.putSpareOp(op)
+	}
 }
 
 // deliver calls the op's callback with args, or resumes the thread that awaits it, then

@@ -213,3 +213,41 @@ func TestServerWriteCallbackOrderAndScope(t *testing.T) {
 	res := s.stop(t)
 	res.StderrContains(t, "boom in a write callback", "boom in a read callback: xyz")
 }
+
+// A stream's writes go out in the order the script made them, whichever way each took
+// (recorded in C without a crossing into Go when small and without a callback, Go's
+// otherwise), a late res:set raises, and the request stays readable from the snapshot.
+func TestServerStreamWritesInOrder(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverScript(t, "server_flush.lua"), drleetest.Options{})
+	c := newClient()
+	defer c.CloseIdleConnections()
+	for range 3 { // the pooled request and response buffer serve again
+		r := get(t, c, s.url+"/stream-mixed")
+		want := "a;b;" + strings.Repeat("B", 9000) + ";c;d;g;set-raised;e;f;"
+		if string(r.body) != want {
+			t.Fatalf("/stream-mixed: body %d bytes, want %d: %.80q...", len(r.body), len(want), r.body)
+		}
+		wantChunked(t, r)
+		req, err := http.NewRequest("GET", s.url+"/stream-req?q=1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Test", "yes")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "GET|/stream-req?q=1|/stream-req|http://" + s.addr + "/stream-req?q=1|remote-ok|yes"; string(body) != want {
+			t.Errorf("/stream-req: %q, want %q", body, want)
+		}
+	}
+	res := s.stop(t)
+	res.MustSucceed(t)
+	res.Contains(t, "stream-mixed late write\tfalse")
+}

@@ -58,7 +58,10 @@ package http
 import (
 	_ "embed"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -254,34 +257,82 @@ func serverAddress(c *engine.Call) int {
 // ---- request ----
 
 // snapshot is what the script may still read of a request once its response streams (ctx
-// is then gone).
+// is then gone). Its strings and slices are views into buf, which the pooled request keeps
+// for its next stream: taking one allocates nothing once buf has grown to a request's
+// size. Nothing keeps a view beyond the request: every reader copies (into Lua, or a new
+// Go string), under rs.mu.
 type snapshot struct {
 	method, uri, path, url, remote string
 	headers                        [][2][]byte
 	body                           []byte
+
+	buf  []byte
+	offs [][2]int // where each header name and value is in buf, while take fills it
 }
 
-func takeSnapshot(ctx *fasthttp.RequestCtx, bodyPos int) *snapshot {
-	s := &snapshot{
-		method:  string(ctx.Method()),
-		uri:     string(requestURI(ctx)),
-		path:    string(ctx.Path()),
-		url:     string(ctx.URI().FullURI()),
-		remote:  ctx.RemoteAddr().String(),
-		headers: headerPairs(&ctx.Request.Header),
+// maxKeptSnapshot bounds the snapshot memory a pooled request keeps (a request with huge
+// headers or body must not pin its copy).
+const maxKeptSnapshot = 64 << 10
+
+// take copies into s what the script may still read of the request in ctx: the body from
+// bodyPos on (the rest was read already).
+func (s *snapshot) take(ctx *fasthttp.RequestCtx, bodyPos int) {
+	b, offs := s.buf[:0], s.offs[:0]
+	add := func(v []byte) [2]int {
+		start := len(b)
+		b = append(b, v...)
+		return [2]int{start, len(b)}
 	}
-	if body := ctx.PostBody(); bodyPos < len(body) {
-		s.body = append([]byte(nil), body[bodyPos:]...)
+	var fields [5][2]int
+	fields[0] = add(ctx.Method())
+	fields[1] = add(requestURI(ctx))
+	fields[2] = add(ctx.Path())
+	fields[3] = add(ctx.URI().FullURI())
+	start := len(b)
+	b = appendAddr(b, ctx.RemoteAddr())
+	fields[4] = [2]int{start, len(b)}
+	for k, v := range ctx.Request.Header.All() {
+		offs = append(offs, add(k), add(v))
 	}
-	return s
+	body := ctx.PostBody()
+	var bodyAt [2]int
+	if bodyPos < len(body) {
+		bodyAt = add(body[bodyPos:])
+	}
+	// Views only now: b no longer moves.
+	view := func(o [2]int) string { return unsafe.String(unsafe.SliceData(b[o[0]:]), o[1]-o[0]) }
+	s.method, s.uri, s.path, s.url, s.remote = view(fields[0]), view(fields[1]), view(fields[2]), view(fields[3]), view(fields[4])
+	s.headers = s.headers[:0]
+	for i := 0; i+1 < len(offs); i += 2 {
+		k, v := offs[i], offs[i+1]
+		s.headers = append(s.headers, [2][]byte{b[k[0]:k[1]:k[1]], b[v[0]:v[1]:v[1]]})
+	}
+	s.body = nil
+	if bodyAt[1] > bodyAt[0] {
+		s.body = b[bodyAt[0]:bodyAt[1]:bodyAt[1]]
+	}
+	s.buf, s.offs = b, offs
 }
 
-func headerPairs(h *fasthttp.RequestHeader) [][2][]byte {
-	var pairs [][2][]byte
-	for k, v := range h.All() {
-		pairs = append(pairs, [2][]byte{append([]byte(nil), k...), append([]byte(nil), v...)})
+// reset forgets the request, keeping the memory for the next one unless it grew large.
+func (s *snapshot) reset() {
+	s.method, s.uri, s.path, s.url, s.remote, s.body = "", "", "", "", "", nil
+	clear(s.headers)
+	s.headers = s.headers[:0]
+	if cap(s.buf) > maxKeptSnapshot {
+		*s = snapshot{}
 	}
-	return pairs
+}
+
+// appendAddr appends a's text as net.Addr.String has it, without allocating for the
+// TCP address a server's connection has.
+func appendAddr(b []byte, a net.Addr) []byte {
+	if t, ok := a.(*net.TCPAddr); ok {
+		ap := t.AddrPort()
+		// Unmapped: net.IP prints an IPv4-mapped address as IPv4.
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).AppendTo(b)
+	}
+	return append(b, a.String()...)
 }
 
 func reqOf(c *engine.Call) (*engine.Worker, *request) {
@@ -627,8 +678,11 @@ func resFlush(c *engine.Call) int {
 	if rs.finished {
 		c.Raise("http: flush after finish")
 	}
-	op := w.ReserveCall(c, 2)
 	rs.startStreaming() // unless it streams already, or was abandoned (504)
+	if rs.allOut() {
+		return w.ReturnNowCall(c, 2, nil) // nothing to wait for, nothing allocated
+	}
+	op := w.ReserveCall(c, 2)
 	if !rs.queueChunk(chunk{op: op}) {
 		rs.mu.Lock()
 		gone := rs.gone

@@ -75,6 +75,14 @@ func (b respBuffer) Headers(fn func(name, value []byte)) {
 	}
 }
 
+// StartStreaming tells the fast methods that the response streams: write(data) and
+// finish() still record (a write becomes a chunk when Go takes the record over: a
+// crossing fewer per chunk), the rest goes to Go.
+func (b respBuffer) StartStreaming() { b.r.streaming = 1 }
+
+// Streaming reports whether StartStreaming was called since the buffer was acquired.
+func (b respBuffer) Streaming() bool { return b.r.streaming != 0 }
+
 // Clear forgets what was recorded (after Go took it over).
 func (b respBuffer) Clear() {
 	b.r.status, b.r.finished, b.r.written = 0, 0, 0
@@ -132,5 +140,6 @@ func (p *respPool) acquire() respBuffer {
 func (p *respPool) release(b respBuffer) {
 	b.fast().Detach()
 	b.Clear()
+	b.r.streaming = 0
 	p.free = append(p.free, b)
 }

@@ -540,7 +540,13 @@ type request struct {
 	chunks      []chunk  // queued, not taken yet
 	spareChunks []chunk  // the slice of the last batch taken, given back for reuse
 	freeBufs    [][]byte // buffers of written chunks, kept for reuse (stream.go)
-	snap        *snapshot
+	// joined is where WriteTo joins a batch of chunks into one Write: the connection
+	// goroutine's alone, kept across the streams of this pooled request (up to
+	// maxKeptBuf), since a batch happens in most streams (the last chunk and the final
+	// one) and a new buffer each time was most of what a stream allocated.
+	joined   []byte
+	snap     *snapshot // &snapData once the response streams, else nil
+	snapData snapshot
 	// Direct writes (stream.go): the connection, when the loop may write chunks to it
 	// itself; parked, under mu, while the connection goroutine waits for chunks with
 	// nothing of the response left in its buffer; the chunk size line of a direct write.
@@ -595,6 +601,7 @@ func (rs *request) release() {
 		rs.endHelpers() // the request has ended: its uploads go (form.go)
 		if !rs.expired.Load() {
 			rs.ctx, rs.ep, rs.snap, rs.chunks, rs.conn = nil, nil, nil, nil, nil
+			rs.snapData.reset()
 			rs.parked = false
 			requestPool.Put(rs)
 		}
@@ -674,6 +681,19 @@ func (rs *request) takeOver(w *engine.Worker) {
 		return
 	}
 	finished, written := b.Finished(), b.Written()
+	if b.Streaming() {
+		// The writes of a stream: one chunk (queueWrite copies it or writes it out
+		// itself). A stream that ended meanwhile drops it, as it drops a chunk still
+		// queued when the client leaves.
+		if body := b.Body(); len(body) > 0 {
+			rs.queueWrite(body, nil)
+		}
+		b.Clear()
+		if finished {
+			rs.finish(w, nil)
+		}
+		return
+	}
 	rs.mu.Lock()
 	if rs.state == statePending { // else the response was abandoned (504): dropped
 		resp := &rs.ctx.Response
@@ -757,9 +777,12 @@ func (rs *request) startStreaming() {
 	}
 	ctx := rs.ctx
 	if rs.hasBuf {
-		rs.cbuf.fast().End() // stream writes go through Go, which queues them as chunks
+		// From now on a fast write is a chunk, queued when Go takes the record over
+		// (takeOver), which it did before this call: nothing recorded is left behind.
+		rs.cbuf.StartStreaming()
 	}
-	rs.snap = takeSnapshot(ctx, rs.bodyPos)
+	rs.snapData.take(ctx, rs.bodyPos)
+	rs.snap = &rs.snapData
 	rs.bodyPos = 0      // the snapshot keeps only the unread rest of the body
 	headersOut := false // before WriteTo runs: the loop may then write chunks itself
 	if body := ctx.Response.Body(); len(body) > 0 {

@@ -165,6 +165,16 @@ func (rs *request) queueChunk(c chunk) bool {
 	return true
 }
 
+// allOut reports whether everything written to the stream is out: the connection
+// goroutine is parked with nothing queued, so that a flush completes at once (and only
+// the loop queues chunks, so it stays so until the loop writes again). False when a
+// chunk must carry the flush, or the stream is gone (queueChunk says which). Loop only.
+func (rs *request) allOut() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.state == stateStreaming && rs.parked && len(rs.chunks) == 0
+}
+
 // bufLocked returns an empty buffer for n bytes, a kept one when one is big enough. rs.mu
 // held.
 func (rs *request) bufLocked(n int) []byte {
@@ -212,7 +222,6 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 		s.end(errClientGone)
 	}()
 	var total int64
-	var joinedBuf []byte
 	for {
 		chunks, ok := rs.takeChunks(done, s.out && rs.conn != nil)
 		done = chunks
@@ -243,11 +252,14 @@ func (s *responseStream) WriteTo(w io.Writer) (int64, error) {
 		if err == nil && !chunks[0].raw {
 			data := chunks[0].data
 			if len(chunks) > 1 { // one framed, flushed Write for a batch: one system call
-				joinedBuf = joinedBuf[:0]
+				joined := rs.joined[:0]
 				for _, c := range chunks {
-					joinedBuf = append(joinedBuf, c.data...)
+					joined = append(joined, c.data...)
 				}
-				data = joinedBuf
+				data = joined
+				if cap(joined) <= maxKeptBuf {
+					rs.joined = joined
+				}
 			}
 			if len(data) > 0 {
 				var n int

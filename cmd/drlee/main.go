@@ -23,8 +23,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "github.com/drlee/drlee/bindings" // every module
@@ -122,6 +124,12 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg.Stdout, cfg.Stderr = stdout, stderr
+	// A server ignores SIGPIPE, as nginx does: a write to a client that left fails with
+	// EPIPE, which every write path already handles, and no signal is delivered at all
+	// (Go's runtime would ignore it for sockets anyway, but only after taking it: a signal
+	// per dead connection, and the nested ones crash valgrind, which bench/instructions.sh
+	// runs the server under). A closed stdout, too, is then a write error, not an exit.
+	signal.Ignore(syscall.SIGPIPE)
 
 	return runGenerations(cfg, *pidFile, reloadRefusal(fs), &obs, stdout, stderr) // reload.go
 }

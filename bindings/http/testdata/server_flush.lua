@@ -135,6 +135,43 @@ routes["/cb-coroutine"] = function(req, res)
   end)()
 end
 
+-- A stream's writes, small (recorded without a crossing into Go), large (Go's), with a
+-- callback (Go's), a header set too late and the finish, in several callbacks: the body
+-- is every write in the order made.
+routes["/stream-mixed"] = function(req, res)
+  res:write("a;")
+  res:flush(function(err)
+    assert(err == nil, err)
+    res:write("b;")
+    res:write(string.rep("B", 9000) .. ";")
+    res:write("c;")
+    res:write("d;", function(err2)
+      assert(err2 == nil, err2)
+      res:write("e;")
+      time.timeout(5, function()
+        res:write("f;")
+        res:finish()
+        local ok = pcall(res.write, res, "late")
+        print("stream-mixed late write", ok)
+      end)
+    end)
+    res:write("g;")
+    local ok = pcall(res.set, res, "X-Late", "no")
+    res:write(ok and "set-ok;" or "set-raised;")
+  end)
+end
+
+-- What the script reads of the request once its response streams (the snapshot).
+routes["/stream-req"] = function(req, res)
+  res:flush(function()
+    local h = req.headers
+    res:write(table.concat({req.method, req.request_uri, req.path, req.url,
+      tostring(req.remote_addr):match("^127%.0%.0%.1:%d+$") and "remote-ok" or tostring(req.remote_addr),
+      h["x-test"] or "no x-test"}, "|"))
+    res:finish()
+  end)
+end
+
 local server = http.create_server(arg[1], function(req, res)
   local route = routes[req.path]
   if not route then
