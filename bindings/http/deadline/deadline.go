@@ -253,6 +253,13 @@ func (l *Listener[T]) track(nc net.Conn) (net.Conn, error) {
 		return nc, nil // not ours to time
 	}
 	c := &Conn[T]{TCPConn: tc, l: l}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	c.raw = raw
+	c.tryFn, c.readFn, c.writeFn = c.tryWrite, c.readOnce, c.writeSome
 	c.phase.Store(phaseReading) // the first request's read timeout runs from now
 	c.readMark.Store(l.mark(markRead))
 	l.mu.Lock()
@@ -464,10 +471,21 @@ type Conn[T any] struct {
 	watchDur  atomic.Int64
 	watchMark atomic.Uint64
 
-	// TryWrite's: the socket's raw access, made on first use, and the attempt in progress
-	// (its function is bound once, so that an attempt allocates nothing). Used by one
-	// goroutine at a time: whoever writes the response.
-	raw    syscall.RawConn
+	// The socket's raw access (rawio.go), and each operation's attempt in progress, its
+	// function bound once so that an attempt allocates nothing. Read's are the connection
+	// goroutine's; Write's and TryWrite's belong to whoever writes the response, one
+	// goroutine at a time.
+	raw     syscall.RawConn
+	readFn  func(fd uintptr) bool
+	readBuf []byte
+	readN   int
+	readErr error
+
+	writeFn  func(fd uintptr) bool
+	writeBuf []byte
+	writeN   int
+	writeErr error
+
 	tryFn  func(fd uintptr) bool
 	tryBuf [3][]byte
 	tryIov [3]syscall.Iovec
@@ -484,7 +502,7 @@ func (c *Conn[T]) Read(b []byte) (int, error) {
 		c.readMark.Store(c.l.mark(markIdle))
 		c.phase.Store(phaseIdle)
 	}
-	n, err := c.TCPConn.Read(b)
+	n, err := c.rawRead(b)
 	if n > 0 && c.phase.Load() == phaseIdle {
 		c.readMark.Store(c.l.mark(markRead))
 		c.phase.Store(phaseReading)
@@ -497,12 +515,12 @@ func (c *Conn[T]) Read(b []byte) (int, error) {
 func (c *Conn[T]) Write(b []byte) (int, error) {
 	if c.phase.Load() == phaseStreaming {
 		c.writeMark.Store(c.l.mark(markWrite))
-		n, err := c.TCPConn.Write(b)
+		n, err := c.rawWrite(b)
 		c.writeMark.Store(0)
 		return n, err
 	}
 	c.startWrite()
-	return c.TCPConn.Write(b)
+	return c.rawWrite(b)
 }
 
 // TryWrite writes what the socket takes of a, b and c (written as one; any may be empty)
@@ -512,13 +530,6 @@ func (c *Conn[T]) Write(b []byte) (int, error) {
 // (the per-chunk hand-off between the two is most of what a small chunk costs otherwise).
 // A connection whose write timeout fired, or that is closed, fails it as it fails Write.
 func (c *Conn[T]) TryWrite(a, b, d []byte) (int, error) {
-	if c.raw == nil {
-		raw, err := c.TCPConn.SyscallConn()
-		if err != nil {
-			return 0, err
-		}
-		c.raw, c.tryFn = raw, c.tryWrite
-	}
 	c.tryBuf, c.tryN, c.tryErr = [3][]byte{a, b, d}, 0, nil
 	err := c.raw.Write(c.tryFn)
 	n, werr := c.tryN, c.tryErr
