@@ -442,6 +442,10 @@ int clua_go(lua_State *L, clua_st *st, int fid) {
 	if (r == CLUA_VALUES) return decode_all(L, f.ret, f.retlen);
 	if (r == CLUA_SOON) { /* Go checked that L is a runtime thread and f.soon a function */
 		int k = decode_all(L, f.ret, f.retlen);
+		if (k == 0) { /* no results: the function itself, as a fast method's (no table) */
+			if (clua_soon_push(L, st, f.soon) == 0) return luaL_error(L, "drlee: no soon queue here (a bug)");
+			return 0;
+		}
 		int base = lua_gettop(L) - k;
 		lua_createtable(L, k + 1, 1);
 		lua_pushvalue(L, f.soon);

@@ -85,7 +85,8 @@ static int th_take(lua_State *L) {
  * The thread's soon queue q (its registry ref: clua_thread_new) holds callbacks whose outcome was known when
  * their call was made: taken by a fast method (DRLEE_FAST_SOON: a buffered res:write's),
  * or by a Go function with its results (CLUA_SOON: {fn, results..., n = #results}: a
- * req:read of a body in memory). The runner calls them, in order,
+ * req:read of a body in memory; fn alone when there are none: a flush with everything
+ * out). The runner calls them, in order,
  * once the call returns, and those they queue too, in the same scope, before the thread
  * yields back to the loop. A raise drops what is left of the queue: it belongs to the scope
  * that failed. */

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/drlee/drlee/engine/enginetest"
@@ -62,4 +63,31 @@ function start(step) now(1, step) end`+chains)
 func BenchmarkReturnNowReserved(b *testing.B) {
 	benchScript(b, false, 1, `local now = require("testasync").now_reserved
 function start(step) now(1, step) end`+chains)
+}
+
+// A chain of operations that complete at once, each started in the last one's callback,
+// does not keep the timers waiting: a timer set during it fires within a few of its links
+// (the turn's bound on batches of deferred work), not once the chain ends.
+func TestSoonChainLetsTimersRun(t *testing.T) {
+	t.Parallel()
+	res := enginetest.Run(t, `
+local a = require "testasync"
+local time = require "time"
+local n, fired_at = 0, nil
+local function step()
+  n = n + 1
+  if n == 100 then time.timeout(0, function() fired_at = n - 100 end) end
+  if n < 10000 then return a.now(1, step) end
+  print("fired after", fired_at)
+end
+step()
+`)
+	res.MustSucceed(t)
+	var after int
+	if _, err := fmt.Sscanf(res.Stdout, "fired after\t%d", &after); err != nil {
+		t.Fatalf("%q: %v", res.Stdout, err)
+	}
+	if after > 100 {
+		t.Fatalf("the timer fired %d links after it was set: the chain held the loop", after)
+	}
 }

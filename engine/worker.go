@@ -508,11 +508,20 @@ func (w *Worker) loop() {
 
 // runTurn runs the work at hand: the deferred functions and ops of the loop's turn, until
 // none is left, then the turn-end functions (AtTurnEnd), and again while those defer more.
-// It reports whether anything ran.
+// It reports whether anything ran. A turn runs at most maxTurnGenerations batches of
+// deferred work (each the work the batch before deferred): a chain of operations that
+// each complete at once (a stream's flushes to a client that keeps up, time.timeout(0)
+// in a loop) would otherwise keep the timers and the queue waiting for ever. What is left
+// runs after them, still in this turn: its turn-end functions wait for it.
 func (w *Worker) runTurn() bool {
 	ran := false
+	gens := 0
 	for {
 		for len(w.local) > 0 {
+			if gens == maxTurnGenerations {
+				return true
+			}
+			gens++
 			items := w.local
 			w.local = w.localSpare[:0]
 			w.runTasks(items)
@@ -534,6 +543,11 @@ func (w *Worker) runTurn() bool {
 		ran = true
 	}
 }
+
+// maxTurnGenerations bounds the batches of deferred work a turn runs before the timers and
+// the queue get theirs (runTurn). A request's handler and the callbacks it chains through
+// writes take a few; a chain that never ends takes them all.
+const maxTurnGenerations = 8
 
 // armWake makes sure the loop is poked within d, when its next timer is due. The poke comes
 // from an AfterFunc on the same notify channel that work arrives on, so that the loop waits

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -250,4 +251,27 @@ func TestServerStreamWritesInOrder(t *testing.T) {
 	res := s.stop(t)
 	res.MustSucceed(t)
 	res.Contains(t, "stream-mixed late write\tfalse")
+}
+
+// Flushes whose callbacks run straight after the code that flushed (everything written was
+// out) still let the loop take its turns: a timer set during a 2,000-flush chain fires
+// within maxSoonFlushes flushes (a few more, as the client's reads may lag).
+func TestServerFlushChainYieldsToTheLoop(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverScript(t, "server_flush.lua"), drleetest.Options{})
+	c := newClient()
+	defer c.CloseIdleConnections()
+	r := get(t, c, s.url+"/flush-chain")
+	body := string(r.body)
+	if !strings.HasPrefix(body, strings.Repeat("x", 2000)+"fired at ") {
+		t.Fatalf("body %.40q...%q", body, body[max(0, len(body)-30):])
+	}
+	var at int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(body, strings.Repeat("x", 2000)), "fired at %d", &at); err != nil {
+		t.Fatalf("%q: %v", body[2000:], err)
+	}
+	if at > 200 { // maxTurnGenerations * (maxSoonFlushes + 1) is 136
+		t.Errorf("the timer fired after %d of 2000 flushes: the chain held the loop", at)
+	}
+	s.stop(t).MustSucceed(t)
 }

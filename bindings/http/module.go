@@ -679,8 +679,16 @@ func resFlush(c *engine.Call) int {
 		c.Raise("http: flush after finish")
 	}
 	rs.startStreaming() // unless it streams already, or was abandoned (504)
-	if rs.allOut() {
-		return w.ReturnNowCall(c, 2, nil) // nothing to wait for, nothing allocated
+	if rs.allOut() {    // nothing to wait for
+		if engine.HasCallback(c, 2) && c.CanAwait() && rs.soonFlushes < maxSoonFlushes {
+			// The callback right after the calling code, in its thread: no registry ref,
+			// no Op, no turn of the loop and no second entry into Lua per chunk.
+			rs.soonFlushes++
+			c.Out()
+			return c.ReturnSoon(2)
+		}
+		rs.soonFlushes = 0
+		return w.ReturnNowCall(c, 2, nil) // on the loop's next turn; nothing allocated
 	}
 	op := w.ReserveCall(c, 2)
 	if !rs.queueChunk(chunk{op: op}) {
@@ -694,6 +702,12 @@ func resFlush(c *engine.Call) int {
 	}
 	return op.Return(c)
 }
+
+// maxSoonFlushes bounds the flushes in a row whose callbacks run straight after the code
+// that flushed (ReturnSoon), before one goes through the loop: a stream that writes and
+// flushes in its flush callbacks, to a client that reads as fast, would otherwise never
+// let the loop serve anything else (nor end its runtime thread's call).
+const maxSoonFlushes = 16
 
 // res:finish(cb): the response is complete; cb(err) once it is out. Without cb it returns
 // true at once: what remains is the server's to send.

@@ -527,6 +527,7 @@ type request struct {
 	suspect      bool          // unfinished once its scope ended: a WantFinalize (life.go)
 	reqID, resID uint64
 	bodyPos      int
+	soonFlushes  int  // flushes in a row whose callbacks ran as ReturnSoon (resFlush)
 	written      bool // a write happened since the last tick end while not streaming
 	tickPending  bool
 	turnPending  bool // an AtTurnEnd is registered: endOfTurn (holds a reference on rs)
@@ -587,7 +588,7 @@ func acquireRequest() *request {
 	rs.state = statePending
 	rs.timedOut, rs.gone, rs.streams = false, nil, false
 	rs.refs.Store(2) // the connection goroutine and the loop
-	rs.bodyPos = 0
+	rs.bodyPos, rs.soonFlushes = 0, 0
 	rs.written, rs.tickPending, rs.turnPending, rs.finished = false, false, false, false
 	rs.reqID, rs.resID = 0, 0
 	rs.snap, rs.w, rs.finishOp, rs.sc = nil, nil, nil, nil

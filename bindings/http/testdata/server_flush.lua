@@ -172,6 +172,27 @@ routes["/stream-req"] = function(req, res)
   end)
 end
 
+-- A long chain of flushes, each from the last one's callback, to a client that reads as
+-- fast: a timer set during it must fire long before the chain ends (the loop gets its
+-- turns). fired at: how many flushes after it was set.
+routes["/flush-chain"] = function(req, res)
+  local n, fired_at = 0, nil
+  local function step(err)
+    assert(err == nil, err)
+    n = n + 1
+    if n == 100 then -- the stream is well under way: its connection goroutine waits
+      time.timeout(0, function() fired_at = n - 100 end)
+    end
+    if n > 2000 then
+      res:write("fired at " .. tostring(fired_at))
+      return res:finish()
+    end
+    res:write("x")
+    res:flush(step)
+  end
+  step()
+end
+
 local server = http.create_server(arg[1], function(req, res)
   local route = routes[req.path]
   if not route then
