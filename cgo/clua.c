@@ -417,7 +417,13 @@ int clua_go(lua_State *L, clua_st *st, int fid) {
 	int r = goDispatch(st->h, fid, L, &f);
 	if (keeps) { /* the refs Go did not take, however the call ended */
 		for (int i = 0; i < m; i++) {
-			if (f.ref[i] > 0) clua_unref(L, f.ref[i]);
+			if (f.ref[i] > 0) {
+				clua_unref(L, f.ref[i]);
+				/* This call did not keep its callback (res:flush with everything out
+				 * calls it soon instead): refs are taken in Go again until a call keeps
+				 * one, rather than a ref and an unref per call for nothing. */
+				st->keeps[fid] = 0;
+			}
 		}
 	}
 	if (r >= 0) return r;

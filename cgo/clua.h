@@ -46,8 +46,9 @@ typedef struct {
 	uintptr_t h;
 	/* keeps[fid] is 1 once Go function fid took a ref to a function argument (a callback it
 	 * keeps): from then on its trampoline takes those refs before the call, in C, which
-	 * spares Go a nested crossing per callback. nkeeps entries, written by Go on the owner
-	 * thread only (Call.ref), read by clua_go. */
+	 * spares Go a nested crossing per callback, until a call leaves one untaken (clua_go
+	 * clears it). nkeeps entries, on the owner thread only: set by Go (Call.ref), read and
+	 * cleared by clua_go. */
 	unsigned char *keeps;
 	int nkeeps;
 	char *spare;     /* malloc'd; NULL when every buffer is taken (Go then allocates one) */

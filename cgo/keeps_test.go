@@ -2,7 +2,10 @@
 
 package lua
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 // The trampoline takes refs to the function arguments of a Go function that keeps
 // callbacks (clua_st.keeps), before the call; these tests check that the refs Go takes
@@ -103,4 +106,29 @@ func BenchmarkLuaToGoCallback(b *testing.B) {
 // BenchmarkLuaToGoFunc: the baseline of BenchmarkLuaToGoCallback.
 func BenchmarkLuaToGoFunc(b *testing.B) {
 	benchLoop(b, `function(n) local see, f = T.seefunc, function() end for i = 1, n do see(f) end end`)
+}
+
+// keeps follows what the function does: a call that leaves its callback untaken (a
+// res:flush whose callback runs soon) clears the mark, so that the calls after it take no
+// ref and drop it again for nothing; the next call that keeps one sets it again.
+func TestKeepsMarkFollowsTheCalls(t *testing.T) {
+	s, _ := newState(t)
+	keeps := func() byte { return *(*byte)(unsafe.Add(unsafe.Pointer(s.cst.keeps), int(fnKeepIf))) }
+	mustDo(t, s, `local f = function() end; T.unref(T.keepif("one", f))`)
+	if keeps() != 1 {
+		t.Fatal("a call that kept its callback left no mark")
+	}
+	mustDo(t, s, `local f = function() end; T.unref(T.keepif("one", f))`)
+	if keeps() != 1 {
+		t.Fatal("a second call that kept its callback (its ref from C) cleared the mark")
+	}
+	mustDo(t, s, `T.keepif("", function() end)`)
+	if keeps() != 0 {
+		t.Fatal("a call that left its callback kept the mark")
+	}
+	mustDo(t, s, `local base = regcount(); for i = 1, 3 do T.keepif("", function() end) end; assert(regcount() == base)
+local f = function() end; local r = T.keepif("one", f); assert(debug.getregistry()[r] == f); T.unref(r)`)
+	if keeps() != 1 {
+		t.Fatal("a call that kept its callback after some that did not left no mark")
+	}
 }
