@@ -251,3 +251,52 @@ assert(srv:start())
 		}
 	}
 }
+
+// drlee run --sysmon-awake (or DRLEE_SYSMON_AWAKE=true) starts with Go's sysmon kept from
+// its deep sleep (sysmon.go): the process's environment at exec has schedtrace in GODEBUG,
+// and the script, like its children, sees the GODEBUG it was started with (none, empty, or
+// the user's). A GODEBUG that sets schedtrace itself is left alone, and so is a run
+// without the flag.
+func TestRunKeepsSysmonAwake(t *testing.T) {
+	t.Parallel()
+	script := `local f = assert(io.open("/proc/self/environ"))
+local environ = f:read("*a"); f:close()
+local godebug = environ:match("%zGODEBUG=([^%z]*)") or environ:match("^GODEBUG=([^%z]*)")
+print(tostring(godebug), tostring(os.getenv("GODEBUG")), tostring(os.getenv("DRLEE_GODEBUG_WAS")))`
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "schedtrace=2147483647\tnil\tnil\n"},
+		{[]string{"GODEBUG="}, "schedtrace=2147483647\t\tnil\n"},
+		{[]string{"GODEBUG=madvdontneed=1"}, "madvdontneed=1,schedtrace=2147483647\tmadvdontneed=1\tnil\n"},
+		{[]string{"GODEBUG=schedtrace=100000000"}, "schedtrace=100000000\tschedtrace=100000000\tnil\n"},
+		{[]string{"DRLEE_SYSMON_AWAKE=true", "GODEBUG=x=1"}, "x=1,schedtrace=2147483647\tx=1\tnil\n"},
+		{[]string{"DRLEE_SYSMON_AWAKE=false"}, "nil\tnil\tnil\n"},
+	} {
+		env := []string{}
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "GODEBUG=") && !strings.HasPrefix(kv, "DRLEE_SYSMON_AWAKE=") {
+				env = append(env, kv)
+			}
+		}
+		args := []string{"run", "-w", "1", "--sysmon-awake", "-e", script}
+		if len(c.env) > 0 && strings.HasPrefix(c.env[0], "DRLEE_SYSMON_AWAKE=") {
+			args = []string{"run", "-w", "1", "-e", script} // the flag from the environment
+		}
+		cmd := exec.Command(drleeBin, args...)
+		cmd.Env = append(env, c.env...)
+		out, err := cmd.CombinedOutput()
+		// A host up for longer than the period gets the runtime's "SCHED" line at start.
+		var kept []string
+		for _, line := range strings.SplitAfter(string(out), "\n") {
+			if !strings.HasPrefix(line, "SCHED ") {
+				kept = append(kept, line)
+			}
+		}
+		out = []byte(strings.Join(kept, ""))
+		if err != nil || string(out) != c.want {
+			t.Errorf("with %q: %q (%v), want %q", c.env, out, err, c.want)
+		}
+	}
+}

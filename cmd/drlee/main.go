@@ -37,6 +37,7 @@ import (
 var version = "dev"
 
 func main() {
+	reexecAllowed = true // --sysmon-awake (sysmon.go)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -102,6 +103,7 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Node, "node", "", "this node's name (env.node; default: host name, plus the cluster port)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	pidFile := fs.String("pid-file", "", "write the process id to this file (for drlee reload), removed at exit")
+	sysmonAwake := fs.Bool("sysmon-awake", false, "keep Go's system monitor from its deep sleep (fewer wake-ups on a core of its own; see README, Speed): drlee executes itself once more at start")
 	engine.Flags(fs, &cfg) // every module's flags, bound to its settings in cfg
 	expr := fs.String("e", "", "run this code instead of a script file (the arguments are all the script's)")
 	check := fs.Bool("check", false, "only load and compile the script (or -e, -), in one worker with every module: exit 1 with the syntax error")
@@ -119,6 +121,9 @@ func runScript(argv []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if *sysmonAwake {
+		keepSysmonAwake() // sysmon.go: executes drlee again, once, or returns
 	}
 	if code := chooseSource(fs, &cfg, expr, isFlagSet(fs, "e"), *check, os.Stdin, stderr); code >= 0 {
 		return code

@@ -111,7 +111,7 @@ func parseFlags() config {
 	flag.DurationVar(&cfg.warmup, "warmup", 0, "warm-up load after a server starts (default 1s, quick 200ms)")
 	flag.StringVar(&conns, "conns", "", "comma-separated connection counts (default 1,64, quick 64)")
 	flag.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames, ","), "comma-separated scenarios")
-	flag.StringVar(&servers, "servers", "", "comma-separated servers (drlee,drlee-locked,fasthttp,nethttp,gopherlua,nginx; default all)")
+	flag.StringVar(&servers, "servers", "", "comma-separated servers (drlee,drlee-locked,drlee-sysmon,drlee-await,fasthttp,nethttp,gopherlua,nginx; default all)")
 	flag.StringVar(&cfg.loadgen, "loadgen", "auto", "load generator: auto (wrk when installed), wrk or go")
 	flag.BoolVar(&cfg.pin, "pin", true, "pin the load generator to CPU 0 and servers to the other CPUs (taskset)")
 	flag.BoolVar(&cfg.micro, "micro", true, "run the Go micro-benchmarks")

@@ -223,7 +223,7 @@ func (b *bench) cpuTable() string {
 func (b *bench) svg() string {
 	servers := b.servers()
 	colors := map[string]string{ // fixed per server, so charts of different runs match
-		"drlee": "#d62728", "drlee-locked": "#ff9896", "drlee-await": "#e377c2", "fasthttp": "#1f77b4",
+		"drlee": "#d62728", "drlee-locked": "#ff9896", "drlee-sysmon": "#8c564b", "drlee-await": "#e377c2", "fasthttp": "#1f77b4",
 		"nethttp": "#7f7f7f", "gopherlua": "#2ca02c", "nginx": "#9467bd",
 	}
 	const (

@@ -37,6 +37,7 @@ type server struct {
 const (
 	drleeName       = "Dr.LEE"
 	drleeLockedName = "Dr.LEE --lock-threads"
+	drleeSysmonName = "Dr.LEE --sysmon-awake"
 	drleeAwaitName  = "Dr.LEE, await style"
 	fasthttpName    = "raw fasthttp"
 	nethttpName     = "net/http"
@@ -59,12 +60,9 @@ func (b *bench) servers() []*server {
 			return argv, goEnv, nil
 		}
 	}
-	drlee := func(locked bool, dir string) func(*bench, string, int) ([]string, []string, error) {
+	drlee := func(dir string, flags ...string) func(*bench, string, int) ([]string, []string, error) {
 		return func(b *bench, scn string, port int) ([]string, []string, error) {
-			argv := []string{b.drlee, "run", "--workers", cores}
-			if locked {
-				argv = append(argv, "--lock-threads")
-			}
+			argv := append([]string{b.drlee, "run", "--workers", cores}, flags...)
 			argv = append(argv, filepath.Join(dir, scn+".lua"), strconv.Itoa(port))
 			// The data scenarios' scripts take the server's URI and their pool size.
 			switch scenario.Needs(scn) {
@@ -79,9 +77,10 @@ func (b *bench) servers() []*server {
 	scenarios := filepath.Join("bench", "scenarios")
 	awaitScenarios := filepath.Join(scenarios, "await")
 	all := []*server{
-		{key: "drlee", name: drleeName, missing: b.drleeMissing, start: drlee(false, scenarios)},
-		{key: "drlee-locked", name: drleeLockedName, missing: b.drleeMissing, start: drlee(true, scenarios)},
-		{key: "drlee-await", name: drleeAwaitName, missing: b.drleeMissing, start: drlee(false, awaitScenarios),
+		{key: "drlee", name: drleeName, missing: b.drleeMissing, start: drlee(scenarios)},
+		{key: "drlee-locked", name: drleeLockedName, missing: b.drleeMissing, start: drlee(scenarios, "--lock-threads")},
+		{key: "drlee-sysmon", name: drleeSysmonName, missing: b.drleeMissing, start: drlee(scenarios, "--sysmon-awake")},
+		{key: "drlee-await", name: drleeAwaitName, missing: b.drleeMissing, start: drlee(awaitScenarios),
 			lacks: func(scn string) string {
 				if _, err := os.Stat(filepath.Join(awaitScenarios, scn+".lua")); err != nil {
 					return "no await-style version of this scenario"

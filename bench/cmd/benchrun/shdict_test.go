@@ -32,7 +32,7 @@ func TestShdictIncrScenario(t *testing.T) {
 		t.Error("lacksShdict")
 	}
 	for _, s := range (&bench{}).servers() {
-		drlee := s.key == "drlee" || s.key == "drlee-locked"
+		drlee := s.key == "drlee" || s.key == "drlee-locked" || s.key == "drlee-sysmon"
 		if s.lacks != nil && s.lacks(shdictIncr) != "" && (drlee || s.key == "nginx") {
 			t.Errorf("%s lacks shdict-incr: %s", s.key, s.lacks(shdictIncr))
 		}
