@@ -255,7 +255,7 @@ func TestServerStreamWritesInOrder(t *testing.T) {
 
 // Flushes whose callbacks run straight after the code that flushed (everything written was
 // out) still let the loop take its turns: a timer set during a 2,000-flush chain fires
-// within maxSoonFlushes flushes (a few more, as the client's reads may lag).
+// within maxTurnGenerations * (maxSoonFlushes + 1) flushes of it, not at its end.
 func TestServerFlushChainYieldsToTheLoop(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, serverScript(t, "server_flush.lua"), drleetest.Options{})
