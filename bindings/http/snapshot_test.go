@@ -63,3 +63,23 @@ func TestSnapshotReuse(t *testing.T) {
 }
 
 func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
+
+// appendAddr formats any TCP address as net.TCPAddr.String does.
+func FuzzAppendAddr(f *testing.F) {
+	f.Add([]byte{127, 0, 0, 1}, uint16(8080), "")
+	f.Add([]byte(net.ParseIP("::ffff:10.0.0.1")), uint16(0), "")
+	f.Add([]byte(net.ParseIP("fe80::1")), uint16(443), "eth0")
+	f.Add([]byte{1, 2, 3}, uint16(1), "") // not an IP: net prints "?"
+	f.Fuzz(func(t *testing.T, ip []byte, port uint16, zone string) {
+		a := &net.TCPAddr{IP: ip, Port: int(port), Zone: zone}
+		if len(ip) != 4 && len(ip) != 16 {
+			return // a TCP connection's address is always one or the other
+		}
+		if len(ip) == 4 || net.IP(ip).To4() != nil {
+			a.Zone = "" // IPv4 has no zone; net would print one netip drops
+		}
+		if got, want := string(appendAddr(nil, a)), a.String(); got != want {
+			t.Fatalf("appendAddr(%v, %d, %q) = %q, want %q", ip, port, zone, got, want)
+		}
+	})
+}
