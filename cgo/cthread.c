@@ -112,7 +112,8 @@ static const char runner_src[] =
 	"        else ok, err = xpcall(cb, h) end\n"
 	"        k = k + 1\n"
 	"      end\n"
-	"      for i = #q, 1, -1 do q[i] = nil end\n"
+	"      if ok then k = k - 1 else k = #q end\n" /* all of it ran, or a raise cut it short */
+	"      for i = k, 1, -1 do q[i] = nil end\n"
 	"    end\n"
 	"    if ok then yield(DONE) else yield(FAILED, err) end\n"
 	"  end\n"
