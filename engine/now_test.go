@@ -45,9 +45,17 @@ time.timeout(0, function()
   print("await, reserved", a.now_reserved(8))
 end)
 time.timeout(20, function() print("in flight", got) end)
+
+for _, bad in ipairs({5, "x", {}, true}) do
+  local ok, err = pcall(a.now, 1, bad)
+  print("odd callback", type(bad), ok, (tostring(err):match("function expected")))
+end
 `)
 	res.Contains(t, "chain\t1000\t500500", "in flight\t600", "after the raise\t2", "await\t7\n", "await, reserved\t8\n")
 	res.StderrContains(t, "main.lua:25: boom")
+	for _, ty := range []string{"number", "string", "table", "boolean"} {
+		res.Contains(t, "odd callback\t"+ty+"\tfalse\tfunction expected")
+	}
 }
 
 // BenchmarkReturnNowCall: chains of calls whose outcome is known at once, their callbacks

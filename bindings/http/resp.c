@@ -81,7 +81,8 @@ int http_resp_fast(drlee_fast_obj *obj, int op, const drlee_fast_args *a) {
 	if (r->streaming) {
 		/* The headers are out: a status or a header is Go's error to raise, and a write
 		 * with a callback waits for its chunk to go out, which only Go can tell. */
-		if (op == HTTP_WRITE && (a->n != 1 || a->len[0] > HTTP_STREAM_COPY_MAX ||
+		if (op == HTTP_WRITE && (a->n != 1 || a->type[0] != DRLEE_T_STRING ||
+		                         a->len[0] > HTTP_STREAM_COPY_MAX ||
 		                         r->bodylen + a->len[0] >= HTTP_FLUSH_AT))
 			return DRLEE_FAST_GO;
 		if (op != HTTP_WRITE && op != HTTP_FINISH) return DRLEE_FAST_GO;

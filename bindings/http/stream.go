@@ -143,21 +143,13 @@ func appendHex(b []byte, n int) []byte {
 }
 
 // queueChunk hands a chunk without data (a flush, or the final one) to the connection
-// goroutine. A flush with nothing queued before it while the connection goroutine is
-// parked (everything written is out) completes at once, on the loop. It reports false when
-// the stream is gone.
+// goroutine. (A flush with everything out does not come here: resFlush completes it at
+// once, allOut.) It reports false when the stream is gone.
 func (rs *request) queueChunk(c chunk) bool {
 	rs.mu.Lock()
 	if rs.state != stateStreaming {
 		rs.mu.Unlock()
 		return false
-	}
-	if !c.final && rs.parked && len(rs.chunks) == 0 {
-		rs.mu.Unlock()
-		if c.op != nil {
-			c.op.CompleteSoon(nil)
-		}
-		return true
 	}
 	rs.chunks = append(rs.chunks, c)
 	rs.mu.Unlock()
@@ -168,7 +160,8 @@ func (rs *request) queueChunk(c chunk) bool {
 // allOut reports whether everything written to the stream is out: the connection
 // goroutine is parked with nothing queued, so that a flush completes at once (and only
 // the loop queues chunks, so it stays so until the loop writes again). False when a
-// chunk must carry the flush, or the stream is gone (queueChunk says which). Loop only.
+// chunk must carry the flush (the connection goroutine then completes it once the chunks
+// before it are out), or the stream is gone (queueChunk says which). Loop only.
 func (rs *request) allOut() bool {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()

@@ -33,6 +33,7 @@
 package deadline
 
 import (
+	"errors"
 	"io"
 	"net"
 	"runtime"
@@ -156,7 +157,11 @@ func (l *Listener[T]) Accept() (net.Conn, error) {
 				l.logf("INFO", "http: accepting again on %s after %d failed accepts in %s (%v)",
 					l.Addr(), failures, time.Since(since).Round(time.Millisecond), first)
 			}
-			return l.track(nc)
+			c, err := l.track(nc)
+			if errors.Is(err, errNoRawConn) {
+				continue // that connection is unusable; the listener is not
+			}
+			return c, err
 		case accepterr.ConnFailed(err):
 			continue // that connection is gone; the next one may be fine
 		case l.isClosed():
@@ -255,6 +260,10 @@ func (l *Listener[T]) isClosed() bool {
 	}
 }
 
+// errNoRawConn: an accepted connection gave no raw access to its socket (rawio.go);
+// Accept skips it rather than fail, which would end fasthttp's serving.
+var errNoRawConn = errors.New("deadline: no raw access to the connection's socket")
+
 // track wraps an accepted connection so that the sweeper times it, starting the sweeper
 // if it is not running. A sweeper that cannot start (Go refused) means the listener's owner
 // has ended: the connection is closed and Accept fails as on a closed listener.
@@ -267,7 +276,7 @@ func (l *Listener[T]) track(nc net.Conn) (net.Conn, error) {
 	raw, err := tc.SyscallConn()
 	if err != nil {
 		_ = nc.Close()
-		return nil, err
+		return nil, errNoRawConn
 	}
 	c.raw = raw
 	c.tryFn, c.readFn, c.writeFn = c.tryWrite, c.readOnce, c.writeSome
